@@ -1,0 +1,264 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#include "lib.h"
+#include "str.h"
+#include "str-sanitize.h"
+
+#include "sieve-common.h"
+#include "sieve-stringlist.h"
+#include "sieve-binary.h"
+#include "sieve-code.h"
+#include "sieve-message.h"
+#include "sieve-extensions.h"
+#include "sieve-commands.h"
+#include "sieve-validator.h"
+#include "sieve-generator.h"
+#include "sieve-interpreter.h"
+#include "sieve-dump.h"
+
+#include "sieve-encrypt-common.h"
+#include "sieve-encrypt-message.h"
+
+/* Encrypt command
+ *
+ * Syntax:
+ *   "encrypt" <keys: string-list>
+ *
+ * Also usable as a test: true when the message is encrypted afterwards.
+ */
+
+static bool
+cmd_encrypt_validate(struct sieve_validator *valdtr,
+		     struct sieve_command *cmd);
+static bool
+cmd_encrypt_generate(const struct sieve_codegen_env *cgenv,
+		     struct sieve_command *cmd);
+
+const struct sieve_command_def sieve_cmd_encrypt = {
+	.identifier = "encrypt",
+	.type = SCT_HYBRID,
+	.positional_args = -1, /* checked by cmd_encrypt_validate() */
+	.subtests = 0,
+	.block_allowed = FALSE,
+	.block_required = FALSE,
+	.validate = cmd_encrypt_validate,
+	.generate = cmd_encrypt_generate,
+};
+
+/*
+ * Encrypt operation
+ */
+
+static bool
+cmd_encrypt_operation_dump(const struct sieve_dumptime_env *denv,
+			   sieve_size_t *address);
+static int
+cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
+			      sieve_size_t *address);
+
+const struct sieve_operation_def sieve_opr_encrypt = {
+	.mnemonic = "ENCRYPT",
+	.ext_def = &sieve_ext_vnd_x_encrypt,
+	.code = 0,
+	.dump = cmd_encrypt_operation_dump,
+	.execute = cmd_encrypt_operation_execute,
+};
+
+/*
+ * Validation
+ */
+
+static bool
+cmd_encrypt_validate(struct sieve_validator *valdtr,
+		     struct sieve_command *cmd)
+{
+	struct sieve_ast_argument *arg = cmd->first_positional;
+
+	if (arg == NULL) {
+		sieve_command_validate_error(valdtr, cmd,
+			"the %s %s expects a key list argument "
+			"(fingerprints, key ids or e-mail addresses), "
+			"but none was found",
+			sieve_command_identifier(cmd),
+			sieve_command_type_name(cmd));
+		return FALSE;
+	}
+	if (!sieve_validate_positional_argument(valdtr, cmd, arg, "keys", 1,
+						SAAT_STRING_LIST))
+		return FALSE;
+	if (!sieve_validator_argument_activate(valdtr, cmd, arg, FALSE))
+		return FALSE;
+
+	if (sieve_ast_argument_next(arg) != NULL) {
+		sieve_command_validate_error(valdtr, cmd,
+			"the %s %s expects a single key list argument, "
+			"but more were found",
+			sieve_command_identifier(cmd),
+			sieve_command_type_name(cmd));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * Code generation
+ */
+
+static bool
+cmd_encrypt_generate(const struct sieve_codegen_env *cgenv,
+		     struct sieve_command *cmd)
+{
+	sieve_operation_emit(cgenv->sblock, cmd->ext, &sieve_opr_encrypt);
+
+	/* Emit is_test flag */
+	sieve_binary_emit_byte(cgenv->sblock,
+			       (uint8_t)(cmd->ast_node->type == SAT_TEST ?
+					 1 : 0));
+
+	return sieve_generate_arguments(cgenv, cmd, NULL);
+}
+
+/*
+ * Code dump
+ */
+
+static bool
+cmd_encrypt_operation_dump(const struct sieve_dumptime_env *denv,
+			   sieve_size_t *address)
+{
+	unsigned int is_test = 0;
+	int opt_code = 0;
+
+	if (!sieve_binary_read_byte(denv->sblock, address, &is_test))
+		return FALSE;
+
+	sieve_code_dumpf(denv, "ENCRYPT (%s)",
+			 (is_test > 0 ? "test" : "command"));
+	sieve_code_descend(denv);
+
+	/* No optional operands are defined (yet) */
+	if (sieve_opr_optional_dump(denv, address, &opt_code) != 0)
+		return FALSE;
+
+	return sieve_opr_stringlist_dump(denv, address, "keys");
+}
+
+/*
+ * Code execution
+ */
+
+static const char *cmd_encrypt_keys_str(const char *const *keys)
+{
+	string_t *str = t_str_new(128);
+
+	for (; *keys != NULL; keys++) {
+		if (str_len(str) > 0)
+			str_append(str, ", ");
+		str_printfa(str, "`%s'", str_sanitize(*keys, 128));
+	}
+	return str_c(str);
+}
+
+static int
+cmd_encrypt_read_operands(const struct sieve_runtime_env *renv,
+			  sieve_size_t *address, bool *is_test_r,
+			  const char *const **keys_r)
+{
+	struct sieve_stringlist *keys_list;
+	unsigned int is_test = 0;
+	int opt_code = 0, ret;
+
+	if (!sieve_binary_read_byte(renv->sblock, address, &is_test)) {
+		sieve_runtime_trace_error(renv, "invalid is_test flag");
+		return SIEVE_EXEC_BIN_CORRUPT;
+	}
+	*is_test_r = (is_test > 0);
+
+	/* No optional operands are defined (yet) */
+	if (sieve_opr_optional_next(renv->sblock, address, &opt_code) != 0) {
+		sieve_runtime_trace_error(renv, "unknown optional operand");
+		return SIEVE_EXEC_BIN_CORRUPT;
+	}
+
+	ret = sieve_opr_stringlist_read(renv, address, "keys", &keys_list);
+	if (ret <= 0)
+		return ret;
+	if (sieve_stringlist_read_all(keys_list, pool_datastack_create(),
+				      keys_r) < 0) {
+		sieve_runtime_trace_error(renv, "failed to read keys operand");
+		return keys_list->exec_status;
+	}
+	return SIEVE_EXEC_OK;
+}
+
+static int
+cmd_encrypt_report(const struct sieve_runtime_env *renv,
+		   const char *const *keys,
+		   enum sieve_encrypt_outcome outcome,
+		   const struct sieve_encrypt_report *report)
+{
+	struct mail *mail = sieve_message_get_mail(renv->msgctx);
+
+	switch (outcome) {
+	case SIEVE_ENCRYPT_DONE:
+		e_info(renv->event, "encrypt action: "
+		       "encrypted message to key %s "
+		       "(%"PRIuUOFF_T" -> %"PRIuUOFF_T" bytes, %u ms)",
+		       report->key_ids, report->plain_size,
+		       report->encrypted_size, report->msecs);
+		sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
+				    "encrypted message");
+		return SIEVE_EXEC_OK;
+	case SIEVE_ENCRYPT_ALREADY:
+		sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
+				    "message is encrypted already");
+		return SIEVE_EXEC_OK;
+	case SIEVE_ENCRYPT_NO_KEY:
+		sieve_runtime_error(renv, NULL,
+			"encrypt action: cannot encrypt message to %s: %s",
+			cmd_encrypt_keys_str(keys), report->error);
+		return SIEVE_EXEC_FAILURE;
+	case SIEVE_ENCRYPT_FAILED:
+		sieve_runtime_critical(renv, NULL, "encrypt action",
+			"encrypt action: failed to encrypt message to %s: %s",
+			cmd_encrypt_keys_str(keys), report->error);
+		return SIEVE_EXEC_FAILURE;
+	case SIEVE_ENCRYPT_MAIL_ERROR:
+		break;
+	}
+	return sieve_runtime_mail_error(renv, mail,
+		"encrypt action: failed to read message%s%s",
+		(report->error == NULL ? "" : ": "),
+		(report->error == NULL ? "" : report->error));
+}
+
+static int
+cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
+			      sieve_size_t *address)
+{
+	const struct sieve_extension *this_ext = renv->oprtn->ext;
+	const struct ext_encrypt_context *extctx = this_ext->context;
+	struct sieve_encrypt_report report;
+	enum sieve_encrypt_outcome outcome;
+	const char *const *keys;
+	bool is_test;
+	int ret;
+
+	ret = cmd_encrypt_read_operands(renv, address, &is_test, &keys);
+	if (ret <= 0)
+		return ret;
+
+	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS, "encrypt action");
+	sieve_runtime_trace_descend(renv);
+	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
+			    "encrypt message to %s",
+			    cmd_encrypt_keys_str(keys));
+
+	outcome = sieve_encrypt_message(renv, extctx->set, keys, &report);
+	ret = cmd_encrypt_report(renv, keys, outcome, &report);
+	if (is_test && ret == SIEVE_EXEC_OK) {
+		sieve_interpreter_set_test_result(renv->interp, TRUE);
+	}
+	return ret;
+}

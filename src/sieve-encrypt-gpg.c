@@ -1,0 +1,541 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "str-sanitize.h"
+#include "istream.h"
+#include "ostream.h"
+#include "smtp-address.h"
+
+#include "sieve-encrypt-gpg.h"
+
+#include <ctype.h>
+#include <sys/stat.h>
+#include <gpgme.h>
+
+ARRAY_DEFINE_TYPE(gpgme_key, gpgme_key_t);
+
+struct sieve_encrypt_gpg {
+	gpgme_ctx_t ctx;
+	char *home_dir;
+
+	/* the usable keys found by sieve_encrypt_gpg_find_keys() */
+	ARRAY_TYPE(gpgme_key) keys;
+};
+
+/* The streams behind gpgme's data callbacks */
+struct sieve_encrypt_gpg_io {
+	struct istream *input;
+	struct ostream *output;
+	bool crlf;
+};
+
+void sieve_encrypt_gpg_global_init(void)
+{
+	/* Initializes gpgme's internals; required once before use */
+	(void)gpgme_check_version(NULL);
+}
+
+/*
+ * Key specifications
+ */
+
+static bool
+sieve_encrypt_key_spec_hex(const char *spec, string_t *hex, bool *spaced_r)
+{
+	const char *p = spec;
+
+	*spaced_r = FALSE;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (; *p != '\0'; p++) {
+		if (i_isxdigit(*p))
+			str_append_c(hex, i_toupper(*p));
+		else if (*p == ' ' && str_len(hex) > 0)
+			*spaced_r = TRUE;
+		else
+			return FALSE;
+	}
+	return TRUE;
+}
+
+enum sieve_encrypt_key_type
+sieve_encrypt_key_spec_parse(const char *spec, const char **normalized_r)
+{
+	string_t *hex = t_str_new(80);
+	struct smtp_address *address;
+	const char *error;
+	bool spaced;
+
+	*normalized_r = NULL;
+	if (sieve_encrypt_key_spec_hex(spec, hex, &spaced)) {
+		if (str_len(hex) == 40 || str_len(hex) == 64) {
+			*normalized_r = str_c(hex);
+			return SIEVE_ENCRYPT_KEY_FINGERPRINT;
+		}
+		if (str_len(hex) == 16 && !spaced) {
+			*normalized_r = str_c(hex);
+			return SIEVE_ENCRYPT_KEY_KEYID;
+		}
+	}
+	if (smtp_address_parse_mailbox(pool_datastack_create(), spec, 0,
+				       &address, &error) == 0 &&
+	    address->domain != NULL && *address->domain != '\0') {
+		*normalized_r = smtp_address_encode(address);
+		return SIEVE_ENCRYPT_KEY_ADDRESS;
+	}
+	return SIEVE_ENCRYPT_KEY_INVALID;
+}
+
+/*
+ * Context
+ */
+
+static const char *sieve_encrypt_gpgme_error(gpgme_error_t err)
+{
+	return t_strdup_printf("%s (%s)", gpgme_strerror(err),
+			       gpgme_strsource(err));
+}
+
+static enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_check_home(const char *home_dir, const char **error_r)
+{
+	struct stat st;
+
+	if (stat(home_dir, &st) < 0) {
+		if (errno == ENOENT) {
+			*error_r = t_strdup_printf(
+				"keyring directory %s does not exist",
+				home_dir);
+			return SIEVE_ENCRYPT_GPG_NO_KEY;
+		}
+		*error_r = t_strdup_printf("stat(%s) failed: %m", home_dir);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*error_r = t_strdup_printf("keyring %s is not a directory",
+					   home_dir);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+	return SIEVE_ENCRYPT_GPG_OK;
+}
+
+static int
+sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx, const char *home_dir,
+			    const char **error_r)
+{
+	gpgme_error_t err;
+
+	err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
+	if (err == 0) {
+		err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP,
+						NULL, home_dir);
+	}
+	if (err == 0)
+		err = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
+	if (err != 0) {
+		*error_r = sieve_encrypt_gpgme_error(err);
+		return -1;
+	}
+	gpgme_set_armor(ctx, 1);
+	/* No keyserver, WKD or dirmngr: keys come from the keyring only */
+	gpgme_set_offline(ctx, 1);
+	return 0;
+}
+
+enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_create(const char *home_dir,
+			 struct sieve_encrypt_gpg **gpg_r,
+			 const char **error_r)
+{
+	enum sieve_encrypt_gpg_status status;
+	struct sieve_encrypt_gpg *gpg;
+	gpgme_ctx_t ctx;
+	gpgme_error_t err;
+
+	*gpg_r = NULL;
+	status = sieve_encrypt_gpg_check_home(home_dir, error_r);
+	if (status != SIEVE_ENCRYPT_GPG_OK)
+		return status;
+
+	err = gpgme_new(&ctx);
+	if (err != 0) {
+		*error_r = t_strdup_printf("gpgme_new() failed: %s",
+					   sieve_encrypt_gpgme_error(err));
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+	if (sieve_encrypt_gpg_setup_ctx(ctx, home_dir, error_r) < 0) {
+		gpgme_release(ctx);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+
+	gpg = i_new(struct sieve_encrypt_gpg, 1);
+	gpg->ctx = ctx;
+	gpg->home_dir = i_strdup(home_dir);
+	i_array_init(&gpg->keys, 4);
+	*gpg_r = gpg;
+	return SIEVE_ENCRYPT_GPG_OK;
+}
+
+void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
+{
+	struct sieve_encrypt_gpg *gpg = *_gpg;
+	gpgme_key_t *key;
+
+	if (gpg == NULL)
+		return;
+	*_gpg = NULL;
+
+	array_foreach_modifiable(&gpg->keys, key)
+		gpgme_key_unref(*key);
+	array_free(&gpg->keys);
+	gpgme_release(gpg->ctx);
+	i_free(gpg->home_dir);
+	i_free(gpg);
+}
+
+/*
+ * Key lookup
+ */
+
+static bool
+sieve_encrypt_key_has_address(gpgme_key_t key, const char *address)
+{
+	gpgme_user_id_t uid;
+
+	for (uid = key->uids; uid != NULL; uid = uid->next) {
+		if (uid->revoked || uid->invalid || uid->email == NULL)
+			continue;
+		if (strcasecmp(uid->email, address) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static bool
+sieve_encrypt_key_matches(gpgme_key_t key, enum sieve_encrypt_key_type type,
+			  const char *spec)
+{
+	gpgme_subkey_t subkey;
+
+	if (type == SIEVE_ENCRYPT_KEY_ADDRESS)
+		return sieve_encrypt_key_has_address(key, spec);
+
+	for (subkey = key->subkeys; subkey != NULL; subkey = subkey->next) {
+		const char *id = (type == SIEVE_ENCRYPT_KEY_FINGERPRINT ?
+				  subkey->fpr : subkey->keyid);
+
+		if (id != NULL && strcasecmp(id, spec) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* NULL when the key can be encrypted to, else why not */
+static const char *sieve_encrypt_key_unusable_reason(gpgme_key_t key)
+{
+	if (key->revoked)
+		return "revoked";
+	if (key->expired)
+		return "expired";
+	if (key->disabled)
+		return "disabled";
+	if (key->invalid)
+		return "invalid";
+	if (!key->can_encrypt)
+		return "not usable for encryption (no valid encryption subkey)";
+	return NULL;
+}
+
+static const char *sieve_encrypt_key_id(gpgme_key_t key)
+{
+	return (key->subkeys != NULL && key->subkeys->keyid != NULL ?
+		key->subkeys->keyid : "?");
+}
+
+static void
+sieve_encrypt_gpg_add_key(struct sieve_encrypt_gpg *gpg, gpgme_key_t key)
+{
+	gpgme_key_t const *old;
+
+	array_foreach(&gpg->keys, old) {
+		if (*old == key)
+			return;
+	}
+	gpgme_key_ref(key);
+	array_push_back(&gpg->keys, &key);
+}
+
+static int
+sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
+			    const char *const *patterns,
+			    ARRAY_TYPE(gpgme_key) *keys, const char **error_r)
+{
+	gpgme_key_t key;
+	gpgme_error_t err;
+
+	err = gpgme_op_keylist_ext_start(gpg->ctx, (const char **)patterns,
+					 0, 0);
+	while (err == 0) {
+		err = gpgme_op_keylist_next(gpg->ctx, &key);
+		if (err == 0)
+			array_push_back(keys, &key);
+	}
+	(void)gpgme_op_keylist_end(gpg->ctx);
+	if (gpgme_err_code(err) != GPG_ERR_EOF) {
+		*error_r = t_strdup_printf("listing keys in %s failed: %s",
+					   gpg->home_dir,
+					   sieve_encrypt_gpgme_error(err));
+		return -1;
+	}
+	return 0;
+}
+
+static enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
+			 ARRAY_TYPE(gpgme_key) *keys, const char *spec,
+			 enum sieve_encrypt_key_type type, const char *norm,
+			 const char **error_r)
+{
+	gpgme_key_t const *key;
+	const char *reason = NULL, *unusable_id = NULL;
+	bool usable = FALSE;
+
+	array_foreach(keys, key) {
+		const char *why;
+
+		if (!sieve_encrypt_key_matches(*key, type, norm))
+			continue;
+		why = sieve_encrypt_key_unusable_reason(*key);
+		if (why == NULL) {
+			sieve_encrypt_gpg_add_key(gpg, *key);
+			usable = TRUE;
+		} else if (reason == NULL) {
+			reason = why;
+			unusable_id = sieve_encrypt_key_id(*key);
+		}
+	}
+	if (usable)
+		return SIEVE_ENCRYPT_GPG_OK;
+	if (reason != NULL) {
+		*error_r = t_strdup_printf("key `%s' (%s) is %s",
+					   str_sanitize(spec, 128),
+					   unusable_id, reason);
+	} else {
+		*error_r = t_strdup_printf("no public key for `%s' in %s",
+					   str_sanitize(spec, 128),
+					   gpg->home_dir);
+	}
+	return SIEVE_ENCRYPT_GPG_NO_KEY;
+}
+
+static const char *
+sieve_encrypt_key_pattern(enum sieve_encrypt_key_type type, const char *norm)
+{
+	/* "<addr>" makes gpg match the address exactly, not as substring */
+	if (type == SIEVE_ENCRYPT_KEY_ADDRESS)
+		return t_strdup_printf("<%s>", norm);
+	return norm;
+}
+
+enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_find_keys(struct sieve_encrypt_gpg *gpg,
+			    const char *const *specs, const char **error_r)
+{
+	unsigned int i, count = str_array_length(specs);
+	enum sieve_encrypt_key_type *types;
+	const char **norms, **patterns;
+	ARRAY_TYPE(gpgme_key) keys;
+	gpgme_key_t *key;
+	enum sieve_encrypt_gpg_status status = SIEVE_ENCRYPT_GPG_OK;
+
+	i_assert(count > 0);
+	types = t_new(enum sieve_encrypt_key_type, count);
+	norms = t_new(const char *, count);
+	patterns = t_new(const char *, count + 1);
+	for (i = 0; i < count; i++) {
+		types[i] = sieve_encrypt_key_spec_parse(specs[i], &norms[i]);
+		if (types[i] == SIEVE_ENCRYPT_KEY_INVALID) {
+			*error_r = t_strdup_printf(
+				"invalid key `%s': not a fingerprint, "
+				"key id or e-mail address",
+				str_sanitize(specs[i], 128));
+			return SIEVE_ENCRYPT_GPG_NO_KEY;
+		}
+		patterns[i] = sieve_encrypt_key_pattern(types[i], norms[i]);
+	}
+
+	t_array_init(&keys, 8);
+	if (sieve_encrypt_gpg_list_keys(gpg, patterns, &keys,
+					error_r) < 0)
+		status = SIEVE_ENCRYPT_GPG_FAILED;
+	for (i = 0; i < count && status == SIEVE_ENCRYPT_GPG_OK; i++) {
+		status = sieve_encrypt_gpg_select(gpg, &keys, specs[i],
+						  types[i], norms[i],
+						  error_r);
+	}
+	array_foreach_modifiable(&keys, key)
+		gpgme_key_unref(*key);
+	return status;
+}
+
+const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg)
+{
+	gpgme_key_t const *key;
+	string_t *str = t_str_new(64);
+
+	array_foreach(&gpg->keys, key) {
+		if (str_len(str) > 0)
+			str_append_c(str, ',');
+		str_append(str, sieve_encrypt_key_id(*key));
+	}
+	return str_c(str);
+}
+
+/*
+ * Encryption
+ */
+
+static ssize_t
+sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
+{
+	struct sieve_encrypt_gpg_io *io = handle;
+	const unsigned char *data;
+	size_t avail;
+	int ret;
+
+	while ((ret = i_stream_read_more(io->input, &data, &avail)) == 0)
+		;
+	if (ret < 0) {
+		if (io->input->stream_errno != 0) {
+			errno = io->input->stream_errno;
+			return -1;
+		}
+		return 0;
+	}
+	avail = I_MIN(avail, size);
+	memcpy(buffer, data, avail);
+	i_stream_skip(io->input, avail);
+	return (ssize_t)avail;
+}
+
+static void
+sieve_encrypt_gpg_write_crlf(struct ostream *output,
+			     const unsigned char *data, size_t size)
+{
+	const unsigned char *nl;
+
+	while ((nl = memchr(data, '\n', size)) != NULL) {
+		o_stream_nsend(output, data, nl - data);
+		o_stream_nsend(output, "\r\n", 2);
+		size -= nl - data + 1;
+		data = nl + 1;
+	}
+	o_stream_nsend(output, data, size);
+}
+
+static ssize_t
+sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
+{
+	struct sieve_encrypt_gpg_io *io = handle;
+
+	if (io->crlf)
+		sieve_encrypt_gpg_write_crlf(io->output, buffer, size);
+	else
+		o_stream_nsend(io->output, buffer, size);
+	if (io->output->stream_errno != 0) {
+		errno = io->output->stream_errno;
+		return -1;
+	}
+	return (ssize_t)size;
+}
+
+static const char *
+sieve_encrypt_gpg_invalid_recipients(gpgme_ctx_t ctx)
+{
+	gpgme_encrypt_result_t result = gpgme_op_encrypt_result(ctx);
+	gpgme_invalid_key_t inv;
+	string_t *str;
+
+	if (result == NULL || result->invalid_recipients == NULL)
+		return NULL;
+	str = t_str_new(128);
+	for (inv = result->invalid_recipients; inv != NULL; inv = inv->next) {
+		if (str_len(str) > 0)
+			str_append(str, ", ");
+		str_printfa(str, "key %s rejected: %s",
+			    (inv->fpr != NULL ? inv->fpr : "?"),
+			    gpgme_strerror(inv->reason));
+	}
+	return str_c(str);
+}
+
+static const char *
+sieve_encrypt_gpg_encrypt_error(struct sieve_encrypt_gpg *gpg,
+				const struct sieve_encrypt_gpg_io *io,
+				gpgme_error_t err)
+{
+	const char *invalid;
+
+	if (io->input->stream_errno != 0) {
+		return t_strdup_printf("reading the message failed: %s",
+				       i_stream_get_error(io->input));
+	}
+	if (io->output->stream_errno != 0) {
+		return t_strdup_printf("writing the ciphertext failed: %s",
+				       o_stream_get_error(io->output));
+	}
+	invalid = sieve_encrypt_gpg_invalid_recipients(gpg->ctx);
+	if (invalid != NULL)
+		return t_strdup_printf("gpg failed: %s", invalid);
+	return t_strdup_printf("gpg failed: %s",
+			       sieve_encrypt_gpgme_error(err));
+}
+
+enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
+			  struct istream *input, struct ostream *output,
+			  bool crlf, const char **error_r)
+{
+	struct gpgme_data_cbs plain_cbs = {
+		.read = sieve_encrypt_gpg_read,
+	};
+	struct gpgme_data_cbs cipher_cbs = {
+		.write = sieve_encrypt_gpg_write,
+	};
+	struct sieve_encrypt_gpg_io io = {
+		.input = input,
+		.output = output,
+		.crlf = crlf,
+	};
+	gpgme_encrypt_flags_t flags =
+		GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS;
+	gpgme_data_t plain = NULL, cipher = NULL;
+	gpgme_key_t *recipients;
+	gpgme_error_t err;
+
+	i_assert(array_count(&gpg->keys) > 0);
+	recipients = t_new(gpgme_key_t, array_count(&gpg->keys) + 1);
+	memcpy(recipients, array_front(&gpg->keys),
+	       sizeof(*recipients) * array_count(&gpg->keys));
+
+	err = gpgme_data_new_from_cbs(&plain, &plain_cbs, &io);
+	if (err == 0)
+		err = gpgme_data_new_from_cbs(&cipher, &cipher_cbs, &io);
+	if (err == 0) {
+		err = gpgme_op_encrypt(gpg->ctx, recipients, flags,
+				       plain, cipher);
+		if (err != 0) {
+			*error_r = sieve_encrypt_gpg_encrypt_error(gpg, &io,
+								   err);
+		}
+	} else {
+		*error_r = t_strdup_printf("gpgme_data_new_from_cbs() failed: %s",
+					   sieve_encrypt_gpgme_error(err));
+	}
+	gpgme_data_release(plain);
+	gpgme_data_release(cipher);
+	return (err == 0 ? SIEVE_ENCRYPT_GPG_OK : SIEVE_ENCRYPT_GPG_FAILED);
+}

@@ -1,0 +1,62 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#ifndef SIEVE_ENCRYPT_GPG_H
+#define SIEVE_ENCRYPT_GPG_H
+
+/* OpenPGP through gpgme: resolve key specifications against one keyring and
+   stream a MIME entity through gpg into ASCII-armored ciphertext. */
+
+enum sieve_encrypt_key_type {
+	SIEVE_ENCRYPT_KEY_INVALID = 0,
+	SIEVE_ENCRYPT_KEY_FINGERPRINT,
+	SIEVE_ENCRYPT_KEY_KEYID,
+	SIEVE_ENCRYPT_KEY_ADDRESS,
+};
+
+enum sieve_encrypt_gpg_status {
+	/* Keys found and usable, or encryption done */
+	SIEVE_ENCRYPT_GPG_OK = 1,
+	/* A key spec matched no usable key (none, expired, revoked, ...) */
+	SIEVE_ENCRYPT_GPG_NO_KEY = 0,
+	/* Everything else: gpg/gpgme, keyring or stream failure */
+	SIEVE_ENCRYPT_GPG_FAILED = -1,
+};
+
+struct sieve_encrypt_gpg;
+
+/* Once per process, before anything else. */
+void sieve_encrypt_gpg_global_init(void);
+
+/* Classify a key specification: a fingerprint (40 or 64 hex digits,
+   optionally with "0x" and spaces between groups), a long key id (16 hex
+   digits, optionally with "0x") or an e-mail address. The normalized form
+   (upper-case hex, or the address) is returned in normalized_r. */
+enum sieve_encrypt_key_type
+sieve_encrypt_key_spec_parse(const char *spec, const char **normalized_r);
+
+/* Bind to the keyring in home_dir. Returns NO_KEY when home_dir does not
+   exist, FAILED on other errors (error_r set). */
+enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_create(const char *home_dir,
+			     struct sieve_encrypt_gpg **gpg_r,
+			     const char **error_r);
+void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **gpg);
+
+/* Find the usable keys for all specs in one keyring scan. On NO_KEY or
+   FAILED, error_r names the key spec and the cause. */
+enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_find_keys(struct sieve_encrypt_gpg *gpg,
+			    const char *const *specs, const char **error_r);
+
+/* Comma-separated 16-digit key ids of the found keys (for logging). */
+const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg);
+
+/* Encrypt all of input to the found keys, writing ASCII armor to output
+   (with CRLF line ends when crlf is TRUE). Returns OK or FAILED. */
+enum sieve_encrypt_gpg_status
+sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
+			  struct istream *input, struct ostream *output,
+			  bool crlf, const char **error_r);
+
+#endif

@@ -1,0 +1,210 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#include "lib.h"
+#include "str.h"
+#include "time-util.h"
+#include "home-expand.h"
+#include "istream.h"
+#include "ostream.h"
+#include "iostream-temp.h"
+#include "mail-storage.h"
+#include "mail-user.h"
+
+#include "sieve-common.h"
+#include "sieve-settings.h"
+#include "sieve-message.h"
+#include "sieve-execute.h"
+#include "sieve-runtime.h"
+
+#include "sieve-encrypt-settings.h"
+#include "sieve-encrypt-mime.h"
+#include "sieve-encrypt-gpg.h"
+#include "sieve-encrypt-message.h"
+
+/* Ciphertext up to this size stays in memory, larger goes to an unlinked
+   temporary file (which holds nothing but the encrypted message). */
+#define SIEVE_ENCRYPT_MAX_MEM_SIZE (256 * 1024)
+
+struct sieve_encrypt_job {
+	const struct sieve_runtime_env *renv;
+	struct istream *input;
+	struct sieve_encrypt_mime *mime;
+	struct sieve_encrypt_gpg *gpg;
+	struct sieve_encrypt_report *report;
+};
+
+static enum sieve_encrypt_outcome
+sieve_encrypt_outcome_from_gpg(enum sieve_encrypt_gpg_status status)
+{
+	switch (status) {
+	case SIEVE_ENCRYPT_GPG_OK:
+		return SIEVE_ENCRYPT_DONE;
+	case SIEVE_ENCRYPT_GPG_NO_KEY:
+		return SIEVE_ENCRYPT_NO_KEY;
+	case SIEVE_ENCRYPT_GPG_FAILED:
+		break;
+	}
+	return SIEVE_ENCRYPT_FAILED;
+}
+
+static const char *
+sieve_encrypt_gnupg_home(struct sieve_instance *svinst,
+			 const struct sieve_encrypt_settings *set,
+			 const char **error_r)
+{
+	const char *path = set->gnupg_home, *home;
+
+	if (path[0] != '~')
+		return path;
+	home = sieve_environment_get_homedir(svinst);
+	if (home == NULL) {
+		*error_r = t_strdup_printf(
+			"sieve_encrypt_gnupg_home=%s needs the user's home "
+			"directory, which is unknown", path);
+		return NULL;
+	}
+	return home_expand_tilde(path, home);
+}
+
+static struct ostream *
+sieve_encrypt_temp_create(const struct sieve_runtime_env *renv)
+{
+	const struct sieve_script_env *senv = renv->exec_env->scriptenv;
+	string_t *prefix = t_str_new(128);
+
+	mail_user_set_get_temp_prefix(prefix, senv->user->set);
+	return iostream_temp_create_sized(str_c(prefix), 0, "encrypt",
+					  SIEVE_ENCRYPT_MAX_MEM_SIZE);
+}
+
+/* Write the PGP/MIME message into output; returns the outcome */
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
+{
+	const char *boundary = sieve_encrypt_mime_boundary();
+	struct istream *entity;
+	enum sieve_encrypt_gpg_status status;
+	const char *error;
+
+	sieve_encrypt_mime_write_head(job->mime, job->input, output,
+				      boundary);
+	entity = sieve_encrypt_mime_entity(job->mime, job->input);
+	status = sieve_encrypt_gpg_encrypt(
+		job->gpg, entity, output,
+		sieve_encrypt_mime_uses_crlf(job->mime), &error);
+	job->report->plain_size = entity->v_offset;
+	i_stream_unref(&entity);
+	if (job->input->stream_errno != 0) {
+		job->report->error = i_stream_get_error(job->input);
+		return SIEVE_ENCRYPT_MAIL_ERROR;
+	}
+	if (status != SIEVE_ENCRYPT_GPG_OK) {
+		job->report->error = error;
+		return SIEVE_ENCRYPT_FAILED;
+	}
+	sieve_encrypt_mime_write_tail(job->mime, output, boundary);
+	return SIEVE_ENCRYPT_DONE;
+}
+
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
+{
+	const struct sieve_runtime_env *renv = job->renv;
+	enum sieve_encrypt_outcome outcome;
+	struct ostream *output;
+	struct istream *newmsg;
+
+	output = sieve_encrypt_temp_create(renv);
+	outcome = sieve_encrypt_job_write(job, output);
+	if (outcome != SIEVE_ENCRYPT_DONE) {
+		o_stream_destroy(&output);
+		return outcome;
+	}
+	if (o_stream_finish(output) < 0) {
+		if (job->input->stream_errno != 0) {
+			job->report->error = i_stream_get_error(job->input);
+			outcome = SIEVE_ENCRYPT_MAIL_ERROR;
+		} else {
+			job->report->error = t_strdup_printf(
+				"writing the encrypted message failed: %s",
+				o_stream_get_error(output));
+			outcome = SIEVE_ENCRYPT_FAILED;
+		}
+		o_stream_destroy(&output);
+		return outcome;
+	}
+	job->report->encrypted_size = output->offset;
+
+	newmsg = iostream_temp_finish(&output, IO_BLOCK_SIZE);
+	i_stream_set_name(newmsg, "encrypted message");
+	newmsg->blocking = TRUE;
+	if (sieve_message_substitute(renv->msgctx, newmsg) < 0) {
+		job->report->error = "failed to substitute the message";
+		outcome = SIEVE_ENCRYPT_FAILED;
+	}
+	i_stream_unref(&newmsg);
+	return outcome;
+}
+
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_run(struct sieve_encrypt_job *job,
+		      const struct sieve_encrypt_settings *set,
+		      const char *const *keys)
+{
+	struct sieve_instance *svinst = job->renv->exec_env->svinst;
+	struct sieve_encrypt_report *report = job->report;
+	enum sieve_encrypt_gpg_status status;
+	const char *home;
+
+	home = sieve_encrypt_gnupg_home(svinst, set, &report->error);
+	if (home == NULL)
+		return SIEVE_ENCRYPT_FAILED;
+	status = sieve_encrypt_gpg_create(home, &job->gpg, &report->error);
+	if (status == SIEVE_ENCRYPT_GPG_OK) {
+		status = sieve_encrypt_gpg_find_keys(job->gpg, keys,
+						     &report->error);
+	}
+	if (status != SIEVE_ENCRYPT_GPG_OK)
+		return sieve_encrypt_outcome_from_gpg(status);
+	report->key_ids = sieve_encrypt_gpg_key_ids(job->gpg);
+	return sieve_encrypt_job_substitute(job);
+}
+
+enum sieve_encrypt_outcome
+sieve_encrypt_message(const struct sieve_runtime_env *renv,
+		      const struct sieve_encrypt_settings *set,
+		      const char *const *keys,
+		      struct sieve_encrypt_report *report_r)
+{
+	struct mail *mail = sieve_message_get_mail(renv->msgctx);
+	struct sieve_encrypt_job job;
+	enum sieve_encrypt_outcome outcome;
+	struct timeval start, end;
+	pool_t pool;
+
+	i_zero(report_r);
+	i_zero(&job);
+	job.renv = renv;
+	job.report = report_r;
+
+	i_gettimeofday(&start);
+	if (mail_get_stream(mail, NULL, NULL, &job.input) < 0)
+		return SIEVE_ENCRYPT_MAIL_ERROR;
+
+	pool = pool_alloconly_create("sieve_encrypt mime", 1024);
+	if (sieve_encrypt_mime_parse(pool, job.input, &job.mime) < 0) {
+		report_r->error = i_stream_get_error(job.input);
+		outcome = SIEVE_ENCRYPT_MAIL_ERROR;
+	} else if (sieve_encrypt_mime_is_encrypted(job.mime)) {
+		outcome = SIEVE_ENCRYPT_ALREADY;
+	} else {
+		outcome = sieve_encrypt_job_run(&job, set, keys);
+	}
+	sieve_encrypt_gpg_destroy(&job.gpg);
+	pool_unref(&pool);
+
+	i_gettimeofday(&end);
+	report_r->msecs = (unsigned int)timeval_diff_msecs(&end, &start);
+	return outcome;
+}

@@ -1,0 +1,36 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#ifndef SIEVE_ENCRYPT_MESSAGE_H
+#define SIEVE_ENCRYPT_MESSAGE_H
+
+enum sieve_encrypt_outcome {
+	/* The Sieve message was replaced by its PGP/MIME form */
+	SIEVE_ENCRYPT_DONE,
+	/* The message was encrypted as a whole already; left as it is */
+	SIEVE_ENCRYPT_ALREADY,
+	/* No keyring, or a key spec matched no usable key */
+	SIEVE_ENCRYPT_NO_KEY,
+	/* gpg, temporary storage or message substitution failed */
+	SIEVE_ENCRYPT_FAILED,
+	/* The message itself could not be read */
+	SIEVE_ENCRYPT_MAIL_ERROR,
+};
+
+struct sieve_encrypt_report {
+	const char *error;	/* set unless DONE or ALREADY */
+	const char *key_ids;	/* set when DONE */
+	uoff_t plain_size, encrypted_size;
+	unsigned int msecs;
+};
+
+/* Encrypt the message under evaluation to the given keys, in the keyring
+   that the settings name, and substitute the result for it so that later
+   actions and the implicit keep store the encrypted message. */
+enum sieve_encrypt_outcome
+sieve_encrypt_message(const struct sieve_runtime_env *renv,
+		      const struct sieve_encrypt_settings *set,
+		      const char *const *keys,
+		      struct sieve_encrypt_report *report_r);
+
+#endif

@@ -1,0 +1,479 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "randgen.h"
+#include "istream.h"
+#include "istream-concat.h"
+#include "istream-base64.h"
+#include "istream-qp.h"
+#include "ostream.h"
+#include "rfc822-parser.h"
+#include "rfc2231-parser.h"
+#include "message-size.h"
+#include "message-header-parser.h"
+
+#include "sieve-encrypt-mime.h"
+
+/* How far into a text/plain body leading white space is skipped when
+   looking for an inline PGP message */
+#define SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE 4096
+#define PGP_MESSAGE_BEGIN "-----BEGIN PGP MESSAGE-----"
+
+/* A run of consecutive header fields that all stay in the outer header, or
+   that all move into the encrypted entity */
+struct sieve_encrypt_header_run {
+	uoff_t offset, size;
+	bool content;
+};
+ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
+
+struct sieve_encrypt_mime {
+	pool_t pool;
+	ARRAY_TYPE(sieve_encrypt_header_run) runs;
+
+	/* the blank line that ends the header, and the body after it */
+	uoff_t eoh_offset, body_offset;
+
+	const char *content_type;		/* "type/subtype" or NULL */
+	const char *smime_type;			/* parameter or NULL */
+	const char *transfer_encoding;		/* token or NULL */
+
+	bool has_eoh:1;
+	bool crlf:1;
+	bool last_field_no_newline:1;
+	bool has_mime_version:1;
+	bool encrypted:1;
+};
+
+/*
+ * Header parsing
+ */
+
+static void
+sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
+			     bool content)
+{
+	struct sieve_encrypt_header_run *run;
+
+	if (array_count(&mime->runs) > 0) {
+		run = array_back_modifiable(&mime->runs);
+		if (run->content == content)
+			return;
+	}
+	run = array_append_space(&mime->runs);
+	run->offset = offset;
+	run->content = content;
+}
+
+static void
+sieve_encrypt_mime_close_runs(struct sieve_encrypt_mime *mime,
+			      uoff_t end_offset)
+{
+	struct sieve_encrypt_header_run *runs;
+	unsigned int i, count;
+
+	runs = array_get_modifiable(&mime->runs, &count);
+	for (i = 0; i < count; i++) {
+		uoff_t end = (i + 1 < count ? runs[i + 1].offset : end_offset);
+
+		i_assert(end >= runs[i].offset);
+		runs[i].size = end - runs[i].offset;
+	}
+}
+
+static void
+sieve_encrypt_mime_parse_content_type(struct sieve_encrypt_mime *mime,
+				      const unsigned char *value, size_t size)
+{
+	struct rfc822_parser_context parser;
+	const char *const *params;
+	string_t *ctype = t_str_new(64);
+
+	rfc822_parser_init(&parser, value, size, NULL);
+	rfc822_skip_lwsp(&parser);
+	if (rfc822_parse_content_type(&parser, ctype) < 0) {
+		/* Unparseable: treated as not encrypted */
+		rfc822_parser_deinit(&parser);
+		return;
+	}
+	mime->content_type = p_strdup(mime->pool, str_c(ctype));
+
+	(void)rfc2231_parse(&parser, &params);
+	for (; *params != NULL; params += 2) {
+		if (strcasecmp(params[0], "smime-type") == 0) {
+			mime->smime_type = p_strdup(mime->pool, params[1]);
+			break;
+		}
+	}
+	rfc822_parser_deinit(&parser);
+}
+
+static void
+sieve_encrypt_mime_parse_transfer_encoding(struct sieve_encrypt_mime *mime,
+					   const unsigned char *value,
+					   size_t size)
+{
+	struct rfc822_parser_context parser;
+	string_t *token = t_str_new(32);
+
+	rfc822_parser_init(&parser, value, size, NULL);
+	rfc822_skip_lwsp(&parser);
+	if (rfc822_parse_mime_token(&parser, token) >= 0 &&
+	    str_len(token) > 0)
+		mime->transfer_encoding = p_strdup(mime->pool, str_c(token));
+	rfc822_parser_deinit(&parser);
+}
+
+static void
+sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
+			       struct message_header_line *hdr)
+{
+	/* As in Dovecot's message parser, the first of duplicate fields
+	   counts */
+	if (strcasecmp(hdr->name, "Content-Type") == 0) {
+		if (mime->content_type == NULL) {
+			sieve_encrypt_mime_parse_content_type(
+				mime, hdr->full_value, hdr->full_value_len);
+		}
+	} else if (strcasecmp(hdr->name, "Content-Transfer-Encoding") == 0) {
+		if (mime->transfer_encoding == NULL) {
+			sieve_encrypt_mime_parse_transfer_encoding(
+				mime, hdr->full_value, hdr->full_value_len);
+		}
+	} else if (strcasecmp(hdr->name, "MIME-Version") == 0) {
+		mime->has_mime_version = TRUE;
+	}
+}
+
+static bool sieve_encrypt_header_is_content(const char *name)
+{
+	return (strncasecmp(name, "Content-", 8) == 0);
+}
+
+static void
+sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
+			      struct message_header_line *hdr,
+			      bool first_line)
+{
+	if (first_line)
+		mime->crlf = hdr->crlf_newline;
+	if (hdr->eoh) {
+		mime->has_eoh = TRUE;
+		mime->eoh_offset = hdr->name_offset;
+		return;
+	}
+	if (!hdr->continued) {
+		sieve_encrypt_mime_add_field(
+			mime, hdr->name_offset,
+			sieve_encrypt_header_is_content(hdr->name));
+	}
+	mime->last_field_no_newline = hdr->no_newline;
+	if (hdr->continues) {
+		hdr->use_full_value = TRUE;
+		return;
+	}
+	T_BEGIN {
+		sieve_encrypt_mime_parse_field(mime, hdr);
+	} T_END;
+}
+
+/*
+ * Encryption status
+ */
+
+static bool
+sieve_encrypt_mime_is_smime_enveloped(const struct sieve_encrypt_mime *mime)
+{
+	const char *ctype = mime->content_type;
+
+	if (strcasecmp(ctype, "application/pkcs7-mime") != 0 &&
+	    strcasecmp(ctype, "application/x-pkcs7-mime") != 0)
+		return FALSE;
+	/* RFC 8551: without smime-type, the receiver must look inside;
+	   in practice that is enveloped data. */
+	return (mime->smime_type == NULL ||
+		strcasecmp(mime->smime_type, "enveloped-data") == 0 ||
+		strcasecmp(mime->smime_type, "authEnveloped-data") == 0);
+}
+
+static struct istream *
+sieve_encrypt_mime_decoded_body(const struct sieve_encrypt_mime *mime,
+				struct istream *input)
+{
+	const char *cte = mime->transfer_encoding;
+	struct istream *body, *decoded;
+
+	body = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
+	if (cte == NULL)
+		return body;
+	if (strcasecmp(cte, "base64") == 0)
+		decoded = i_stream_create_base64_decoder(body);
+	else if (strcasecmp(cte, "quoted-printable") == 0)
+		decoded = i_stream_create_qp_decoder(body);
+	else
+		return body;
+	i_stream_unref(&body);
+	return decoded;
+}
+
+static bool sieve_encrypt_skip_space(struct istream *input)
+{
+	const unsigned char *data;
+	size_t size, i;
+
+	while (input->v_offset < SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE) {
+		if (i_stream_read_more(input, &data, &size) <= 0)
+			return FALSE;
+		for (i = 0; i < size; i++) {
+			if (data[i] != ' ' && data[i] != '\t' &&
+			    data[i] != '\r' && data[i] != '\n')
+				break;
+		}
+		i_stream_skip(input, i);
+		if (i < size)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static bool
+sieve_encrypt_mime_is_inline_pgp(const struct sieve_encrypt_mime *mime,
+				 struct istream *input)
+{
+	static const size_t marker_len = sizeof(PGP_MESSAGE_BEGIN) - 1;
+	struct istream *body;
+	const unsigned char *data;
+	size_t size;
+	bool found = FALSE;
+
+	if (mime->content_type != NULL &&
+	    strcasecmp(mime->content_type, "text/plain") != 0)
+		return FALSE;
+
+	body = sieve_encrypt_mime_decoded_body(mime, input);
+	if (sieve_encrypt_skip_space(body) &&
+	    i_stream_read_bytes(body, &data, &size, marker_len) > 0)
+		found = (memcmp(data, PGP_MESSAGE_BEGIN, marker_len) == 0);
+	i_stream_unref(&body);
+	return found;
+}
+
+static bool
+sieve_encrypt_mime_find_encrypted(const struct sieve_encrypt_mime *mime,
+				  struct istream *input)
+{
+	if (mime->content_type != NULL) {
+		if (strcasecmp(mime->content_type,
+			       "multipart/encrypted") == 0)
+			return TRUE;
+		if (sieve_encrypt_mime_is_smime_enveloped(mime))
+			return TRUE;
+	}
+	return sieve_encrypt_mime_is_inline_pgp(mime, input);
+}
+
+int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
+			     struct sieve_encrypt_mime **mime_r)
+{
+	struct sieve_encrypt_mime *mime;
+	struct message_header_parser_ctx *parser;
+	struct message_header_line *hdr;
+	struct message_size hdr_size;
+	bool first_line = TRUE;
+	int ret;
+
+	mime = p_new(pool, struct sieve_encrypt_mime, 1);
+	mime->pool = pool;
+	p_array_init(&mime->runs, pool, 4);
+
+	i_stream_seek(input, 0);
+	i_zero(&hdr_size);
+	parser = message_parse_header_init(input, &hdr_size, 0);
+	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
+		sieve_encrypt_mime_parse_line(mime, hdr, first_line);
+		first_line = FALSE;
+	}
+	i_assert(ret != 0);
+	message_parse_header_deinit(&parser);
+	if (input->stream_errno != 0)
+		return -1;
+
+	mime->body_offset = hdr_size.physical_size;
+	if (!mime->has_eoh)
+		mime->eoh_offset = mime->body_offset;
+	sieve_encrypt_mime_close_runs(mime, mime->eoh_offset);
+
+	mime->encrypted = sieve_encrypt_mime_find_encrypted(mime, input);
+	if (input->stream_errno != 0)
+		return -1;
+	*mime_r = mime;
+	return 0;
+}
+
+bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime)
+{
+	return mime->encrypted;
+}
+
+bool sieve_encrypt_mime_uses_crlf(const struct sieve_encrypt_mime *mime)
+{
+	return mime->crlf;
+}
+
+static const char *
+sieve_encrypt_mime_newline(const struct sieve_encrypt_mime *mime)
+{
+	return (mime->crlf ? "\r\n" : "\n");
+}
+
+/* TRUE when the header's last field is of the given kind and lacks its
+   newline (a message that ends inside its header) */
+static bool
+sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
+				 bool content)
+{
+	const struct sieve_encrypt_header_run *run;
+
+	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
+		return FALSE;
+	run = array_back(&mime->runs);
+	return (run->content == content);
+}
+
+/*
+ * The entity to encrypt
+ */
+
+struct istream *
+sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
+			  struct istream *input)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+	const struct sieve_encrypt_header_run *run;
+	ARRAY(struct istream *) streams;
+	struct istream *entity, **stream;
+
+	t_array_init(&streams, 8);
+	array_foreach(&mime->runs, run) {
+		if (!run->content)
+			continue;
+		stream = array_append_space(&streams);
+		*stream = i_stream_create_range(input, run->offset, run->size);
+	}
+	if (sieve_encrypt_mime_needs_newline(mime, TRUE)) {
+		stream = array_append_space(&streams);
+		*stream = i_stream_create_from_data(nl, strlen(nl));
+	}
+
+	/* The blank line that separates header and body; a message that
+	   has none gets one, or its body would be taken for header. */
+	stream = array_append_space(&streams);
+	if (mime->has_eoh) {
+		*stream = i_stream_create_range(
+			input, mime->eoh_offset,
+			mime->body_offset - mime->eoh_offset);
+	} else {
+		*stream = i_stream_create_from_data(nl, strlen(nl));
+	}
+
+	stream = array_append_space(&streams);
+	*stream = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
+	array_append_zero(&streams);
+
+	entity = i_stream_create_concat(array_front_modifiable(&streams));
+	array_foreach_modifiable(&streams, stream) {
+		if (*stream != NULL)
+			i_stream_unref(stream);
+	}
+	i_stream_set_name(entity, "encrypt entity");
+	return entity;
+}
+
+/*
+ * PGP/MIME output
+ */
+
+const char *sieve_encrypt_mime_boundary(void)
+{
+	static const char chars[] =
+		"0123456789abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	unsigned char rnd[24];
+	string_t *str = t_str_new(40);
+	unsigned int i;
+
+	random_fill(rnd, sizeof(rnd));
+	str_append(str, "------------");
+	for (i = 0; i < sizeof(rnd); i++)
+		str_append_c(str, chars[rnd[i] % (sizeof(chars) - 1)]);
+	return str_c(str);
+}
+
+static void
+sieve_encrypt_mime_copy_range(struct istream *input, uoff_t offset,
+			      uoff_t size, struct ostream *output)
+{
+	struct istream *range;
+
+	range = i_stream_create_range(input, offset, size);
+	o_stream_nsend_istream(output, range);
+	i_stream_unref(&range);
+}
+
+void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
+				   struct istream *input,
+				   struct ostream *output,
+				   const char *boundary)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+	const struct sieve_encrypt_header_run *run;
+	string_t *str;
+
+	array_foreach(&mime->runs, run) {
+		if (!run->content) {
+			sieve_encrypt_mime_copy_range(input, run->offset,
+						      run->size, output);
+		}
+	}
+	if (sieve_encrypt_mime_needs_newline(mime, FALSE))
+		o_stream_nsend_str(output, nl);
+
+	str = t_str_new(512);
+	if (!mime->has_mime_version)
+		str_printfa(str, "MIME-Version: 1.0%s", nl);
+	str_printfa(str,
+		"Content-Type: multipart/encrypted;%s"
+		" protocol=\"application/pgp-encrypted\";%s"
+		" boundary=\"%s\"%s"
+		"%s"
+		"This is an OpenPGP/MIME encrypted message "
+		"(RFC 4880 and 3156)%s"
+		"--%s%s"
+		"Content-Type: application/pgp-encrypted%s"
+		"Content-Description: PGP/MIME version identification%s"
+		"%s"
+		"Version: 1%s"
+		"%s"
+		"--%s%s"
+		"Content-Type: application/octet-stream; "
+		"name=\"encrypted.asc\"%s"
+		"Content-Description: OpenPGP encrypted message%s"
+		"Content-Disposition: inline; filename=\"encrypted.asc\"%s"
+		"%s",
+		nl, nl, boundary, nl, nl, nl, boundary, nl, nl, nl, nl, nl,
+		nl, boundary, nl, nl, nl, nl, nl);
+	o_stream_nsend(output, str_data(str), str_len(str));
+}
+
+void sieve_encrypt_mime_write_tail(const struct sieve_encrypt_mime *mime,
+				   struct ostream *output,
+				   const char *boundary)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+
+	o_stream_nsend_str(output, t_strdup_printf("%s--%s--%s",
+						   nl, boundary, nl));
+}

@@ -1,0 +1,53 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#ifndef SIEVE_ENCRYPT_MIME_H
+#define SIEVE_ENCRYPT_MIME_H
+
+/* The top-level structure of a message, as far as PGP/MIME encryption
+   (RFC 3156) needs it: which header fields stay outside (all but the
+   Content-* ones), which go into the encrypted entity, where the body
+   starts, and whether the message is encrypted as a whole already.
+
+   Nothing is copied: the parse keeps offsets into the (seekable) input,
+   so any message size is handled in constant memory. */
+struct sieve_encrypt_mime;
+
+/* Parse the header of the message in input (from offset 0) with Dovecot's
+   header parser. Returns 0 on success, -1 on a read error (see the stream's
+   error). */
+int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
+			     struct sieve_encrypt_mime **mime_r);
+
+/* TRUE when the message is already encrypted as a whole: top-level
+   multipart/encrypted, S/MIME enveloped data, or an inline PGP message in a
+   single text/plain body. */
+bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime);
+
+/* The MIME entity to encrypt: the Content-* header fields and the body of
+   the message, byte for byte. The returned stream references input. */
+struct istream *
+sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
+			  struct istream *input);
+
+/* A fresh random multipart boundary (data stack). */
+const char *sieve_encrypt_mime_boundary(void);
+
+/* Write the encrypted message up to where the ASCII-armored ciphertext
+   starts: the original header without its Content-* fields, the
+   multipart/encrypted header and the first two PGP/MIME parts' headers.
+   Read and write errors show up in o_stream_finish(). */
+void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
+				   struct istream *input,
+				   struct ostream *output,
+				   const char *boundary);
+/* Write what follows the ciphertext: the closing boundary. */
+void sieve_encrypt_mime_write_tail(const struct sieve_encrypt_mime *mime,
+				   struct ostream *output,
+				   const char *boundary);
+
+/* TRUE when the message's lines end in CRLF (judged by its first header
+   line); the generated parts then use CRLF too. */
+bool sieve_encrypt_mime_uses_crlf(const struct sieve_encrypt_mime *mime);
+
+#endif

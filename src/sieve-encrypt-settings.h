@@ -1,0 +1,26 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#ifndef SIEVE_ENCRYPT_SETTINGS_H
+#define SIEVE_ENCRYPT_SETTINGS_H
+
+/* All sieve_encrypt_* settings. The names are the same on Dovecot 2.3
+   (inside plugin { }) and 2.4 (top level). */
+struct sieve_encrypt_settings {
+	pool_t pool;
+
+	/* sieve_encrypt_gnupg_home: the recipient's GnuPG home directory;
+	   a leading "~/" is the user's home */
+	const char *gnupg_home;
+};
+
+#define SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME "~/.gnupg"
+
+/* Read the settings for this Sieve instance. Returns 0 on success, -1 on
+   error (error_r set). */
+int sieve_encrypt_settings_read(struct sieve_instance *svinst,
+				const struct sieve_encrypt_settings **set_r,
+				const char **error_r);
+void sieve_encrypt_settings_free(const struct sieve_encrypt_settings **set);
+
+#endif
