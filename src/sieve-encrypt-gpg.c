@@ -200,28 +200,23 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
  * Key lookup
  */
 
-static bool
-sieve_encrypt_key_has_address(gpgme_key_t key, const char *address)
+static gpgme_user_id_t
+sieve_encrypt_key_find_address(gpgme_key_t key, const char *address)
 {
 	gpgme_user_id_t uid;
 
 	for (uid = key->uids; uid != NULL; uid = uid->next) {
-		if (uid->revoked || uid->invalid || uid->email == NULL)
-			continue;
-		if (strcasecmp(uid->email, address) == 0)
-			return TRUE;
+		if (uid->email != NULL && strcasecmp(uid->email, address) == 0)
+			return uid;
 	}
-	return FALSE;
+	return NULL;
 }
 
 static bool
-sieve_encrypt_key_matches(gpgme_key_t key, enum sieve_encrypt_key_type type,
-			  const char *spec)
+sieve_encrypt_key_has_id(gpgme_key_t key, enum sieve_encrypt_key_type type,
+			 const char *spec)
 {
 	gpgme_subkey_t subkey;
-
-	if (type == SIEVE_ENCRYPT_KEY_ADDRESS)
-		return sieve_encrypt_key_has_address(key, spec);
 
 	for (subkey = key->subkeys; subkey != NULL; subkey = subkey->next) {
 		const char *id = (type == SIEVE_ENCRYPT_KEY_FINGERPRINT ?
@@ -247,6 +242,34 @@ static const char *sieve_encrypt_key_unusable_reason(gpgme_key_t key)
 	if (!key->can_encrypt)
 		return "not usable for encryption (no valid encryption subkey)";
 	return NULL;
+}
+
+/* Returns FALSE when the key does not match the spec; otherwise
+   reason_r is NULL for a usable key, or says why it is unusable. */
+static bool
+sieve_encrypt_key_match(gpgme_key_t key, enum sieve_encrypt_key_type type,
+			const char *spec, const char **reason_r)
+{
+	gpgme_user_id_t uid;
+
+	if (type != SIEVE_ENCRYPT_KEY_ADDRESS) {
+		if (!sieve_encrypt_key_has_id(key, type, spec))
+			return FALSE;
+		*reason_r = sieve_encrypt_key_unusable_reason(key);
+		return TRUE;
+	}
+
+	uid = sieve_encrypt_key_find_address(key, spec);
+	if (uid == NULL)
+		return FALSE;
+	*reason_r = sieve_encrypt_key_unusable_reason(key);
+	if (*reason_r == NULL && (uid->revoked || uid->invalid)) {
+		*reason_r = t_strdup_printf("usable, but its user id <%s> is %s",
+					    uid->email,
+					    (uid->revoked ? "revoked" :
+					     "invalid"));
+	}
+	return TRUE;
 }
 
 static const char *sieve_encrypt_key_id(gpgme_key_t key)
@@ -306,9 +329,8 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 	array_foreach(keys, key) {
 		const char *why;
 
-		if (!sieve_encrypt_key_matches(*key, type, norm))
+		if (!sieve_encrypt_key_match(*key, type, norm, &why))
 			continue;
-		why = sieve_encrypt_key_unusable_reason(*key);
 		if (why == NULL) {
 			sieve_encrypt_gpg_add_key(gpg, *key);
 			usable = TRUE;

@@ -1,0 +1,30 @@
+#!/bin/bash
+# install-deps.sh [--with-24]
+#
+# Installs the Debian packages that building and testing sieve-encrypt need,
+# and only those that are missing. --with-24 adds what the Dovecot 2.4
+# (Debian 13 chroot) tests need on the host.
+set -eu
+
+pkgs=(build-essential autoconf automake libtool pkg-config
+      dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd
+      libgpgme-dev libgpg-error-dev gnupg gpg-agent
+      python3 util-linux valgrind)
+if [ "${1:-}" = "--with-24" ]; then
+	pkgs+=(debootstrap)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+	[ "${st:0:2}" = "ii" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -q update
+apt-get -q install -y --no-install-recommends "${missing[@]}"

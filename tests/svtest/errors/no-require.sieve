@@ -1,0 +1,1 @@
+encrypt "alice@example.org";

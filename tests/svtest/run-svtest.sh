@@ -1,0 +1,59 @@
+#!/bin/bash
+# run-svtest.sh FILE.svtest
+#
+# Runs one .svtest script with Pigeonhole's testsuite program and the plugin
+# from the build tree (automake test driver; exit 77 = skipped).
+#   PIGEONHOLE_TESTSUITE_BIN  the testsuite program (tests/setup/build-testsuite.sh)
+#   SIEVE_ENCRYPT_PLUGIN_DIR  directory holding lib90_sieve_encrypt_plugin.so
+#   VALGRIND=yes              run the testsuite under valgrind
+#
+# The script and its fixtures are copied into a scratch directory that the
+# unprivileged test user can read; keys are generated there at test time and
+# the @NAME_FPR@ / @NAME_KEYID@ / @NAME_FPR_SPACED@ placeholders in the
+# scripts are replaced by the generated keys' ids.
+set -eu
+
+svtest=$1
+here=$(cd "$(dirname "$0")" && pwd)
+testsuite=${PIGEONHOLE_TESTSUITE_BIN:-}
+plugin_dir=${SIEVE_ENCRYPT_PLUGIN_DIR:?SIEVE_ENCRYPT_PLUGIN_DIR not set}
+
+if [ -z "$testsuite" ] || [ ! -x "$testsuite" ]; then
+	echo "testsuite program not found (PIGEONHOLE_TESTSUITE_BIN='$testsuite');" \
+		"build it with tests/setup/build-testsuite.sh" >&2
+	exit 77
+fi
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/svtest.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+chmod 755 "$scratch"
+cp -R "$here"/. "$scratch/"
+mkdir "$scratch/plugin"
+cp "$plugin_dir/lib90_sieve_encrypt_plugin.so" "$scratch/plugin/"
+
+"$here/make-keyring.sh" "$scratch/keys"
+subst=()
+while IFS='=' read -r name value; do
+	name=$(echo "$name" | tr a-z A-Z)
+	subst+=(-e "s/@$name@/$value/g")
+	if [ "${name%_FPR}" != "$name" ]; then
+		spaced=$(echo "$value" | sed -E 's/(.{4})/\1 /g; s/ $//')
+		subst+=(-e "s/@${name}_SPACED@/$spaced/g")
+	fi
+done <"$scratch/keys/ids"
+find "$scratch" -name '*.svtest' -o -name '*.sieve' | while read -r f; do
+	sed -i "${subst[@]}" "$f"
+done
+
+run=()
+if [ "$(id -u)" -eq 0 ]; then
+	chown -R nobody:nogroup "$scratch"
+	run=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$scratch")
+fi
+if [ "${VALGRIND:-}" = yes ]; then
+	run+=(valgrind -q --error-exitcode=213 --leak-check=full --trace-children=no)
+fi
+rel=${svtest#"$here"/}
+[ "$rel" != "$svtest" ] || rel=$(basename "$svtest")
+cd "$scratch"
+"${run[@]}" "$testsuite" -E -P "$scratch/plugin/sieve_encrypt" "$rel"
