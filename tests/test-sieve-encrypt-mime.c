@@ -1,0 +1,249 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#include "lib.h"
+#include "str.h"
+#include "istream.h"
+#include "ostream.h"
+#include "test-common.h"
+
+#include "sieve-encrypt-mime.h"
+
+struct mime_case {
+	const char *input;
+	/* what goes into the ciphertext */
+	const char *entity;
+	/* the new header up to the boundary, "" when encrypted already */
+	const char *outer;
+};
+
+static const struct mime_case mime_cases[] = {
+	/* Content-* fields move inside, in order, with their folding */
+	{ .input = "From: a@example.org\n"
+		   "Content-Type: text/plain;\n charset=utf-8\n"
+		   "Subject: s\n"
+		   "content-transfer-encoding: 8bit\n"
+		   "\n"
+		   "body\n",
+	  .entity = "Content-Type: text/plain;\n charset=utf-8\n"
+		    "content-transfer-encoding: 8bit\n"
+		    "\n"
+		    "body\n",
+	  .outer = "From: a@example.org\n"
+		   "Subject: s\n"
+		   "MIME-Version: 1.0\n" },
+	/* CRLF stays CRLF, MIME-Version is not repeated */
+	{ .input = "Subject: s\r\nMIME-Version: 1.0\r\n"
+		   "Content-Type: text/plain\r\n\r\nbody\r\n",
+	  .entity = "Content-Type: text/plain\r\n\r\nbody\r\n",
+	  .outer = "Subject: s\r\nMIME-Version: 1.0\r\n" },
+	/* No Content-* fields at all */
+	{ .input = "Subject: s\n\nbody",
+	  .entity = "\nbody",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	/* Header only, no blank line, no final newline */
+	{ .input = "Subject: s\nContent-Type: text/plain",
+	  .entity = "Content-Type: text/plain\n\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/plain\nSubject: s",
+	  .entity = "Content-Type: text/plain\n\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	/* Empty message */
+	{ .input = "",
+	  .entity = "\n",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* A line without a colon stays in the outer header */
+	{ .input = "Subject: s\nbroken line\nContent-Type: text/plain\n\nb\n",
+	  .entity = "Content-Type: text/plain\n\nb\n",
+	  .outer = "Subject: s\nbroken line\nMIME-Version: 1.0\n" },
+	/* Content-* fields after others, twice */
+	{ .input = "Content-ID: <x>\nTo: t\nContent-Type: text/plain\n"
+		   "X-A: 1\nContent-Language: de\n\nb",
+	  .entity = "Content-ID: <x>\nContent-Type: text/plain\n"
+		    "Content-Language: de\n\nb",
+	  .outer = "To: t\nX-A: 1\nMIME-Version: 1.0\n" },
+	/* Encrypted as a whole already */
+	{ .input = "Content-Type: multipart/encrypted; boundary=x;\n"
+		   " protocol=\"application/pgp-encrypted\"\n\n--x--\n",
+	  .outer = "" },
+	{ .input = "Content-Type: application/pkcs7-mime;"
+		   " smime-type=enveloped-data\n\nMIAG\n",
+	  .outer = "" },
+	{ .input = "Content-Type: application/x-pkcs7-mime\n\nMIAG\n",
+	  .outer = "" },
+	{ .input = "Subject: s\n\n \n-----BEGIN PGP MESSAGE-----\nx\n",
+	  .outer = "" },
+	{ .input = "Content-Type: text/plain\n"
+		   "Content-Transfer-Encoding: quoted-printable\n\n"
+		   "-----BEGIN PGP MESSAGE=\n-----\n",
+	  .outer = "" },
+	/* Not encrypted as a whole */
+	{ .input = "Content-Type: application/pkcs7-mime;"
+		   " smime-type=signed-data\n\nMIAG\n",
+	  .entity = "Content-Type: application/pkcs7-mime;"
+		    " smime-type=signed-data\n\nMIAG\n",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/html\n\n-----BEGIN PGP MESSAGE-----\n",
+	  .entity = "Content-Type: text/html\n\n-----BEGIN PGP MESSAGE-----\n",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Subject: s\n\nx-----BEGIN PGP MESSAGE-----\n",
+	  .entity = "\nx-----BEGIN PGP MESSAGE-----\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+};
+
+static const char *read_all(struct istream *input)
+{
+	string_t *str = t_str_new(256);
+	const unsigned char *data;
+	size_t size;
+
+	while (i_stream_read_more(input, &data, &size) > 0) {
+		str_append_data(str, data, size);
+		i_stream_skip(input, size);
+	}
+	test_assert(input->stream_errno == 0);
+	return str_c(str);
+}
+
+static const char *
+write_head(const struct sieve_encrypt_mime *mime, struct istream *input)
+{
+	buffer_t *buf = t_buffer_create(512);
+	struct ostream *output = o_stream_create_buffer(buf);
+	const char *str, *ct;
+
+	sieve_encrypt_mime_write_head(mime, input, output, "BOUNDARY");
+	test_assert(o_stream_finish(output) > 0);
+	o_stream_destroy(&output);
+	str = t_strndup(buf->data, buf->used);
+	/* return the part before the Content-Type we add */
+	ct = strstr(str, "Content-Type: multipart/encrypted;");
+	test_assert(ct != NULL);
+	return (ct == NULL ? str : t_strdup_until(str, ct));
+}
+
+static void test_mime_cases(void)
+{
+	unsigned int i;
+
+	test_begin("mime: header split, entity and encryption status");
+	for (i = 0; i < N_ELEMENTS(mime_cases); i++) T_BEGIN {
+		const struct mime_case *c = &mime_cases[i];
+		pool_t pool = pool_alloconly_create("test", 512);
+		struct sieve_encrypt_mime *mime;
+		struct istream *input, *entity;
+		bool encrypted = (*c->outer == '\0');
+
+		input = i_stream_create_from_data(c->input, strlen(c->input));
+		test_assert_idx(sieve_encrypt_mime_parse(pool, input,
+							 &mime) == 0, i);
+		test_assert_idx(sieve_encrypt_mime_is_encrypted(mime) ==
+				encrypted, i);
+		if (!encrypted) {
+			entity = sieve_encrypt_mime_entity(mime, input);
+			test_assert_strcmp_idx(read_all(entity), c->entity, i);
+			i_stream_unref(&entity);
+			test_assert_strcmp_idx(write_head(mime, input),
+					       c->outer, i);
+		}
+		i_stream_unref(&input);
+		pool_unref(&pool);
+	} T_END;
+	test_end();
+}
+
+static void test_mime_output(void)
+{
+	static const char msg[] = "Subject: s\r\nContent-Type: text/plain\r\n"
+				  "\r\nbody\r\n";
+	pool_t pool = pool_alloconly_create("test", 512);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input;
+	buffer_t *buf = t_buffer_create(1024);
+	struct ostream *output = o_stream_create_buffer(buf);
+	const char *boundary = sieve_encrypt_mime_boundary();
+	const char *str;
+
+	test_begin("mime: PGP/MIME wrapper");
+	test_assert(strlen(boundary) == 36);
+	test_assert(strcmp(boundary, sieve_encrypt_mime_boundary()) != 0);
+
+	input = i_stream_create_from_data(msg, sizeof(msg) - 1);
+	test_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+	test_assert(sieve_encrypt_mime_uses_crlf(mime));
+	sieve_encrypt_mime_write_head(mime, input, output, "B");
+	o_stream_nsend_str(output, "ARMOR\r\n");
+	sieve_encrypt_mime_write_tail(mime, output, "B");
+	test_assert(o_stream_finish(output) > 0);
+	o_stream_destroy(&output);
+	str = t_strndup(buf->data, buf->used);
+	test_assert_strcmp(str,
+		"Subject: s\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/encrypted;\r\n"
+		" protocol=\"application/pgp-encrypted\";\r\n"
+		" boundary=\"B\"\r\n"
+		"\r\n"
+		"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+		"--B\r\n"
+		"Content-Type: application/pgp-encrypted\r\n"
+		"Content-Description: PGP/MIME version identification\r\n"
+		"\r\n"
+		"Version: 1\r\n"
+		"\r\n"
+		"--B\r\n"
+		"Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
+		"Content-Description: OpenPGP encrypted message\r\n"
+		"Content-Disposition: inline; filename=\"encrypted.asc\"\r\n"
+		"\r\n"
+		"ARMOR\r\n"
+		"\r\n"
+		"--B--\r\n");
+	i_stream_unref(&input);
+	pool_unref(&pool);
+	test_end();
+}
+
+static void test_mime_large_header(void)
+{
+	/* More header than any stream buffer: offsets stay exact */
+	string_t *msg = t_str_new(300000);
+	pool_t pool = pool_alloconly_create("test", 512);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input, *entity;
+	const char *got;
+	unsigned int i;
+
+	test_begin("mime: large folded header");
+	str_append(msg, "Content-Type: text/plain;\n");
+	for (i = 0; i < 10000; i++)
+		str_printfa(msg, " x%u=\"abcdefghijklmnopqrstu\";\n", i);
+	str_append(msg, "X-Long: ");
+	for (i = 0; i < 100000; i++)
+		str_append_c(msg, 'y');
+	str_append(msg, "\n\nbody\n");
+
+	input = i_stream_create_from_data(str_data(msg), str_len(msg));
+	test_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+	test_assert(!sieve_encrypt_mime_is_encrypted(mime));
+	entity = sieve_encrypt_mime_entity(mime, input);
+	got = read_all(entity);
+	test_assert(strlen(got) == str_len(msg) - 100009);
+	test_assert(strncmp(got, str_c(msg), strlen(got) - 6) == 0);
+	test_assert(strcmp(got + strlen(got) - 6, "\nbody\n") == 0);
+	i_stream_unref(&entity);
+	i_stream_unref(&input);
+	pool_unref(&pool);
+	test_end();
+}
+
+int main(void)
+{
+	static void (*const test_functions[])(void) = {
+		test_mime_cases,
+		test_mime_output,
+		test_mime_large_header,
+		NULL
+	};
+	return test_run(test_functions);
+}
