@@ -1,0 +1,588 @@
+#!/bin/bash
+# trixie-chroot.sh - a Debian 13 (trixie) chroot with Dovecot 2.4 and
+# Pigeonhole 2.4 for building and testing sieve-encrypt.
+#
+# Usage:
+#   trixie-chroot.sh [setup] [DIR]
+#       Create or update the chroot (idempotent; a second run only checks
+#       its stamp files). Needs root and the Debian archive.
+#   trixie-chroot.sh [-r DIR] sync [--clean] [SRC]
+#       Copy the project tree SRC (default: the checkout this script is in;
+#       tracked and untracked-but-not-ignored files, so uncommitted edits
+#       are included) to /src/sieve-encrypt in the chroot, owned by the test
+#       user. --clean removes the old copy (and its build results) first.
+#   trixie-chroot.sh [-r DIR] run [--user] [--sync] [--cd DIR] [--] [CMD...]
+#       Run CMD (default: an interactive shell) in the chroot, as root or,
+#       with --user, as the test user, in a clean environment. The working
+#       directory is /src/sieve-encrypt when it exists (else / or the test
+#       user's home), or --cd DIR. --sync runs `sync` first. The exit status
+#       is CMD's.
+#   trixie-chroot.sh [-r DIR] info
+#       Print the chroot's path, user and Dovecot/Pigeonhole versions.
+#   trixie-chroot.sh [-r DIR] umount
+#       Unmount what an interrupted run may have left mounted.
+#
+# DIR defaults to ${SIEVE_ENCRYPT_CHROOT:-/var/tmp/sieve-encrypt-trixie}.
+# Mirrors come from the host's /etc/apt/sources.list.d/debian.sources.
+#
+# Inside the chroot:
+#   - packages: see $CHROOT_PACKAGES below; no service is started
+#     (/usr/sbin/policy-rc.d);
+#   - the test user "$TEST_USER" (home /home/$TEST_USER);
+#   - Pigeonhole's `testsuite` program, built from Debian 13's own dovecot
+#     source package: /usr/local/bin/testsuite (-> /usr/local/lib/
+#     pigeonhole-testsuite/testsuite; upstream tests in .../pigeonhole/tests).
+#     On Dovecot 2.4 it must run as a non-root user (run --user).
+#
+# Mounts: /proc (and /dev when the chroot has no device nodes) are mounted
+# while the script runs a command in the chroot and unmounted on exit, also
+# on errors and signals. Runs on the same chroot are serialized by a lock.
+#
+# Example:
+#   tests/setup/trixie-chroot.sh
+#   tests/setup/trixie-chroot.sh run --sync -- sh -c \
+#       'autoreconf -fi && ./configure --enable-werror && make && make install'
+#   tests/setup/trixie-chroot.sh run --user -- testsuite -P \
+#       /src/sieve-encrypt/src/.libs/sieve_encrypt tests/x.svtest
+set -eu
+set -o pipefail
+
+SUITE=trixie
+TEST_USER=setest
+CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd
+	libgpgme-dev gnupg gpg-agent build-essential autoconf automake libtool
+	pkg-config python3 passwd"
+# Where the project tree is copied to inside the chroot
+CHROOT_SRC=/src/sieve-encrypt
+# Stamp files live inside the chroot
+STAMP_DIR=/var/lib/sieve-encrypt-chroot
+TESTSUITE_DIR=/usr/local/lib/pigeonhole-testsuite
+
+prog=${0##*/}
+die() { echo "$prog: error: $*" >&2; exit 1; }
+log() { echo "$prog: $*" >&2; }
+
+script_dir=$(cd "$(dirname "$0")" && pwd)
+
+#
+# Pigeonhole testsuite build. Self-contained: it is run inside the target
+# system (here: the chroot) by `bash -c "$(declare -f ...)"`, so it may move
+# into a helper shared with the Debian 12 build later.
+#
+# build_pigeonhole_testsuite OUTDIR [RUN_AS_USER]
+#   OUTDIR/testsuite, OUTDIR/pigeonhole (upstream tree with tests/),
+#   OUTDIR/stamp (source version of dovecot-sieve it was built for).
+#   Needs deb-src entries in the system's apt sources. The smoke test runs
+#   as RUN_AS_USER (default: nobody) when called as root.
+#
+build_pigeonhole_testsuite()
+{
+	local out=$1 run_user=${2:-nobody}
+	local srcver upver phver tarball top src std smoke rc
+
+	srcver=$(dpkg-query -W -f='${source:Version}' dovecot-sieve) || {
+		echo "testsuite: dovecot-sieve is not installed" >&2
+		return 1
+	}
+	upver=${srcver#*:}
+	upver=${upver%-*}
+	phver=$(sed -n 's/^#define PIGEONHOLE_VERSION "\(.*\)"$/\1/p' \
+		/usr/include/dovecot/sieve/pigeonhole-config.h)
+	mkdir -p "$out"
+	if [ -x "$out/testsuite" ] &&
+	   [ "$(cat "$out/stamp" 2>/dev/null)" = "$srcver" ]; then
+		echo "testsuite: up to date ($out/testsuite, dovecot $srcver)"
+		return 0
+	fi
+	rm -f "$out/stamp"
+
+	mkdir -p "$out/dl"
+	tarball=$out/dl/dovecot_${upver}.orig-pigeonhole.tar.gz
+	if [ ! -s "$tarball" ]; then
+		echo "testsuite: downloading the source of dovecot $srcver"
+		# --tar-only: Debian's patches touch nothing compiled here
+		if ! (cd "$out/dl" && apt-get -q -o APT::Sandbox::User=root \
+			source --download-only --tar-only "dovecot=$srcver") \
+			>"$out/source.log" 2>&1; then
+			echo "testsuite: dovecot=$srcver not available, trying the newest dovecot source"
+			(cd "$out/dl" && apt-get -q -o APT::Sandbox::User=root \
+				source --download-only --tar-only dovecot) \
+				>>"$out/source.log" 2>&1 || {
+				cat "$out/source.log" >&2
+				return 1
+			}
+		fi
+		[ -s "$tarball" ] || {
+			echo "testsuite: $tarball not downloaded" >&2
+			cat "$out/source.log" >&2
+			return 1
+		}
+	fi
+
+	# The tarball's top directory is dovecot-pigeonhole-<version>
+	# (2.4) or dovecot-2.3-pigeonhole-<version> (0.5): it must be the
+	# version of the installed headers.
+	top=$(tar -tzf "$tarball" | sed -n '1s,/.*,,p')
+	case "$top" in
+	*pigeonhole-"$phver") ;;
+	*)
+		echo "testsuite: $tarball has $top, not Pigeonhole $phver" >&2
+		return 1
+		;;
+	esac
+	rm -rf "$out/pigeonhole"
+	mkdir -p "$out/pigeonhole"
+	tar -xzf "$tarball" -C "$out/pigeonhole" --strip-components=1
+	src=$out/pigeonhole/src
+
+	# Same C standard as Dovecot itself (gnu11 on 2.4, gnu99 on 2.3)
+	std=$(sed -n 's/.*\(-std=[a-z0-9]*\).*/\1/p' \
+		/usr/lib/dovecot/dovecot-config | head -1)
+	echo "testsuite: compiling $out/testsuite (Pigeonhole $phver, ${std:-default std})"
+	gcc ${std:+"$std"} -O2 -g -Wall -DHAVE_CONFIG_H \
+		-I"$src/testsuite" -I"$src/lib-sieve-tool" \
+		-I/usr/include/dovecot -I/usr/include/dovecot/sieve \
+		"$src"/testsuite/*.c "$src/lib-sieve-tool/sieve-tool.c" \
+		-o "$out/testsuite.tmp" -rdynamic \
+		-L/usr/lib/dovecot -Wl,-rpath,/usr/lib/dovecot \
+		-ldovecot-sieve -ldovecot-lda -ldovecot-storage -ldovecot
+	mv -f "$out/testsuite.tmp" "$out/testsuite"
+	chmod -R a+rX "$out"
+
+	# Smoke test with upstream's tests/testsuite.svtest from a directory
+	# the unprivileged user can read.
+	smoke=$(mktemp -d /tmp/testsuite-smoke.XXXXXX)
+	chmod 755 "$smoke"
+	cp "$out/pigeonhole/tests/testsuite.svtest" "$smoke/"
+	rc=0
+	if [ "$(id -u)" -eq 0 ]; then
+		(cd "$smoke" && setpriv --reuid="$run_user" --regid="$run_user" \
+			--clear-groups env HOME="$smoke" USER="$run_user" \
+			"$out/testsuite" testsuite.svtest) >"$out/smoke.log" 2>&1 || rc=$?
+	else
+		(cd "$smoke" && "$out/testsuite" testsuite.svtest) \
+			>"$out/smoke.log" 2>&1 || rc=$?
+	fi
+	rm -rf "$smoke"
+	if [ $rc -ne 0 ] || ! grep -q '^PASS' "$out/smoke.log"; then
+		cat "$out/smoke.log" >&2
+		echo "testsuite: smoke test failed (rc $rc)" >&2
+		return 1
+	fi
+	echo "$srcver" >"$out/stamp"
+	echo "testsuite: built $out/testsuite; smoke test: $(grep '^PASS' "$out/smoke.log")"
+}
+
+#
+# Host side
+#
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+root=${SIEVE_ENCRYPT_CHROOT:-/var/tmp/sieve-encrypt-trixie}
+if [ "${1:-}" = "-r" ] || [ "${1:-}" = "--root" ]; then
+	[ $# -ge 2 ] || die "$1 needs a directory"
+	root=$2
+	shift 2
+fi
+cmd=setup
+case "${1:-}" in
+setup|sync|run|info|umount|shell)
+	cmd=$1
+	shift
+	;;
+-h|--help)
+	sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 0
+	;;
+esac
+if [ "$cmd" = setup ] && [ $# -gt 0 ]; then
+	root=$1
+	shift
+fi
+[ $# -eq 0 ] || [ "$cmd" != setup ] || die "too many arguments"
+case "$root" in
+/*) ;;
+*) root=$PWD/$root ;;
+esac
+root=${root%/}
+{ [ -n "$root" ] && [ "$root" != / ]; } || die "refusing to use / as the chroot"
+C=$root
+
+# Mount bookkeeping: everything mounted here is unmounted by cleanup(),
+# which runs on every exit (errors and signals included).
+mounted=()
+lock_fd=
+
+cleanup()
+{
+	local i m pids
+
+	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+		m=${mounted[i]}
+		if ! umount "$m" 2>/dev/null; then
+			pids=$(chroot_pids)
+			log "warning: $m busy (processes in the chroot: ${pids:-none}); lazy unmount"
+			umount -l "$m" || log "warning: cannot unmount $m"
+		fi
+	done
+	mounted=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Processes whose root directory is the chroot (for messages only)
+chroot_pids()
+{
+	local p r out=
+
+	for p in /proc/[0-9]*; do
+		r=$(readlink "$p/root" 2>/dev/null) || continue
+		[ "$r" = "$C" ] && out="$out ${p#/proc/}"
+	done
+	echo "${out# }"
+}
+
+take_lock()
+{
+	[ -z "$lock_fd" ] || return 0
+	mkdir -p "$(dirname "$C")"
+	exec {lock_fd}>"$C.lock"
+	if ! flock -n "$lock_fd"; then
+		log "waiting for another run on $C"
+		flock "$lock_fd"
+	fi
+}
+
+mount_chroot()
+{
+	if ! mountpoint -q "$C/proc"; then
+		mount -t proc proc "$C/proc"
+		mounted+=("$C/proc")
+	fi
+	# debootstrap normally creates the device nodes; bind /dev only
+	# when it could not (e.g. inside a container).
+	if [ ! -c "$C/dev/null" ] && ! mountpoint -q "$C/dev"; then
+		mount --bind /dev "$C/dev"
+		mount --make-private "$C/dev"
+		mounted+=("$C/dev")
+	fi
+}
+
+in_chroot()
+{
+	chroot "$C" /usr/bin/env -i HOME=/root USER=root LOGNAME=root \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# URIs of the first deb822 stanza of the host's debian.sources whose Suites
+# match (security=1) or do not match (security=0) "-security".
+host_mirror()
+{
+	local security=$1 f=/etc/apt/sources.list.d/debian.sources
+
+	[ -r "$f" ] || return 0
+	awk -v sec="$security" '
+		function flush() {
+			if (uris != "" && ((suites ~ /-security/) == sec) && out == "")
+				out = uris
+			uris = ""; suites = ""
+		}
+		/^[ \t]*$/ { flush(); next }
+		/^URIs:/ { uris = $2 }
+		/^Suites:/ { $1 = ""; suites = $0 }
+		END { flush(); print out }
+	' "$f"
+}
+
+stamp_ok()
+{
+	[ "$(cat "$C$STAMP_DIR/$1" 2>/dev/null)" = "$2" ]
+}
+
+stamp_set()
+{
+	mkdir -p "$C$STAMP_DIR"
+	echo "$2" >"$C$STAMP_DIR/$1"
+}
+
+setup_debootstrap()
+{
+	local mirror=$1
+
+	if [ -f "$C$STAMP_DIR/debootstrap" ]; then
+		return 0
+	fi
+	if ! command -v debootstrap >/dev/null; then
+		log "installing debootstrap on the host"
+		DEBIAN_FRONTEND=noninteractive apt-get -q install -y \
+			--no-install-recommends debootstrap >/dev/null ||
+		{ apt-get -q update >/dev/null &&
+		  DEBIAN_FRONTEND=noninteractive apt-get -q install -y \
+			--no-install-recommends debootstrap >/dev/null; } ||
+			die "cannot install debootstrap"
+	fi
+	[ -r "/usr/share/debootstrap/scripts/$SUITE" ] ||
+		die "this debootstrap does not know $SUITE"
+	if [ -d "$C" ] && [ -n "$(ls -A "$C" 2>/dev/null)" ]; then
+		# Only an interrupted debootstrap of ours is removed
+		[ -d "$C/debootstrap" ] ||
+			die "$C exists, is not empty and was not made by $prog"
+		if findmnt -rn -o TARGET | grep -q "^$C/"; then
+			die "something is mounted below $C; run: $prog -r $C umount"
+		fi
+		log "removing the interrupted debootstrap in $C"
+		rm -rf --one-file-system "$C"
+	fi
+	mkdir -p "$C"
+	log "debootstrap $SUITE into $C from $mirror (takes a minute)"
+	debootstrap --variant=minbase "$SUITE" "$C" "$mirror" \
+		>"$C.debootstrap.log" 2>&1 || {
+		tail -20 "$C.debootstrap.log" >&2
+		die "debootstrap failed, see $C.debootstrap.log"
+	}
+	rm -f "$C.debootstrap.log"
+	stamp_set debootstrap "$SUITE $mirror"
+}
+
+# apt sources, apt options from the host, policy-rc.d, resolv.conf.
+# Cheap, so redone on every setup; prints a hash of the apt configuration.
+setup_config()
+{
+	local mirror=$1 security=$2 signed='' conf
+
+	if [ -r "$C/usr/share/keyrings/debian-archive-keyring.gpg" ]; then
+		signed="Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	fi
+	rm -f "$C/etc/apt/sources.list"
+	{
+		printf 'Types: deb deb-src\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' \
+			"$mirror" "$SUITE" "$SUITE"
+		[ -z "$signed" ] || echo "$signed"
+		if [ -n "$security" ]; then
+			printf '\nTypes: deb deb-src\nURIs: %s\nSuites: %s-security\nComponents: main\n' \
+				"$security" "$SUITE"
+			[ -z "$signed" ] || echo "$signed"
+		fi
+	} >"$C/etc/apt/sources.list.d/debian.sources"
+
+	# Network-related apt options of the host (proxy, date checks)
+	conf=$C/etc/apt/apt.conf.d/90sieve-encrypt-host
+	apt-config dump 2>/dev/null |
+		grep -E '^Acquire::(http|https|ftp)::Proxy |^Acquire::(Check-Valid-Until|Check-Date|Retries) ' \
+		>"$conf" || true
+	[ -s "$conf" ] || rm -f "$conf"
+	printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
+		>"$C/etc/apt/apt.conf.d/90sieve-encrypt-norecommends"
+
+	# No service may start inside the chroot
+	printf '#!/bin/sh\n# installed by %s: never start services\nexit 101\n' \
+		"$prog" >"$C/usr/sbin/policy-rc.d"
+	chmod 755 "$C/usr/sbin/policy-rc.d"
+
+	if [ -r /etc/resolv.conf ]; then
+		rm -f "$C/etc/resolv.conf"
+		cp -L /etc/resolv.conf "$C/etc/resolv.conf"
+	fi
+	cat "$C/etc/apt/sources.list.d/debian.sources" \
+	    "$C"/etc/apt/apt.conf.d/90sieve-encrypt-* | md5sum | cut -d' ' -f1
+}
+
+setup_packages()
+{
+	local key=$1
+
+	if stamp_ok packages "$key" && [ -x "$C/usr/lib/dovecot/dovecot-lda" ]; then
+		return 0
+	fi
+	log "apt-get update + install in the chroot"
+	in_chroot apt-get -q update >"$C$STAMP_DIR/apt.log" 2>&1 || {
+		tail -20 "$C$STAMP_DIR/apt.log" >&2
+		die "apt-get update failed in the chroot"
+	}
+	# shellcheck disable=SC2086
+	in_chroot apt-get -q install -y --no-install-recommends $CHROOT_PACKAGES \
+		>>"$C$STAMP_DIR/apt.log" 2>&1 || {
+		tail -20 "$C$STAMP_DIR/apt.log" >&2
+		die "apt-get install failed in the chroot"
+	}
+	in_chroot apt-get -q clean
+	stamp_set packages "$key"
+}
+
+setup_user()
+{
+	if ! in_chroot id -u "$TEST_USER" >/dev/null 2>&1; then
+		log "adding the test user $TEST_USER"
+		in_chroot useradd --create-home --shell /bin/bash "$TEST_USER"
+	fi
+}
+
+setup_testsuite()
+{
+	local ver
+
+	ver=$(in_chroot dpkg-query -W -f='${source:Version}' dovecot-sieve)
+	if stamp_ok testsuite "$ver" && [ -x "$C$TESTSUITE_DIR/testsuite" ]; then
+		return 0
+	fi
+	log "building Pigeonhole's testsuite in the chroot"
+	in_chroot /bin/bash -c "set -eu -o pipefail
+$(declare -f build_pigeonhole_testsuite)
+build_pigeonhole_testsuite '$TESTSUITE_DIR' '$TEST_USER'" >&2
+	ln -sfn "$TESTSUITE_DIR/testsuite" "$C/usr/local/bin/testsuite"
+	stamp_set testsuite "$ver"
+}
+
+do_setup()
+{
+	local mirror security key start=$SECONDS
+
+	mirror=$(host_mirror 0)
+	security=$(host_mirror 1)
+	[ -n "$mirror" ] ||
+		die "no Debian mirror found in /etc/apt/sources.list.d/debian.sources"
+	take_lock
+	setup_debootstrap "$mirror"
+	key=$(setup_config "$mirror" "$security")
+	mount_chroot
+	setup_packages "$key $CHROOT_PACKAGES"
+	setup_user
+	setup_testsuite
+	cleanup
+	log "ready: $C ($(do_info_line)) in $((SECONDS - start)) s"
+}
+
+need_chroot()
+{
+	[ -f "$C$STAMP_DIR/packages" ] ||
+		die "no chroot at $C yet; run: $prog $C"
+}
+
+do_info_line()
+{
+	sed -n 's/^#define DOVECOT_VERSION "\(.*\)"$/Dovecot \1/p' \
+		"$C/usr/include/dovecot/config.h" 2>/dev/null | tr '\n' ' '
+	sed -n 's/^#define PIGEONHOLE_VERSION "\(.*\)"$/Pigeonhole \1/p' \
+		"$C/usr/include/dovecot/sieve/pigeonhole-config.h" 2>/dev/null
+}
+
+do_sync()
+{
+	local clean=0 src uid gid
+
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--clean) clean=1; shift ;;
+		--) shift; break ;;
+		-*) die "sync: unknown option $1" ;;
+		*) break ;;
+		esac
+	done
+	src=${1:-$script_dir/../..}
+	src=$(cd "$src" && pwd)
+	need_chroot
+	uid=$(awk -F: -v u="$TEST_USER" '$1 == u { print $3 }' "$C/etc/passwd")
+	gid=$(awk -F: -v u="$TEST_USER" '$1 == u { print $4 }' "$C/etc/passwd")
+	[ -n "$uid" ] || die "no user $TEST_USER in the chroot"
+	if [ $clean -eq 1 ]; then
+		rm -rf --one-file-system "$C$CHROOT_SRC"
+	fi
+	mkdir -p "$C$CHROOT_SRC"
+	if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		# Sources only: tracked and untracked-but-not-ignored files
+		(cd "$src" && git ls-files -z --cached --others --exclude-standard |
+			while IFS= read -r -d '' f; do
+				[ -e "$f" ] && printf '%s\0' "$f"
+			done | tar --null -T - -cf -) |
+			tar -xf - -C "$C$CHROOT_SRC"
+	else
+		(cd "$src" && tar --exclude=.git -cf - .) | tar -xf - -C "$C$CHROOT_SRC"
+	fi
+	chown -R "$uid:$gid" "$C$CHROOT_SRC"
+	chmod 755 "$C$CHROOT_SRC"
+	log "copied $src to $C$CHROOT_SRC"
+}
+
+do_run()
+{
+	local as_user=0 sync=0 cwd='' home=/root user=root spec=() uid gid rc
+
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--user) as_user=1; shift ;;
+		--sync) sync=1; shift ;;
+		--cd) [ $# -ge 2 ] || die "--cd needs a directory"
+		      cwd=$2; shift 2 ;;
+		--) shift; break ;;
+		-*) die "run: unknown option $1" ;;
+		*) break ;;
+		esac
+	done
+	need_chroot
+	take_lock
+	[ $sync -eq 0 ] || do_sync
+	if [ $as_user -eq 1 ]; then
+		user=$TEST_USER
+		home=/home/$TEST_USER
+		uid=$(awk -F: -v u="$user" '$1 == u { print $3 }' "$C/etc/passwd")
+		gid=$(awk -F: -v u="$user" '$1 == u { print $4 }' "$C/etc/passwd")
+		[ -n "$uid" ] || die "no user $user in the chroot"
+		spec=(--userspec="$uid:$gid" --groups="$gid")
+	fi
+	if [ -z "$cwd" ]; then
+		if [ -d "$C$CHROOT_SRC" ]; then
+			cwd=$CHROOT_SRC
+		else
+			cwd=$home
+		fi
+	fi
+	[ $# -gt 0 ] || set -- /bin/bash -i
+	mount_chroot
+	rc=0
+	chroot "${spec[@]}" "$C" /usr/bin/env -i \
+		HOME="$home" USER="$user" LOGNAME="$user" \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		LANG=C.UTF-8 TERM="${TERM:-dumb}" ${CI:+CI="$CI"} \
+		${MAKEFLAGS:+MAKEFLAGS="$MAKEFLAGS"} \
+		/bin/sh -c 'cd "$1" || exit 1; shift; exec "$@"' sh "$cwd" "$@" ||
+		rc=$?
+	cleanup
+	return $rc
+}
+
+case "$cmd" in
+setup)
+	do_setup
+	;;
+sync)
+	take_lock
+	do_sync "$@"
+	;;
+run)
+	do_run "$@"
+	;;
+shell)
+	do_run "$@" -- /bin/bash -i
+	;;
+info)
+	need_chroot
+	echo "chroot: $C"
+	echo "source: $C$CHROOT_SRC"
+	echo "user:   $TEST_USER"
+	echo "versions: $(do_info_line)"
+	echo "testsuite: $(cat "$C$TESTSUITE_DIR/stamp" 2>/dev/null || echo missing)"
+	;;
+umount)
+	take_lock
+	for m in "$C/dev" "$C/proc"; do
+		if mountpoint -q "$m"; then
+			umount "$m" || umount -l "$m"
+			log "unmounted $m"
+		fi
+	done
+	;;
+esac
