@@ -25,7 +25,8 @@
  * Syntax:
  *   "encrypt" <keys: string-list>
  *
- * Also usable as a test: true when the message is encrypted afterwards.
+ * Also usable as a test: true when the message is encrypted afterwards
+ * (also when it was already), false when no usable key was found.
  */
 
 static bool
@@ -194,7 +195,7 @@ cmd_encrypt_read_operands(const struct sieve_runtime_env *renv,
 
 static int
 cmd_encrypt_report(const struct sieve_runtime_env *renv,
-		   const char *const *keys,
+		   const char *const *keys, bool is_test,
 		   enum sieve_encrypt_outcome outcome,
 		   const struct sieve_encrypt_report *report)
 {
@@ -215,6 +216,15 @@ cmd_encrypt_report(const struct sieve_runtime_env *renv,
 				    "message is encrypted already");
 		return SIEVE_EXEC_OK;
 	case SIEVE_ENCRYPT_NO_KEY:
+		if (is_test) {
+			/* The test form asks whether the message can be
+			   encrypted: no key is an answer, not an error */
+			e_info(renv->event, "encrypt action: "
+			       "message not encrypted: %s", report->error);
+			sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
+					    "no usable key");
+			return SIEVE_EXEC_OK;
+		}
 		sieve_runtime_error(renv, NULL,
 			"encrypt action: cannot encrypt message to %s: %s",
 			cmd_encrypt_keys_str(keys), report->error);
@@ -256,9 +266,10 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			    cmd_encrypt_keys_str(keys));
 
 	outcome = sieve_encrypt_message(renv, extctx->set, keys, &report);
-	ret = cmd_encrypt_report(renv, keys, outcome, &report);
+	ret = cmd_encrypt_report(renv, keys, is_test, outcome, &report);
 	if (is_test && ret == SIEVE_EXEC_OK) {
-		sieve_interpreter_set_test_result(renv->interp, TRUE);
+		sieve_interpreter_set_test_result(
+			renv->interp, outcome != SIEVE_ENCRYPT_NO_KEY);
 	}
 	return ret;
 }
