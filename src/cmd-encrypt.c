@@ -18,6 +18,7 @@
 #include "sieve-dump.h"
 
 #include "sieve-encrypt-common.h"
+#include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-message.h"
 
 /* Encrypt command
@@ -70,11 +71,49 @@ const struct sieve_operation_def sieve_opr_encrypt = {
  * Validation
  */
 
+struct cmd_encrypt_key_context {
+	struct sieve_validator *valdtr;
+	struct sieve_command *cmd;
+};
+
+/* Key strings without variables are checked at compile time already */
+static int
+cmd_encrypt_validate_key(void *context, struct sieve_ast_argument *item)
+{
+	struct cmd_encrypt_key_context *kctx = context;
+	const char *key, *normalized;
+
+	if (!sieve_argument_is_string_literal(item))
+		return 1;
+
+	key = sieve_ast_argument_strc(item);
+	if (*key == '\0') {
+		sieve_argument_validate_error(kctx->valdtr, item,
+			"the %s %s: empty key string",
+			sieve_command_identifier(kctx->cmd),
+			sieve_command_type_name(kctx->cmd));
+		return -1;
+	}
+	if (sieve_encrypt_key_spec_parse(key, &normalized) ==
+	    SIEVE_ENCRYPT_KEY_INVALID) {
+		sieve_argument_validate_error(kctx->valdtr, item,
+			"the %s %s: invalid key `%s': not a fingerprint "
+			"(40 or 64 hex digits), a long key id (16 hex digits) "
+			"or an e-mail address",
+			sieve_command_identifier(kctx->cmd),
+			sieve_command_type_name(kctx->cmd),
+			str_sanitize(key, 128));
+		return -1;
+	}
+	return 1;
+}
+
 static bool
 cmd_encrypt_validate(struct sieve_validator *valdtr,
 		     struct sieve_command *cmd)
 {
-	struct sieve_ast_argument *arg = cmd->first_positional;
+	struct sieve_ast_argument *arg = cmd->first_positional, *item;
+	struct cmd_encrypt_key_context kctx;
 
 	if (arg == NULL) {
 		sieve_command_validate_error(valdtr, cmd,
@@ -89,6 +128,13 @@ cmd_encrypt_validate(struct sieve_validator *valdtr,
 						SAAT_STRING_LIST))
 		return FALSE;
 	if (!sieve_validator_argument_activate(valdtr, cmd, arg, FALSE))
+		return FALSE;
+
+	kctx.valdtr = valdtr;
+	kctx.cmd = cmd;
+	item = arg;
+	if (sieve_ast_stringlist_map(&item, &kctx,
+				     cmd_encrypt_validate_key) <= 0)
 		return FALSE;
 
 	if (sieve_ast_argument_next(arg) != NULL) {
