@@ -2,39 +2,140 @@
  */
 
 #include "lib.h"
-
-#include "sieve-common.h"
-#include "sieve-settings.h"
+#include "settings-parser.h"
 
 #include "sieve-encrypt-compat.h"
 #include "sieve-encrypt-settings.h"
 
-/* Dovecot 2.3: the settings come from the plugin { } section through
-   Pigeonhole's sieve_setting_get(). */
+#ifndef SIEVE_ENCRYPT_SETTINGS_MODULE
+#  ifdef SIEVE_ENCRYPT_COMPAT_24
+#    include "settings.h"
+#  endif
+#  include "sieve-common.h"
+#  include "sieve-settings.h"
+#endif
 
-static const char *
-sieve_encrypt_setting_str(struct sieve_instance *svinst, const char *name,
-			  const char *default_value)
+/* One definition serves both Dovecot versions. On 2.4 Dovecot's settings
+   framework parses it (settings_get(); doveconf knows it through the
+   settings module). On 2.3 sieve_encrypt_settings_read() below feeds each
+   key's plugin { } value, read with sieve_setting_get(), to Dovecot's own
+   settings parser. Both therefore accept the same syntax (sizes, times,
+   booleans) and reject the same mistakes.
+
+   Adding a setting: a field in struct sieve_encrypt_settings, its default
+   in sieve_encrypt_default_settings and one DEF() line here. Types: STR,
+   BOOL, UINT, TIME (unsigned int seconds), SIZE (uoff_t), ENUM (the
+   default lists the values, "first:second", the first one is the
+   default). Types that exist only on 2.4 (e.g. BOOLLIST) need an #ifdef
+   SIEVE_ENCRYPT_COMPAT_24 around their line and a 2.3 fallback. */
+#undef DEF
+#define DEF(type, name) \
+	SETTING_DEFINE_STRUCT_##type("sieve_encrypt_"#name, name, \
+				     struct sieve_encrypt_settings)
+
+static const struct setting_define sieve_encrypt_setting_defines[] = {
+	DEF(STR, gnupg_home),
+
+	SETTING_DEFINE_LIST_END
+};
+
+static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
+	.gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME,
+};
+
+static bool
+sieve_encrypt_settings_check(void *_set, pool_t pool, const char **error_r);
+
+const struct setting_parser_info sieve_encrypt_setting_parser_info = {
+#ifdef SIEVE_ENCRYPT_COMPAT_24
+	.name = "sieve_encrypt",
+	.pool_offset1 = 1 + offsetof(struct sieve_encrypt_settings, pool),
+#else
+	.module_name = "sieve_encrypt",
+	.type_offset = SIZE_MAX,
+	.parent_offset = SIZE_MAX,
+#endif
+	.defines = sieve_encrypt_setting_defines,
+	.defaults = &sieve_encrypt_default_settings,
+	.struct_size = sizeof(struct sieve_encrypt_settings),
+	.check_func = sieve_encrypt_settings_check,
+};
+
+/* Called by both versions' parsers (2.4: also by doveconf) */
+static bool
+sieve_encrypt_settings_check(void *_set, pool_t pool ATTR_UNUSED,
+			     const char **error_r ATTR_UNUSED)
 {
-	const char *value = sieve_setting_get(svinst, name);
+	struct sieve_encrypt_settings *set = _set;
 
-	return (value == NULL || *value == '\0' ? default_value : value);
+	/* Empty means the default, as with Pigeonhole's own settings */
+	if (*set->gnupg_home == '\0')
+		set->gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME;
+	return TRUE;
 }
+
+#ifndef SIEVE_ENCRYPT_SETTINGS_MODULE
+
+#ifdef SIEVE_ENCRYPT_COMPAT_24
+
+/* Dovecot 2.4: top-level settings (and filters such as protocol lda { }),
+   %{variables} already expanded. */
 
 int sieve_encrypt_settings_read(struct sieve_instance *svinst,
 				const struct sieve_encrypt_settings **set_r,
-				const char **error_r ATTR_UNUSED)
+				const char **error_r)
 {
+	return settings_get(svinst->event, &sieve_encrypt_setting_parser_info,
+			    0, set_r, error_r);
+}
+
+void sieve_encrypt_settings_free(const struct sieve_encrypt_settings **_set)
+{
+	settings_free(*_set);
+}
+
+#else
+
+/* Dovecot 2.3: the plugin { } section (%variables already expanded by
+   the mail user), or the testsuite's test_config_set values. */
+
+int sieve_encrypt_settings_read(struct sieve_instance *svinst,
+				const struct sieve_encrypt_settings **set_r,
+				const char **error_r)
+{
+	const struct setting_parser_info *info =
+		&sieve_encrypt_setting_parser_info;
+	const struct setting_define *def;
+	struct setting_parser_context *parser;
 	struct sieve_encrypt_settings *set;
+	const char *value, *error = NULL;
 	pool_t pool;
 
 	pool = pool_alloconly_create("sieve_encrypt settings", 256);
-	set = p_new(pool, struct sieve_encrypt_settings, 1);
-	set->pool = pool;
-	set->gnupg_home = p_strdup(pool, sieve_encrypt_setting_str(
-		svinst, "sieve_encrypt_gnupg_home",
-		SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME));
-	*set_r = set;
+	parser = settings_parser_init(pool, info, 0);
+	for (def = info->defines; def->key != NULL && error == NULL; def++) {
+		value = sieve_setting_get(svinst, def->key);
+		if (value == NULL)
+			continue;
+		if (settings_parse_keyvalue(parser, def->key, value) <= 0) {
+			error = t_strdup_printf("Invalid setting %s: %s",
+				def->key, settings_parser_get_error(parser));
+		}
+	}
+	if (error == NULL && !settings_parser_check(parser, pool, &error))
+		error = t_strdup(error);
+	if (error == NULL) {
+		set = settings_parser_get(parser);
+		set->pool = pool;
+		*set_r = set;
+	}
+	/* The parser holds its own reference to pool */
+	settings_parser_deinit(&parser);
+	if (error != NULL) {
+		pool_unref(&pool);
+		*error_r = error;
+		return -1;
+	}
 	return 0;
 }
 
@@ -49,3 +150,7 @@ void sieve_encrypt_settings_free(const struct sieve_encrypt_settings **_set)
 	pool = set->pool;
 	pool_unref(&pool);
 }
+
+#endif
+
+#endif

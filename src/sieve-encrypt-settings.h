@@ -4,8 +4,13 @@
 #ifndef SIEVE_ENCRYPT_SETTINGS_H
 #define SIEVE_ENCRYPT_SETTINGS_H
 
+struct sieve_instance;
+struct setting_parser_info;
+
 /* All sieve_encrypt_* settings. The names are the same on Dovecot 2.3
-   (inside plugin { }) and 2.4 (top level). */
+   (inside plugin { }) and 2.4 (top level or inside a filter such as
+   protocol lda { }). Adding a setting: a field here, its default and one
+   DEF() line in sieve-encrypt-settings.c. */
 struct sieve_encrypt_settings {
 	pool_t pool;
 
@@ -15,6 +20,10 @@ struct sieve_encrypt_settings {
 };
 
 #define SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME "~/.gnupg"
+
+/* The settings' definition; on Dovecot 2.4 also exported by the settings
+   module libsieve_encrypt_settings.so. */
+extern const struct setting_parser_info sieve_encrypt_setting_parser_info;
 
 /* Read the settings for this Sieve instance. Returns 0 on success, -1 on
    error (error_r set). */
