@@ -108,6 +108,57 @@ cmd_encrypt_validate_key(void *context, struct sieve_ast_argument *item)
 	return 1;
 }
 
+/* Commands that store or send the message as it is at that moment */
+static bool cmd_encrypt_is_copying_command(const struct sieve_ast_node *node)
+{
+	static const char *const copying[] = {
+		"fileinto", "keep", "redirect", NULL
+	};
+
+	return (node->type == SAT_COMMAND &&
+		str_array_icase_find(copying, node->identifier));
+}
+
+static const struct sieve_ast_node *
+cmd_encrypt_find_copying(const struct sieve_ast_node *node)
+{
+	const struct sieve_ast_node *found = NULL, *child;
+
+	if (cmd_encrypt_is_copying_command(node))
+		return node;
+	if (node->commands == NULL)
+		return NULL;
+	for (child = sieve_ast_command_first(node);
+	     child != NULL && found == NULL;
+	     child = sieve_ast_command_next(child))
+		found = cmd_encrypt_find_copying(child);
+	return found;
+}
+
+/* Warn when the script visibly files or sends the message before it is
+   encrypted: that copy stays in plaintext. */
+static void
+cmd_encrypt_warn_copy_before(struct sieve_validator *valdtr,
+			     struct sieve_command *cmd)
+{
+	const struct sieve_ast_node *node, *prev, *found = NULL;
+
+	for (node = cmd->ast_node; node != NULL && found == NULL;
+	     node = node->parent) {
+		for (prev = node->prev; prev != NULL && found == NULL;
+		     prev = prev->prev)
+			found = cmd_encrypt_find_copying(prev);
+	}
+	if (found == NULL)
+		return;
+	sieve_command_validate_warning(valdtr, cmd,
+		"the %s %s comes after the %s command at line %u: the copy "
+		"made there is not encrypted (put %s first)",
+		sieve_command_identifier(cmd), sieve_command_type_name(cmd),
+		found->identifier, found->source_line,
+		sieve_command_identifier(cmd));
+}
+
 static bool
 cmd_encrypt_validate(struct sieve_validator *valdtr,
 		     struct sieve_command *cmd)
@@ -145,6 +196,7 @@ cmd_encrypt_validate(struct sieve_validator *valdtr,
 			sieve_command_type_name(cmd));
 		return FALSE;
 	}
+	cmd_encrypt_warn_copy_before(valdtr, cmd);
 	return TRUE;
 }
 

@@ -56,4 +56,5 @@ fi
 rel=${svtest#"$here"/}
 [ "$rel" != "$svtest" ] || rel=$(basename "$svtest")
 cd "$scratch"
-"${run[@]}" "$testsuite" -E -P "$scratch/plugin/sieve_encrypt" "$rel"
+"${run[@]}" "$testsuite" -E -P sieve_extprograms \
+	-P "$scratch/plugin/sieve_encrypt" "$rel"
