@@ -17,6 +17,15 @@
 #       directory is /src/sieve-encrypt when it exists (else / or the test
 #       user's home), or --cd DIR. --sync runs `sync` first. The exit status
 #       is CMD's.
+#   trixie-chroot.sh [-r DIR] verify [--no-check]
+#       Copy this checkout in (sync --clean) and check the Dovecot 2.4 build:
+#       autoreconf/configure --enable-werror/make as the test user (no
+#       compiler warnings), make install as root, doveconf shows
+#       sieve_encrypt_gnupg_home and rejects a mistyped key, a settings
+#       svtest passes in Pigeonhole's testsuite, dovecot-lda delivers an
+#       encrypted message with a 2.4 configuration, and (unless --no-check)
+#       `make check` with the chroot's testsuite. Writes
+#       /etc/dovecot/conf.d/99-sieve-encrypt.conf in the chroot.
 #   trixie-chroot.sh [-r DIR] info
 #       Print the chroot's path, user and Dovecot/Pigeonhole versions.
 #   trixie-chroot.sh [-r DIR] umount
@@ -187,7 +196,7 @@ if [ "${1:-}" = "-r" ] || [ "${1:-}" = "--root" ]; then
 fi
 cmd=setup
 case "${1:-}" in
-setup|sync|run|info|umount|shell)
+setup|sync|run|verify|info|umount|shell)
 	cmd=$1
 	shift
 	;;
@@ -554,6 +563,188 @@ do_run()
 	return $rc
 }
 
+#
+# verify: the Dovecot 2.4 checks, each step in the chroot
+#
+
+verify_build='
+L=$HOME/verify-logs; rm -rf "$L"; mkdir -p "$L"
+autoreconf -fi >"$L/autoreconf.log" 2>&1 || { tail -20 "$L/autoreconf.log"; exit 1; }
+./configure --enable-werror >"$L/configure.log" 2>&1 || { tail -20 "$L/configure.log"; exit 1; }
+grep -E "^(Dovecot|Pigeonhole|Plugin dir|Settings):" "$L/configure.log"
+make -j2 >"$L/make.log" 2>&1 || { tail -30 "$L/make.log"; exit 1; }
+if grep -i "warning:" "$L/make.log"; then exit 1; fi
+echo "built without warnings"
+'
+
+verify_install='
+make install >/root/verify-install.log 2>&1 || { tail -20 /root/verify-install.log; exit 1; }
+# The build tree stays owned by the test user
+chown -R "$(stat -c %u:%g .)" .
+ls -l /usr/lib/dovecot/modules/sieve/lib90_sieve_encrypt_plugin.so \
+      /usr/lib/dovecot/modules/settings/libsieve_encrypt_settings.so
+'
+
+verify_doveconf='
+conf=/etc/dovecot/conf.d/99-sieve-encrypt.conf
+mkdir -p /etc/dovecot/sieve
+printf "require \"vnd.x.encrypt\";\nencrypt \"alice@example.org\";\n" \
+	>/etc/dovecot/sieve/encrypt.sieve
+cat >"$conf" <<EOC
+# written by trixie-chroot.sh verify (Dovecot 2.4 syntax)
+mail_driver = maildir
+mail_path = %{home}/Maildir
+mail_inbox_path = %{home}/Maildir
+protocol lda {
+  mail_plugins {
+    sieve = yes
+  }
+}
+sieve_plugin_dir = /usr/lib/dovecot/modules/sieve
+sieve_plugins {
+  sieve_encrypt = yes
+}
+sieve_global_extensions {
+  vnd.x.encrypt = yes
+}
+sieve_script before {
+  type = before
+  path = /etc/dovecot/sieve/encrypt.sieve
+}
+sieve_encrypt_gnupg_home = %{home}/.gnupg
+EOC
+doveconf -n | grep -x "sieve_encrypt_gnupg_home = %{home}/.gnupg" || exit 1
+echo "sieve_encrypt_gnupg_hme = /tmp" >/etc/dovecot/conf.d/99-sieve-encrypt-typo.conf
+if doveconf -n >/dev/null 2>/tmp/typo.err; then
+	rm -f /etc/dovecot/conf.d/99-sieve-encrypt-typo.conf
+	echo "mistyped setting accepted"; exit 1
+fi
+rm -f /etc/dovecot/conf.d/99-sieve-encrypt-typo.conf
+cat /tmp/typo.err
+grep -q "sieve_encrypt_gnupg_hme: Unknown setting" /tmp/typo.err || exit 1
+# Global scripts are compiled by root: dovecot-lda cannot write the .svbin
+sievec /etc/dovecot/sieve/encrypt.sieve
+'
+
+# As the test user: a GnuPG home with one key, outside any test (the
+# svtest and dovecot-lda only read it).
+verify_keys='
+make_keys() {
+	rm -rf "$1"; mkdir -m 700 "$1"
+	GNUPGHOME=$1 gpg --batch -q --passphrase "" \
+		--quick-generate-key "Alice <alice@example.org>" ed25519 cert never 2>/dev/null
+	fpr=$(GNUPGHOME=$1 gpg --batch --with-colons --list-keys alice@example.org 2>/dev/null |
+		awk -F: "/^fpr/ { print \$10; exit }")
+	GNUPGHOME=$1 gpg --batch -q --passphrase "" --quick-add-key "$fpr" cv25519 encr never 2>/dev/null
+	gpgconf --homedir "$1" --kill all
+}
+'
+
+verify_svtest="$verify_keys"'
+d=$(mktemp -d /tmp/verify-svtest.XXXXXX); chmod 755 "$d"
+trap "rm -rf \"\$d\"" EXIT
+make_keys "$d/keys"
+cat >"$d/settings.svtest" <<"EOS"
+require "vnd.dovecot.testsuite";
+require "vnd.x.encrypt";
+require "variables";
+
+test_set "message" text:
+From: Bob <bob@example.org>
+To: Alice <alice@example.org>
+Subject: Secret
+
+Top secret.
+.
+;
+
+/* ${tst.path} has no trailing slash on 2.4 (it has one on 2.3) */
+test_config_set "sieve_encrypt_gnupg_home" "${tst.path}/keys";
+test_config_reload :extension "vnd.x.encrypt";
+
+test "Encrypt with the configured keyring" {
+	encrypt "alice@example.org";
+	if not header :contains "content-type" "multipart/encrypted" {
+		test_fail "message not encrypted";
+	}
+}
+EOS
+cd "$d"
+testsuite -P '"$CHROOT_SRC"'/src/.libs/sieve_encrypt settings.svtest >out.log 2>&1
+rc=$?
+cat out.log
+[ $rc -eq 0 ] && grep -q "^PASS" out.log
+'
+
+verify_lda="$verify_keys"'
+cd
+make_keys "$HOME/.gnupg"
+rm -rf Maildir
+printf "From: Bob <bob@example.org>\nTo: Alice <alice@example.org>\nSubject: LDA test\nMessage-ID: <verify@example.org>\n\nThe vault code is 4711.\n" |
+	/usr/lib/dovecot/dovecot-lda -o log_path=/dev/stderr || exit 1
+f=$(ls Maildir/new/* 2>/dev/null | head -1)
+[ -n "$f" ] || { echo "no message delivered to ~/Maildir"; exit 1; }
+grep -q "^Content-Type: multipart/encrypted" "$f" || { echo "not encrypted"; exit 1; }
+if grep -q 4711 "$f"; then echo "plaintext stored"; exit 1; fi
+plain=$(awk "/BEGIN PGP MESSAGE/,/END PGP MESSAGE/" "$f" | gpg --batch -q --decrypt 2>/dev/null)
+gpgconf --kill all
+echo "$plain" | grep -q "vault code is 4711" || { echo "does not decrypt"; exit 1; }
+echo "stored $f: multipart/encrypted, decrypts with the user key"
+'
+
+verify_check='
+L=$HOME/verify-logs
+make check PIGEONHOLE_TESTSUITE_BIN=/usr/local/bin/testsuite >"$L/check.log" 2>&1
+rc=$?
+grep -E "^(PASS|FAIL|SKIP|ERROR|XPASS):|^# (TOTAL|PASS|FAIL)" "$L/check.log"
+exit $rc
+'
+
+do_verify()
+{
+	local check=1 passed=0 failed=0 step rc
+
+	case "${1:-}" in
+	--no-check) check=0 ;;
+	"") ;;
+	*) die "verify: unknown argument $1" ;;
+	esac
+	need_chroot
+	take_lock
+	do_sync --clean
+	verify_step()
+	{
+		step=$1
+		shift
+		echo "=== $step"
+		rc=0
+		"$@" || rc=$?
+		if [ $rc -eq 0 ]; then
+			echo "--- ok: $step"
+			passed=$((passed + 1))
+		else
+			echo "--- FAILED: $step (rc $rc)"
+			failed=$((failed + 1))
+		fi
+		return $rc
+	}
+	verify_step "build (Dovecot 2.4, --enable-werror)" \
+		do_run --user -- bash -c "$verify_build" &&
+	verify_step "make install" do_run -- bash -c "$verify_install" &&
+	verify_step "doveconf" do_run --cd / -- bash -c "$verify_doveconf" &&
+	{
+		verify_step "testsuite settings.svtest" \
+			do_run --user -- bash -c "$verify_svtest"
+		verify_step "dovecot-lda delivery" \
+			do_run --user -- bash -c "$verify_lda"
+		if [ $check -eq 1 ]; then
+			verify_step "make check" do_run --user -- bash -c "$verify_check"
+		fi
+	} || true
+	echo "verify: $passed passed, $failed failed"
+	[ $failed -eq 0 ]
+}
+
 case "$cmd" in
 setup)
 	do_setup
@@ -567,6 +758,9 @@ run)
 	;;
 shell)
 	do_run "$@" -- /bin/bash -i
+	;;
+verify)
+	do_verify "$@"
 	;;
 info)
 	need_chroot
