@@ -9,18 +9,23 @@
 #include "ostream.h"
 #include "smtp-address.h"
 
+#include "sieve-encrypt-gpg-io.h"
 #include "sieve-encrypt-gpg.h"
 
 #include <ctype.h>
 #include <sys/stat.h>
-#include <gpgme.h>
 
 ARRAY_DEFINE_TYPE(gpgme_key, gpgme_key_t);
 
 struct sieve_encrypt_gpg {
 	gpgme_ctx_t ctx;
+	struct sieve_encrypt_gpg_io *io;
 	char *home_dir;
+	unsigned int timeout_secs;
+	bool compress;
 
+	/* what the current key listing found */
+	ARRAY_TYPE(gpgme_key) listed;
 	/* the usable keys found by sieve_encrypt_gpg_find_keys() */
 	ARRAY_TYPE(gpgme_key) keys;
 };
@@ -123,7 +128,8 @@ sieve_encrypt_gpg_check_home(const char *home_dir, const char **error_r)
 }
 
 static int
-sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx, const char *home_dir,
+sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
+			    const struct sieve_encrypt_gpg_params *params,
 			    const char **error_r)
 {
 	gpgme_error_t err;
@@ -131,12 +137,15 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx, const char *home_dir,
 	err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
 	if (err == 0) {
 		err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP,
-						NULL, home_dir);
+						params->gpg_binary,
+						params->home_dir);
 	}
 	if (err == 0)
 		err = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
 	if (err != 0) {
-		*error_r = sieve_encrypt_gpgme_error(err);
+		*error_r = t_strdup_printf("gpg %s: %s",
+			(params->gpg_binary == NULL ? "(gpgme's default)" :
+			 params->gpg_binary), sieve_encrypt_gpgme_error(err));
 		return -1;
 	}
 	gpgme_set_armor(ctx, 1);
@@ -145,8 +154,15 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx, const char *home_dir,
 	return 0;
 }
 
+static void sieve_encrypt_gpg_listed_key(gpgme_key_t key, void *context)
+{
+	struct sieve_encrypt_gpg *gpg = context;
+
+	array_push_back(&gpg->listed, &key);
+}
+
 enum sieve_encrypt_gpg_status
-sieve_encrypt_gpg_create(const char *home_dir,
+sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 			 struct sieve_encrypt_gpg **gpg_r,
 			 const char **error_r)
 {
@@ -156,7 +172,7 @@ sieve_encrypt_gpg_create(const char *home_dir,
 	gpgme_error_t err;
 
 	*gpg_r = NULL;
-	status = sieve_encrypt_gpg_check_home(home_dir, error_r);
+	status = sieve_encrypt_gpg_check_home(params->home_dir, error_r);
 	if (status != SIEVE_ENCRYPT_GPG_OK)
 		return status;
 
@@ -166,15 +182,21 @@ sieve_encrypt_gpg_create(const char *home_dir,
 					   sieve_encrypt_gpgme_error(err));
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
-	if (sieve_encrypt_gpg_setup_ctx(ctx, home_dir, error_r) < 0) {
+	if (sieve_encrypt_gpg_setup_ctx(ctx, params, error_r) < 0) {
 		gpgme_release(ctx);
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
 
 	gpg = i_new(struct sieve_encrypt_gpg, 1);
 	gpg->ctx = ctx;
-	gpg->home_dir = i_strdup(home_dir);
+	gpg->home_dir = i_strdup(params->home_dir);
+	gpg->timeout_secs = params->timeout_secs;
+	gpg->compress = params->compress;
+	i_array_init(&gpg->listed, 8);
 	i_array_init(&gpg->keys, 4);
+	gpg->io = sieve_encrypt_gpg_io_attach(ctx, params->timeout_secs * 1000,
+					      sieve_encrypt_gpg_listed_key,
+					      gpg);
 	*gpg_r = gpg;
 	return SIEVE_ENCRYPT_GPG_OK;
 }
@@ -191,6 +213,8 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 	array_foreach_modifiable(&gpg->keys, key)
 		gpgme_key_unref(*key);
 	array_free(&gpg->keys);
+	array_free(&gpg->listed);
+	sieve_encrypt_gpg_io_detach(&gpg->io);
 	gpgme_release(gpg->ctx);
 	i_free(gpg->home_dir);
 	i_free(gpg);
@@ -291,26 +315,31 @@ sieve_encrypt_gpg_add_key(struct sieve_encrypt_gpg *gpg, gpgme_key_t key)
 	array_push_back(&gpg->keys, &key);
 }
 
+/* The error of a finished operation, with the deadline in mind */
+static const char *
+sieve_encrypt_gpg_op_error(struct sieve_encrypt_gpg *gpg, gpgme_error_t err)
+{
+	if (gpgme_err_code(err) == GPG_ERR_TIMEOUT) {
+		return t_strdup_printf("gpg did not finish within %u seconds "
+				       "(killed)", gpg->timeout_secs);
+	}
+	return sieve_encrypt_gpgme_error(err);
+}
+
 static int
 sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
-			    const char *const *patterns,
-			    ARRAY_TYPE(gpgme_key) *keys, const char **error_r)
+			    const char *const *patterns, const char **error_r)
 {
-	gpgme_key_t key;
 	gpgme_error_t err;
 
+	sieve_encrypt_gpg_io_begin(gpg->io);
 	err = gpgme_op_keylist_ext_start(gpg->ctx, (const char **)patterns,
 					 0, 0);
-	while (err == 0) {
-		err = gpgme_op_keylist_next(gpg->ctx, &key);
-		if (err == 0)
-			array_push_back(keys, &key);
-	}
-	(void)gpgme_op_keylist_end(gpg->ctx);
-	if (gpgme_err_code(err) != GPG_ERR_EOF) {
+	err = sieve_encrypt_gpg_io_end(gpg->io, err);
+	if (err != 0 && gpgme_err_code(err) != GPG_ERR_EOF) {
 		*error_r = t_strdup_printf("listing keys in %s failed: %s",
 					   gpg->home_dir,
-					   sieve_encrypt_gpgme_error(err));
+					   sieve_encrypt_gpg_op_error(gpg, err));
 		return -1;
 	}
 	return 0;
@@ -318,7 +347,7 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 
 static enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
-			 ARRAY_TYPE(gpgme_key) *keys, const char *spec,
+			 const char *spec,
 			 enum sieve_encrypt_key_type type, const char *norm,
 			 const char **error_r)
 {
@@ -326,7 +355,7 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 	const char *reason = NULL, *unusable_id = NULL;
 	bool usable = FALSE;
 
-	array_foreach(keys, key) {
+	array_foreach(&gpg->listed, key) {
 		const char *why;
 
 		if (!sieve_encrypt_key_match(*key, type, norm, &why))
@@ -369,7 +398,6 @@ sieve_encrypt_gpg_find_keys(struct sieve_encrypt_gpg *gpg,
 	unsigned int i, count = str_array_length(specs);
 	enum sieve_encrypt_key_type *types;
 	const char **norms, **patterns;
-	ARRAY_TYPE(gpgme_key) keys;
 	gpgme_key_t *key;
 	enum sieve_encrypt_gpg_status status = SIEVE_ENCRYPT_GPG_OK;
 
@@ -389,17 +417,15 @@ sieve_encrypt_gpg_find_keys(struct sieve_encrypt_gpg *gpg,
 		patterns[i] = sieve_encrypt_key_pattern(types[i], norms[i]);
 	}
 
-	t_array_init(&keys, 8);
-	if (sieve_encrypt_gpg_list_keys(gpg, patterns, &keys,
-					error_r) < 0)
+	if (sieve_encrypt_gpg_list_keys(gpg, patterns, error_r) < 0)
 		status = SIEVE_ENCRYPT_GPG_FAILED;
 	for (i = 0; i < count && status == SIEVE_ENCRYPT_GPG_OK; i++) {
-		status = sieve_encrypt_gpg_select(gpg, &keys, specs[i],
-						  types[i], norms[i],
-						  error_r);
+		status = sieve_encrypt_gpg_select(gpg, specs[i], types[i],
+						  norms[i], error_r);
 	}
-	array_foreach_modifiable(&keys, key)
+	array_foreach_modifiable(&gpg->listed, key)
 		gpgme_key_unref(*key);
+	array_clear(&gpg->listed);
 	return status;
 }
 
@@ -513,7 +539,7 @@ sieve_encrypt_gpg_encrypt_error(struct sieve_encrypt_gpg *gpg,
 	if (invalid != NULL)
 		return t_strdup_printf("gpg failed: %s", invalid);
 	return t_strdup_printf("gpg failed: %s",
-			       sieve_encrypt_gpgme_error(err));
+			       sieve_encrypt_gpg_op_error(gpg, err));
 }
 
 enum sieve_encrypt_gpg_status
@@ -532,8 +558,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		.output = output,
 		.crlf = crlf,
 	};
-	gpgme_encrypt_flags_t flags =
-		GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS;
+	gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST;
 	gpgme_data_t plain = NULL, cipher = NULL;
 	gpgme_key_t *recipients;
 	gpgme_error_t err;
@@ -546,9 +571,13 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	err = gpgme_data_new_from_cbs(&plain, &plain_cbs, &io);
 	if (err == 0)
 		err = gpgme_data_new_from_cbs(&cipher, &cipher_cbs, &io);
+	if (!gpg->compress)
+		flags |= GPGME_ENCRYPT_NO_COMPRESS;
 	if (err == 0) {
-		err = gpgme_op_encrypt(gpg->ctx, recipients, flags,
-				       plain, cipher);
+		sieve_encrypt_gpg_io_begin(gpg->io);
+		err = gpgme_op_encrypt_start(gpg->ctx, recipients, flags,
+					     plain, cipher);
+		err = sieve_encrypt_gpg_io_end(gpg->io, err);
 		if (err != 0) {
 			*error_r = sieve_encrypt_gpg_encrypt_error(gpg, &io,
 								   err);

@@ -25,6 +25,17 @@ enum sieve_encrypt_gpg_status {
 
 struct sieve_encrypt_gpg;
 
+struct sieve_encrypt_gpg_params {
+	/* GnuPG home with the recipients' public keys */
+	const char *home_dir;
+	/* gpg program; NULL: gpgme's default */
+	const char *gpg_binary;
+	/* deadline for each gpg run (key listing, encryption) */
+	unsigned int timeout_secs;
+	/* let gpg compress before encrypting */
+	bool compress;
+};
+
 /* Once per process, before anything else. */
 void sieve_encrypt_gpg_global_init(void);
 
@@ -35,10 +46,10 @@ void sieve_encrypt_gpg_global_init(void);
 enum sieve_encrypt_key_type
 sieve_encrypt_key_spec_parse(const char *spec, const char **normalized_r);
 
-/* Bind to the keyring in home_dir. Returns NO_KEY when home_dir does not
-   exist, FAILED on other errors (error_r set). */
+/* Bind to the keyring in params->home_dir. Returns NO_KEY when that does
+   not exist, FAILED on other errors (error_r set). */
 enum sieve_encrypt_gpg_status
-sieve_encrypt_gpg_create(const char *home_dir,
+sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 			     struct sieve_encrypt_gpg **gpg_r,
 			     const char **error_r);
 void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **gpg);

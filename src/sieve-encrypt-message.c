@@ -25,6 +25,7 @@
 /* Ciphertext up to this size stays in memory, larger goes to an unlinked
    temporary file (which holds nothing but the encrypted message). */
 #define SIEVE_ENCRYPT_MAX_MEM_SIZE (256 * 1024)
+#define SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS 60
 
 struct sieve_encrypt_job {
 	const struct sieve_runtime_env *renv;
@@ -154,13 +155,17 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 {
 	struct sieve_instance *svinst = job->renv->exec_env->svinst;
 	struct sieve_encrypt_report *report = job->report;
+	struct sieve_encrypt_gpg_params params;
 	enum sieve_encrypt_gpg_status status;
 	const char *home;
 
+	i_zero(&params);
 	home = sieve_encrypt_gnupg_home(svinst, set, &report->error);
 	if (home == NULL)
 		return SIEVE_ENCRYPT_FAILED;
-	status = sieve_encrypt_gpg_create(home, &job->gpg, &report->error);
+	params.home_dir = home;
+	params.timeout_secs = SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS;
+	status = sieve_encrypt_gpg_create(&params, &job->gpg, &report->error);
 	if (status == SIEVE_ENCRYPT_GPG_OK) {
 		status = sieve_encrypt_gpg_find_keys(job->gpg, keys,
 						     &report->error);

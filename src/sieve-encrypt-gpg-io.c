@@ -1,0 +1,257 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#include "lib.h"
+#include "array.h"
+#include "ioloop.h"
+#include "strnum.h"
+
+#include "sieve-encrypt-gpg-io.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+/* One file descriptor (a pipe to gpg) that gpgme wants watched */
+struct sieve_encrypt_gpg_fd {
+	struct sieve_encrypt_gpg_io *io;
+	int fd;
+	struct io *watch;
+	gpgme_io_cb_t callback;
+	void *callback_data;
+};
+
+struct sieve_encrypt_gpg_io {
+	gpgme_ctx_t ctx;
+	unsigned int timeout_msecs;
+	sieve_encrypt_gpg_key_callback_t *key_callback;
+	void *context;
+
+	struct ioloop *ioloop;
+	ARRAY(struct sieve_encrypt_gpg_fd *) fds;
+	gpgme_error_t op_err;
+	bool done:1;
+	bool timed_out:1;
+};
+
+/*
+ * gpgme's I/O callbacks
+ */
+
+static void sieve_encrypt_gpg_fd_ready(struct sieve_encrypt_gpg_fd *gfd)
+{
+	(void)gfd->callback(gfd->callback_data, gfd->fd);
+}
+
+static gpgme_error_t
+sieve_encrypt_gpg_io_add(void *data, int fd, int dir, gpgme_io_cb_t fnc,
+			 void *fnc_data, void **tag_r)
+{
+	struct sieve_encrypt_gpg_io *io = data;
+	struct sieve_encrypt_gpg_fd *gfd;
+
+	i_assert(io->ioloop != NULL);
+
+	gfd = i_new(struct sieve_encrypt_gpg_fd, 1);
+	gfd->io = io;
+	gfd->fd = fd;
+	gfd->callback = fnc;
+	gfd->callback_data = fnc_data;
+	/* dir: 1 = gpgme reads from fd, 0 = gpgme writes to it */
+	gfd->watch = io_add_to(io->ioloop, fd, (dir != 0 ? IO_READ : IO_WRITE),
+			       sieve_encrypt_gpg_fd_ready, gfd);
+	array_push_back(&io->fds, &gfd);
+	*tag_r = gfd;
+	return 0;
+}
+
+static void sieve_encrypt_gpg_io_remove(void *tag)
+{
+	struct sieve_encrypt_gpg_fd *gfd = tag;
+	struct sieve_encrypt_gpg_io *io = gfd->io;
+	struct sieve_encrypt_gpg_fd *const *fds;
+	unsigned int i, count;
+
+	fds = array_get(&io->fds, &count);
+	for (i = 0; i < count; i++) {
+		if (fds[i] == gfd) {
+			array_delete(&io->fds, i, 1);
+			break;
+		}
+	}
+	io_remove(&gfd->watch);
+	i_free(gfd);
+}
+
+static void
+sieve_encrypt_gpg_io_event(void *data, gpgme_event_io_t type,
+			   void *type_data)
+{
+	struct sieve_encrypt_gpg_io *io = data;
+	gpgme_io_event_done_data_t done;
+
+	switch (type) {
+	case GPGME_EVENT_DONE:
+		done = type_data;
+		io->op_err = (done->err != 0 ? done->err : done->op_err);
+		io->done = TRUE;
+		if (io->ioloop != NULL)
+			io_loop_stop(io->ioloop);
+		break;
+	case GPGME_EVENT_NEXT_KEY:
+		io->key_callback(type_data, io->context);
+		break;
+	case GPGME_EVENT_START:
+	case GPGME_EVENT_NEXT_TRUSTITEM:
+		break;
+	}
+}
+
+/*
+ * Deadline
+ */
+
+static bool sieve_encrypt_pid_has_pipe(const char *pid, ino_t ino)
+{
+	const char *dir = t_strdup_printf("/proc/%s/fd", pid);
+	const char *wanted = t_strdup_printf("pipe:[%llu]",
+					     (unsigned long long)ino);
+	char target[64];
+	struct dirent *d;
+	bool found = FALSE;
+	ssize_t len;
+	DIR *dirp;
+
+	dirp = opendir(dir);
+	if (dirp == NULL)
+		return FALSE;
+	while (!found && (d = readdir(dirp)) != NULL) {
+		len = readlink(t_strdup_printf("%s/%s", dir, d->d_name),
+			       target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		found = (strcmp(target, wanted) == 0);
+	}
+	(void)closedir(dirp);
+	return found;
+}
+
+/* gpgme does not tell gpg's pid (it double-forks), but gpg holds the other
+   end of our pipes: find it in /proc and kill it. */
+static void sieve_encrypt_gpg_kill_peer(int fd)
+{
+	pid_t self = getpid();
+	struct dirent *d;
+	struct stat st;
+	DIR *dirp;
+
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	dirp = opendir("/proc");
+	if (dirp == NULL)
+		return;
+	while ((d = readdir(dirp)) != NULL) {
+		pid_t pid;
+
+		if (str_to_pid(d->d_name, &pid) < 0 || pid == self)
+			continue;
+		T_BEGIN {
+			if (sieve_encrypt_pid_has_pipe(d->d_name, st.st_ino))
+				(void)kill(pid, SIGKILL);
+		} T_END;
+	}
+	(void)closedir(dirp);
+}
+
+static void sieve_encrypt_gpg_io_timeout(struct sieve_encrypt_gpg_io *io)
+{
+	struct sieve_encrypt_gpg_fd *const *gfd;
+
+	io->timed_out = TRUE;
+	array_foreach(&io->fds, gfd)
+		sieve_encrypt_gpg_kill_peer((*gfd)->fd);
+	/* Closes the pipes (removing our watches) and ends the operation */
+	(void)gpgme_cancel(io->ctx);
+	io_loop_stop(io->ioloop);
+}
+
+/*
+ * Operations
+ */
+
+struct sieve_encrypt_gpg_io *
+sieve_encrypt_gpg_io_attach(gpgme_ctx_t ctx, unsigned int timeout_msecs,
+			    sieve_encrypt_gpg_key_callback_t *key_callback,
+			    void *context)
+{
+	struct sieve_encrypt_gpg_io *io;
+	struct gpgme_io_cbs cbs = {
+		.add = sieve_encrypt_gpg_io_add,
+		.remove = sieve_encrypt_gpg_io_remove,
+		.event = sieve_encrypt_gpg_io_event,
+	};
+
+	io = i_new(struct sieve_encrypt_gpg_io, 1);
+	io->ctx = ctx;
+	io->timeout_msecs = timeout_msecs;
+	io->key_callback = key_callback;
+	io->context = context;
+	i_array_init(&io->fds, 8);
+
+	cbs.add_priv = io;
+	cbs.event_priv = io;
+	gpgme_set_io_cbs(ctx, &cbs);
+	return io;
+}
+
+void sieve_encrypt_gpg_io_detach(struct sieve_encrypt_gpg_io **_io)
+{
+	struct sieve_encrypt_gpg_io *io = *_io;
+
+	if (io == NULL)
+		return;
+	*_io = NULL;
+
+	i_assert(io->ioloop == NULL);
+	i_assert(array_count(&io->fds) == 0);
+	gpgme_set_io_cbs(io->ctx, NULL);
+	array_free(&io->fds);
+	i_free(io);
+}
+
+void sieve_encrypt_gpg_io_begin(struct sieve_encrypt_gpg_io *io)
+{
+	i_assert(io->ioloop == NULL);
+
+	io->ioloop = io_loop_create();
+	io->op_err = 0;
+	io->done = FALSE;
+	io->timed_out = FALSE;
+}
+
+gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,
+				       gpgme_error_t start_err)
+{
+	struct timeout *to;
+
+	if (start_err == 0 && !io->done) {
+		to = timeout_add_to(io->ioloop, io->timeout_msecs,
+				    sieve_encrypt_gpg_io_timeout, io);
+		io_loop_run(io->ioloop);
+		timeout_remove(&to);
+	}
+	if (array_count(&io->fds) > 0) {
+		/* The start failed half-way */
+		(void)gpgme_cancel(io->ctx);
+	}
+	i_assert(array_count(&io->fds) == 0);
+	io_loop_destroy(&io->ioloop);
+
+	if (start_err != 0)
+		return start_err;
+	if (io->timed_out)
+		return gpg_error(GPG_ERR_TIMEOUT);
+	return io->op_err;
+}

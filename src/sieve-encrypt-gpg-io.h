@@ -1,0 +1,32 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+#ifndef SIEVE_ENCRYPT_GPG_IO_H
+#define SIEVE_ENCRYPT_GPG_IO_H
+
+#include <gpgme.h>
+
+/* Runs gpgme operations in a private Dovecot ioloop (gpgme's external event
+   loop interface), so that an operation has a deadline: when gpg does not
+   finish in time, it is killed and the operation is canceled. No gpg
+   process outlives the operation. */
+struct sieve_encrypt_gpg_io;
+
+typedef void sieve_encrypt_gpg_key_callback_t(gpgme_key_t key, void *context);
+
+/* Take over ctx's I/O. Keys that a key listing finds are handed to
+   key_callback, which owns the reference. */
+struct sieve_encrypt_gpg_io *
+sieve_encrypt_gpg_io_attach(gpgme_ctx_t ctx, unsigned int timeout_msecs,
+			    sieve_encrypt_gpg_key_callback_t *key_callback,
+			    void *context);
+void sieve_encrypt_gpg_io_detach(struct sieve_encrypt_gpg_io **io);
+
+/* Call before gpgme_op_*_start() */
+void sieve_encrypt_gpg_io_begin(struct sieve_encrypt_gpg_io *io);
+/* Call after gpgme_op_*_start() with its result: runs the operation to its
+   end and returns its error (GPG_ERR_TIMEOUT when the deadline passed). */
+gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,
+				       gpgme_error_t start_err);
+
+#endif
