@@ -17,6 +17,7 @@
 #include "sieve-extensions.h"
 #include "sieve-commands.h"
 #include "sieve-validator.h"
+#include "sieve-interpreter.h"
 
 #include "sieve-encrypt-common.h"
 
@@ -30,12 +31,17 @@ static void ext_encrypt_unload(const struct sieve_extension *ext);
 static bool
 ext_encrypt_validator_load(const struct sieve_extension *ext,
 			   struct sieve_validator *valdtr);
+static bool
+ext_encrypt_interpreter_load(const struct sieve_extension *ext,
+			     const struct sieve_runtime_env *renv,
+			     sieve_size_t *address);
 
 const struct sieve_extension_def sieve_ext_vnd_x_encrypt = {
 	.name = "vnd.x.encrypt",
 	.load = ext_encrypt_load,
 	.unload = ext_encrypt_unload,
 	.validator_load = ext_encrypt_validator_load,
+	.interpreter_load = ext_encrypt_interpreter_load,
 	SIEVE_EXT_DEFINE_OPERATION(sieve_opr_encrypt),
 };
 
@@ -91,6 +97,32 @@ static bool
 ext_encrypt_validator_load(const struct sieve_extension *ext,
 			   struct sieve_validator *valdtr)
 {
+	/* When .load failed (invalid settings), Pigeonhole 0.5 (Dovecot
+	   2.3) still offers the extension, without a context; refusing it
+	   here makes `require "vnd.x.encrypt"' fail to compile. (Pigeonhole
+	   2.4 fails the whole Sieve instance instead.) */
+	if (ext->context == NULL)
+		return FALSE;
 	sieve_validator_register_command(valdtr, ext, &sieve_cmd_encrypt);
+	return TRUE;
+}
+
+/*
+ * Interpretation
+ */
+
+static bool
+ext_encrypt_interpreter_load(const struct sieve_extension *ext,
+			     const struct sieve_runtime_env *renv,
+			     sieve_size_t *address ATTR_UNUSED)
+{
+	/* The same for precompiled binaries */
+	if (ext->context == NULL) {
+		sieve_runtime_error(renv, NULL,
+			"the %s extension is not available: "
+			"its settings failed to load (see the server log)",
+			sieve_extension_name(ext));
+		return FALSE;
+	}
 	return TRUE;
 }
