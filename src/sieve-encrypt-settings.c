@@ -15,6 +15,8 @@
 #  include "sieve-settings.h"
 #endif
 
+#include <ctype.h>
+
 /* One definition serves both Dovecot versions. On 2.4 Dovecot's settings
    framework parses it (settings_get(); doveconf knows it through the
    settings module). On 2.3 sieve_encrypt_settings_read() below feeds each
@@ -61,13 +63,46 @@ const struct setting_parser_info sieve_encrypt_setting_parser_info = {
 	.check_func = sieve_encrypt_settings_check,
 };
 
+#ifdef SIEVE_ENCRYPT_COMPAT_24
+/* Dovecot 2.4 leaves 2.3's %u, %h, ... unexpanded, so a path copied from
+   a 2.3 configuration would silently point nowhere: reject it. */
+static bool
+sieve_encrypt_settings_check_vars(const char *key, const char *value,
+				  const char **error_r)
+{
+	const char *p;
+
+	for (p = strchr(value, '%'); p != NULL; p = strchr(p + 1, '%')) {
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		if (i_isalpha(p[1])) {
+			*error_r = t_strdup_printf(
+				"%s: %%%c is Dovecot 2.3 variable syntax, "
+				"use %%{...} (e.g. %%{home}, %%{user})",
+				key, p[1]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+#endif
+
 /* Called by both versions' parsers (2.4: also by doveconf) */
 static bool
 sieve_encrypt_settings_check(void *_set, pool_t pool ATTR_UNUSED,
-			     const char **error_r ATTR_UNUSED)
+			     const char **error_r)
 {
 	struct sieve_encrypt_settings *set = _set;
 
+#ifdef SIEVE_ENCRYPT_COMPAT_24
+	if (!sieve_encrypt_settings_check_vars("sieve_encrypt_gnupg_home",
+					       set->gnupg_home, error_r))
+		return FALSE;
+#else
+	(void)error_r;
+#endif
 	/* Empty means the default, as with Pigeonhole's own settings */
 	if (*set->gnupg_home == '\0')
 		set->gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME;
