@@ -7,7 +7,11 @@
 #include "sieve-extensions.h"
 
 /* The few Pigeonhole API differences between 0.5 (Dovecot 2.3) and
-   2.4 that the plugin touches. Everything else is version independent. */
+   2.4 that the plugin touches. Everything else is version independent.
+   SIEVE_ENCRYPT_COMPAT_24 is tested in three places only: here, in
+   sieve-encrypt-settings.c (settings_get() vs. sieve_setting_get()) and
+   in sieve-encrypt-plugin.[ch] (*_plugin_load returns int on 2.4).
+   Commands, operations and streams carry no version checks. */
 
 #if DOVECOT_PREREQ(2, 4, 0)
 #  define SIEVE_ENCRYPT_COMPAT_24 1
