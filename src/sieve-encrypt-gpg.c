@@ -94,6 +94,28 @@ sieve_encrypt_key_spec_parse(const char *spec, const char **normalized_r)
 	return SIEVE_ENCRYPT_KEY_INVALID;
 }
 
+int sieve_encrypt_key_specs_check(const char *const *specs,
+				  const char **error_r)
+{
+	const char *normalized;
+
+	if (*specs == NULL) {
+		*error_r = "no keys given";
+		return -1;
+	}
+	for (; *specs != NULL; specs++) {
+		if (sieve_encrypt_key_spec_parse(*specs, &normalized) ==
+		    SIEVE_ENCRYPT_KEY_INVALID) {
+			*error_r = t_strdup_printf(
+				"invalid key `%s': not a fingerprint, "
+				"key id or e-mail address",
+				str_sanitize(*specs, 128));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Context
  */
@@ -401,19 +423,14 @@ sieve_encrypt_gpg_find_keys(struct sieve_encrypt_gpg *gpg,
 	gpgme_key_t *key;
 	enum sieve_encrypt_gpg_status status = SIEVE_ENCRYPT_GPG_OK;
 
-	i_assert(count > 0);
+	if (sieve_encrypt_key_specs_check(specs, error_r) < 0)
+		return SIEVE_ENCRYPT_GPG_NO_KEY;
+
 	types = t_new(enum sieve_encrypt_key_type, count);
 	norms = t_new(const char *, count);
 	patterns = t_new(const char *, count + 1);
 	for (i = 0; i < count; i++) {
 		types[i] = sieve_encrypt_key_spec_parse(specs[i], &norms[i]);
-		if (types[i] == SIEVE_ENCRYPT_KEY_INVALID) {
-			*error_r = t_strdup_printf(
-				"invalid key `%s': not a fingerprint, "
-				"key id or e-mail address",
-				str_sanitize(specs[i], 128));
-			return SIEVE_ENCRYPT_GPG_NO_KEY;
-		}
 		patterns[i] = sieve_encrypt_key_pattern(types[i], norms[i]);
 	}
 

@@ -46,6 +46,11 @@ void sieve_encrypt_gpg_global_init(void);
 enum sieve_encrypt_key_type
 sieve_encrypt_key_spec_parse(const char *spec, const char **normalized_r);
 
+/* Check that every spec is a valid key specification and that there is
+   at least one. Returns 0, or -1 with error_r naming the bad spec. */
+int sieve_encrypt_key_specs_check(const char *const *specs,
+				  const char **error_r);
+
 /* Bind to the keyring in params->home_dir. Returns NO_KEY when that does
    not exist, FAILED on other errors (error_r set). */
 enum sieve_encrypt_gpg_status

@@ -160,6 +160,8 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 	const char *home;
 
 	i_zero(&params);
+	if (sieve_encrypt_key_specs_check(keys, &report->error) < 0)
+		return SIEVE_ENCRYPT_NO_KEY;
 	home = sieve_encrypt_gnupg_home(svinst, set, &report->error);
 	if (home == NULL)
 		return SIEVE_ENCRYPT_FAILED;
