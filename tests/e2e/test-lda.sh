@@ -1,0 +1,265 @@
+#!/bin/bash
+# test-lda.sh: end-to-end test of vnd.x.encrypt through the real
+# dovecot-lda, storing into real Maildirs, then decrypting what was stored.
+#
+# Usage: tests/e2e/test-lda.sh    (as root, or as any user for LDA only)
+# Environment: SIEVE_ENCRYPT_BUILD (build tree, default: repository top),
+# SIEVE_ENCRYPT_KEEP=1 keeps the scratch directory, TMPDIR.
+#
+# Set-up: a private Dovecot config whose sieve_before script encrypts every
+# message to its envelope recipient:
+#   require ["vnd.x.encrypt", "envelope", "variables"];
+#   if envelope :matches "to" "*" { encrypt "${1}"; }
+# Users (all @example.org): alice has her public key in ~/.gnupg; bob has no
+# keyring; carol has a key and a ~/.dovecot.sieve that files encrypted
+# messages into "Encrypted"; erin, frank and grace have only an expired, a
+# revoked and a sign-only key.
+#
+# Prints PASS:/FAIL:/SKIP: lines and "N passed, N failed"; exits 1 if any
+# check failed.
+set -eu
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+DC_TOP=$TOP
+. "$TOP/tests/lib/keys.sh"
+. "$TOP/tests/lib/dovecot.sh"
+VERIFY=$TOP/tests/tools/pgpmime-verify.py
+MESSAGES=$TOP/tests/messages
+
+trap 'dc_cleanup' EXIT
+trap 'exit 130' INT TERM
+
+dc_init
+
+# --- keys and users --------------------------------------------------------
+
+SECRET=$DC_DIR/secret
+mkdir -p "$SECRET"
+
+# add_user_with_key NAME MAKER: user NAME whose ~/.gnupg holds the public
+# part of a key made by MAKER (make_key, make_expired_key, ...); the secret
+# key stays in $SECRET/NAME. Prints the fingerprint.
+add_user_with_key()
+{
+	local name=$1 maker=$2 fpr home
+	dc_add_user "$name"
+	home=$(dc_home "$name")
+	fpr=$("$maker" "$SECRET/$name" "${name^}" "$name@example.org") &&
+		keys_export_public "$SECRET/$name" "$home/.gnupg" "$fpr" &&
+		keys_give "$home/.gnupg" "$DC_UID:$DC_GID" || return 1
+	printf '%s\n' "$fpr"
+}
+
+setup_failed()
+{
+	echo "test-lda.sh: setting up keys failed" >&2
+	exit 1
+}
+
+ALICE_FPR=$(add_user_with_key alice make_key) || setup_failed
+CAROL_FPR=$(add_user_with_key carol make_key) || setup_failed
+add_user_with_key erin make_expired_key >/dev/null || setup_failed
+add_user_with_key frank make_revoked_key >/dev/null || setup_failed
+add_user_with_key grace make_signonly_key >/dev/null || setup_failed
+dc_add_user bob
+dc_kill_agents
+
+dc_global_script 'require ["vnd.x.encrypt", "envelope", "variables"];
+if envelope :matches "to" "*" {
+  encrypt "${1}";
+}'
+dc_user_script carol 'require ["fileinto", "mailbox"];
+if header :contains "Content-Type" "multipart/encrypted" {
+  fileinto :create "Encrypted";
+  stop;
+}'
+
+# --- helpers ---------------------------------------------------------------
+
+N=0
+# deliver NAME MSG: deliver with dovecot-lda into NAME's Maildir; sets RC
+# (exit code), NEW (new message files, one a line) and LOGF (this
+# delivery's log)
+deliver()
+{
+	local name=$1 msg=$2 before
+	N=$((N + 1))
+	LOGF=$DC_DIR/logs/$N-$name.log
+	before=$DC_DIR/before.$N
+	dc_all_files "$(dc_maildir "$name")" >"$before"
+	RC=0
+	dc_lda "$name" "$msg" -o "log_path=$LOGF" || RC=$?
+	NEW=$(dc_new_files "$before" "$(dc_maildir "$name")")
+}
+
+# count_lines TEXT: number of non-empty lines
+count_lines()
+{
+	[ -n "$1" ] || { echo 0; return; }
+	printf '%s\n' "$1" | wc -l
+}
+
+# expect_of MSG: the X-E2E-Expect header of a test message
+expect_of()
+{
+	sed -n 's/^X-E2E-Expect: *\([a-z]*\).*/\1/p' "$1" | head -n 1
+}
+
+# plugin_sizes LOG: "PLAIN,TOTAL" from the plugin's info line, or nothing
+plugin_sizes()
+{
+	sed -n 's/.*encrypt action: encrypted message to key .* (\([0-9]*\) -> \([0-9]*\) bytes.*/\1,\2/p' \
+		"$1" | head -n 1
+}
+
+# verify NAME ORIGINAL STORED MODE [ARGS...]: run the verifier; sets VOUT
+verify()
+{
+	local name=$1 orig=$2 stored=$3 mode=$4
+	shift 4
+	VOUT=$(python3 "$VERIFY" --expect "$mode" "$@" "$orig" "$stored" \
+		"$SECRET/$name" 2>&1)
+}
+
+# check_delivery NAME: common checks after deliver(); sets WHY on failure
+check_delivery()
+{
+	WHY=
+	if [ "$RC" -ne 0 ]; then
+		WHY="dovecot-lda exited with $RC"
+	elif [ "$(count_lines "$NEW")" -ne 1 ]; then
+		WHY="expected 1 new message file, found $(count_lines "$NEW")"
+	elif grep -Eq 'Fatal:|Panic:' "$LOGF"; then
+		WHY="log: $(grep -Em1 'Fatal:|Panic:' "$LOGF" | cut -c1-200)"
+	fi
+	[ -z "$WHY" ]
+}
+
+# --- alice: every test message ---------------------------------------------
+
+ALICE_KEYID=${ALICE_FPR: -16}
+for msg in "$MESSAGES"/*.eml; do
+	base=$(basename "$msg")
+	mode=$(expect_of "$msg")
+	[ -n "$mode" ] || mode=auto
+	t="lda alice $base ($mode)"
+	deliver alice "$msg"
+	if ! check_delivery; then
+		dc_fail "$t" "$WHY"
+		continue
+	fi
+	case $NEW in
+	*/Maildir/new/*|*/Maildir/cur/*) ;;
+	*) dc_fail "$t" "not stored in INBOX: ${NEW#"$DC_DIR"/}"; continue ;;
+	esac
+	sizes=$(plugin_sizes "$LOGF")
+	if [ "$mode" = encrypted ]; then
+		if [ -z "$sizes" ]; then
+			dc_fail "$t" "no 'encrypted message' info line in the log"
+			continue
+		fi
+		if ! grep -q "encrypted message to key $ALICE_KEYID " "$LOGF"
+		then
+			dc_fail "$t" "log does not name key $ALICE_KEYID"
+			continue
+		fi
+		extra=(--plugin-sizes "$sizes")
+	else
+		if [ -n "$sizes" ] || grep -q 'encrypt action' "$LOGF"; then
+			dc_fail "$t" "plugin logged: $(grep -m1 'encrypt action' \
+				"$LOGF" | cut -c1-200)"
+			continue
+		fi
+		extra=()
+	fi
+	if verify alice "$msg" "$NEW" "$mode" "${extra[@]}"; then
+		dc_pass "$t: $VOUT"
+	else
+		dc_fail "$t" "$VOUT"
+	fi
+done
+
+# --- bob: no keyring: plaintext, exit code 0, error logged -----------------
+
+for base in 01-plain-lf.eml 04-mixed-attachment.eml 02-plain-crlf.eml; do
+	t="lda bob (no keyring) $base stored in plaintext"
+	deliver bob "$MESSAGES/$base"
+	if ! check_delivery; then
+		dc_fail "$t" "$WHY"
+	elif ! grep -q "encrypt action: cannot encrypt message to .bob@example.org.: keyring directory .* does not exist" "$LOGF"
+	then
+		dc_fail "$t" "no 'keyring directory does not exist' error logged"
+	elif verify bob "$MESSAGES/$base" "$NEW" plain; then
+		dc_pass "$t"
+	else
+		dc_fail "$t" "$VOUT"
+	fi
+done
+
+# --- erin, frank, grace: unusable keys: plaintext, exit code 0 -------------
+
+for spec in "erin:is expired" "frank:is revoked" \
+	    "grace:is not usable for encryption"; do
+	name=${spec%%:*}
+	reason=${spec#*:}
+	t="lda $name (key that $reason) stored in plaintext"
+	deliver "$name" "$MESSAGES/03-alternative.eml"
+	if ! check_delivery; then
+		dc_fail "$t" "$WHY"
+	elif ! grep -q "encrypt action: cannot encrypt message to .*$reason" \
+		"$LOGF"; then
+		dc_fail "$t" "no '$reason' error logged: $(grep -m1 \
+			'encrypt action' "$LOGF" | cut -c1-200)"
+	elif verify "$name" "$MESSAGES/03-alternative.eml" "$NEW" plain
+	then
+		dc_pass "$t"
+	else
+		dc_fail "$t" "$VOUT"
+	fi
+done
+
+# --- carol: the user script runs after the global one ----------------------
+
+CAROL_KEYID=${CAROL_FPR: -16}
+for base in 03-alternative.eml 04-mixed-attachment.eml \
+	    08-header-only.eml; do
+	t="lda carol $base: ~/.dovecot.sieve files the encrypted message"
+	deliver carol "$MESSAGES/$base"
+	if ! check_delivery; then
+		dc_fail "$t" "$WHY"
+		continue
+	fi
+	case $NEW in
+	*/Maildir/.Encrypted/new/*|*/Maildir/.Encrypted/cur/*) ;;
+	*) dc_fail "$t" "not filed into Encrypted: ${NEW#"$DC_DIR"/}"
+	   continue ;;
+	esac
+	if ! grep -q "encrypted message to key $CAROL_KEYID " "$LOGF"; then
+		dc_fail "$t" "log does not name key $CAROL_KEYID"
+	elif ! grep -q "stored mail into mailbox 'Encrypted'" "$LOGF"; then
+		dc_fail "$t" "log does not show the fileinto"
+	elif verify carol "$MESSAGES/$base" "$NEW" encrypted \
+		--plugin-sizes "$(plugin_sizes "$LOGF")"; then
+		dc_pass "$t"
+	else
+		dc_fail "$t" "$VOUT"
+	fi
+done
+t="lda carol: nothing left in INBOX"
+n=$(dc_count_files "$(dc_maildir carol)")
+if [ "$n" -eq 0 ]; then dc_pass "$t"; else dc_fail "$t" "$n messages"; fi
+
+# --- no stray processes ----------------------------------------------------
+
+dc_kill_agents
+t="lda: no leftover processes (gpg-agent, dovecot)"
+sleep 0.2
+left=$(dc_leftover_processes)
+if [ -z "$left" ]; then
+	dc_pass "$t"
+else
+	dc_fail "$t" "$(printf '%s' "$left" | head -n 3 | tr '\n' ';')"
+fi
+
+dc_cleanup
+dc_summary

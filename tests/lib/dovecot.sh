@@ -1,0 +1,524 @@
+# dovecot.sh: private Dovecot 2.3 instances for the end-to-end tests.
+#
+# Source it from a bash script, after setting DC_TOP to the repository top:
+#
+#   . tests/lib/dovecot.sh
+#   dc_init                      # scratch dir $DC_DIR, config $DC_CONF
+#   dc_add_user alice            # alice@example.org, home $DC_DIR/home/alice
+#   dc_global_script 'require ["vnd.x.encrypt"]; encrypt "a@example.org";'
+#   dc_lda alice msg.eml         # exit code of dovecot-lda -e
+#   dc_lmtp_start; dc_lmtp_send spec; dc_lmtp_stop
+#   dc_cleanup                   # stops LMTP, removes $DC_DIR
+#
+# The plugin is loaded from the build tree: $SIEVE_ENCRYPT_BUILD (default
+# $DC_TOP)/src/.libs. Nothing outside the scratch directory is touched: the
+# instance has its own base_dir, state_dir, instance_name and log.
+#
+# Users: every test user (alice@example.org, ...) is mapped by a passwd-file
+# userdb to ONE unprivileged system account, $SIEVE_ENCRYPT_TEST_USER
+# (default: nobody) when run as root; when not run as root, everything runs
+# as the calling user (LMTP then cannot run: dc_lmtp_start fails). The
+# scratch directory is made under $TMPDIR (default /tmp) with mode 0755 so
+# that the mail user can reach it; it must not be under a 0700 directory
+# such as /root.
+
+DC_TOP=${DC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+DC_BUILD=${SIEVE_ENCRYPT_BUILD:-$DC_TOP}
+DC_LIBEXEC=${DOVECOT_LIBEXECDIR:-/usr/lib/dovecot}
+DC_LDA=${DOVECOT_LDA:-$DC_LIBEXEC/dovecot-lda}
+DC_DOVECOT=${DOVECOT_BIN:-/usr/sbin/dovecot}
+DC_SIEVEC=${SIEVEC:-sievec}
+DC_DOMAIN=example.org
+DC_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+DC_DIR=
+DC_CONF=
+DC_LOG=
+DC_LMTP_PORT=
+DC_LMTP_PID=
+
+dc_die()
+{
+	echo "dovecot.sh: $*" >&2
+	return 1
+}
+
+# dc_plugin_dir: print the absolute directory holding the built plugin
+dc_plugin_dir()
+{
+	local dir
+	dir=$(cd "$DC_BUILD" 2>/dev/null && pwd)/src/.libs
+	[ -f "$dir/lib90_sieve_encrypt_plugin.so" ] ||
+		dc_die "plugin not built: $dir/lib90_sieve_encrypt_plugin.so" \
+			"missing (run ./configure && make, or set" \
+			"SIEVE_ENCRYPT_BUILD to the build tree)" || return 1
+	printf '%s\n' "$dir"
+}
+
+# dc_check_tools: fail with a message when a needed program is missing
+dc_check_tools()
+{
+	local t
+	for t in "$DC_LDA" "$DC_DOVECOT"; do
+		[ -x "$t" ] || dc_die "$t not found (install dovecot-core)" ||
+			return 1
+	done
+	for t in "$DC_SIEVEC" gpg gpgconf python3; do
+		command -v "$t" >/dev/null 2>&1 ||
+			dc_die "$t not found in PATH" || return 1
+	done
+}
+
+# dc_mail_account: the system account that runs deliveries
+dc_mail_account()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		printf '%s\n' "${SIEVE_ENCRYPT_TEST_USER:-nobody}"
+	else
+		id -un
+	fi
+}
+
+# dc_as_mail CMD...: run CMD as the mail account with a clean environment
+# (extra VAR=value words may come first, as with env)
+dc_as_mail()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$DC_ACCOUNT" -- env -i PATH="$DC_PATH" "$@"
+	else
+		env -i PATH="$DC_PATH" "$@"
+	fi
+}
+
+# dc_init: create the scratch directory and a config for it. Sets DC_DIR,
+# DC_CONF, DC_LOG, DC_ACCOUNT, DC_UID, DC_GID, DC_PLUGIN_DIR.
+dc_init()
+{
+	local base=${TMPDIR:-/tmp}
+
+	dc_check_tools || return 1
+	DC_PLUGIN_DIR=$(dc_plugin_dir) || return 1
+	DC_ACCOUNT=$(dc_mail_account)
+	DC_UID=$(id -u "$DC_ACCOUNT") && DC_GID=$(id -g "$DC_ACCOUNT") ||
+		dc_die "no such user: $DC_ACCOUNT" || return 1
+
+	DC_DIR=$(mktemp -d "$base/sieve-encrypt-e2e.XXXXXX") ||
+		dc_die "mktemp -d in $base failed" || return 1
+	chmod 755 "$DC_DIR"
+	if ! dc_as_mail test -x "$DC_DIR"; then
+		rm -rf "$DC_DIR"
+		DC_DIR=
+		dc_die "$base is not reachable by user $DC_ACCOUNT;" \
+			"set TMPDIR to a world-searchable directory" || return 1
+	fi
+	# The plugin directory is read by the mail account, too
+	dc_as_mail test -r "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" ||
+		dc_die "$DC_PLUGIN_DIR is not readable by user $DC_ACCOUNT" \
+			"(a build tree under a 0700 directory such as /root?);" \
+			"set SIEVE_ENCRYPT_BUILD to a build elsewhere" || return 1
+
+	mkdir -p "$DC_DIR/run" "$DC_DIR/state" "$DC_DIR/home" \
+		"$DC_DIR/sieve" "$DC_DIR/store" "$DC_DIR/logs"
+	DC_CONF=$DC_DIR/dovecot.conf
+	DC_LOG=$DC_DIR/dovecot.log
+	: >"$DC_LOG"
+	: >"$DC_DIR/users"
+	: >"$DC_DIR/lmtp-listener.conf"
+	# The mail account writes the log (dovecot-lda logs itself) and
+	# deliveries into $DC_DIR/store (see dc_lda_to)
+	chown "$DC_UID:$DC_GID" "$DC_LOG" "$DC_DIR/store" "$DC_DIR/logs"
+	dc_write_config
+}
+
+# dc_write_config: (re)write $DC_CONF. Extra plugin settings can be put in
+# $DC_DIR/plugin-extra.conf (one "key = value" a line), extra top-level
+# settings in $DC_DIR/extra.conf.
+dc_write_config()
+{
+	: >>"$DC_DIR/plugin-extra.conf"
+	: >>"$DC_DIR/extra.conf"
+	cat >"$DC_CONF" <<EOF
+# Written by tests/lib/dovecot.sh: a private instance, nothing shared
+# with a system Dovecot.
+instance_name = sieve-encrypt-e2e-${DC_DIR##*.}
+base_dir = $DC_DIR/run
+state_dir = $DC_DIR/state
+log_path = $DC_LOG
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+postmaster_address = postmaster@$DC_DOMAIN
+mail_location = maildir:~/Maildir
+lmtp_save_to_detail_mailbox = no
+# no stats process: dovecot-lda (mail account) cannot use a root-owned
+# stats-writer socket left by an LMTP run
+stats_writer_socket_path =
+
+userdb {
+  driver = passwd-file
+  args = $DC_DIR/users
+}
+passdb {
+  driver = passwd-file
+  args = $DC_DIR/users
+}
+
+service lmtp {
+  !include_try $DC_DIR/lmtp-listener.conf
+}
+protocol lda {
+  mail_plugins = \$mail_plugins sieve
+}
+protocol lmtp {
+  mail_plugins = \$mail_plugins sieve
+}
+
+plugin {
+  sieve_plugins = sieve_encrypt
+  sieve_plugin_dir = $DC_PLUGIN_DIR
+  sieve_global_extensions = +vnd.x.encrypt
+  sieve_before = $DC_DIR/sieve/global.sieve
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_encrypt_gnupg_home = ~/.gnupg
+  !include_try $DC_DIR/plugin-extra.conf
+}
+!include_try $DC_DIR/extra.conf
+EOF
+}
+
+# dc_plugin_setting KEY VALUE: add a plugin { } setting and rewrite the
+# config (takes effect for later deliveries; restart LMTP yourself)
+dc_plugin_setting()
+{
+	printf '%s = %s\n' "$1" "$2" >>"$DC_DIR/plugin-extra.conf"
+	dc_write_config
+}
+
+# dc_add_user NAME: add NAME@example.org with home $DC_DIR/home/NAME
+# (owned by the mail account)
+dc_add_user()
+{
+	local name=$1 home=$DC_DIR/home/$1
+	mkdir -p "$home"
+	chown "$DC_UID:$DC_GID" "$home"
+	printf '%s@%s::%s:%s::%s\n' "$name" "$DC_DOMAIN" "$DC_UID" \
+		"$DC_GID" "$home" >>"$DC_DIR/users"
+}
+
+# dc_home NAME: print the home directory of test user NAME
+dc_home()
+{
+	printf '%s\n' "$DC_DIR/home/$1"
+}
+
+# dc_sievec FILE: compile a Sieve script with the test config
+dc_sievec()
+{
+	local out
+	out=$("$DC_SIEVEC" -c "$DC_CONF" "$1" 2>&1) ||
+		dc_die "sievec $1 failed: $out" || return 1
+}
+
+# dc_global_script TEXT: install TEXT as the sieve_before script and
+# precompile it (the mail account cannot write the .svbin next to it)
+dc_global_script()
+{
+	local f=$DC_DIR/sieve/global.sieve
+	printf '%s\n' "$1" >"$f"
+	dc_sievec "$f"
+}
+
+# dc_user_script NAME TEXT: install TEXT as ~/.dovecot.sieve of NAME
+dc_user_script()
+{
+	local home=$DC_DIR/home/$1
+	printf '%s\n' "$2" >"$home/.dovecot.sieve"
+	chown "$DC_UID:$DC_GID" "$home/.dovecot.sieve"
+}
+
+# dc_lda NAME MSG [LDA ARGS...]: deliver MSG to NAME@example.org with
+# dovecot-lda -e, as the mail account. Returns dovecot-lda's exit code
+# (0 stored, 75 temporary failure, other: permanent failure). To log one
+# delivery into a file of its own, add: -o log_path=$DC_DIR/logs/NAME.log
+# ($DC_DIR/logs is writable by the mail account).
+dc_lda()
+{
+	local name=$1 msg=$2 home=$DC_DIR/home/$1
+	shift 2
+	dc_as_mail USER="$name@$DC_DOMAIN" HOME="$home" \
+		"$DC_LDA" -c "$DC_CONF" -e -f "sender@example.net" \
+		-a "$name@$DC_DOMAIN" "$@" <"$msg"
+}
+
+# dc_lda_to NAME MSG STORE [LDA ARGS...]: like dc_lda, but into the Maildir
+# $DC_DIR/store/STORE instead of ~/Maildir (one fresh Maildir per message
+# makes the stored file easy to find, see dc_stored_files)
+dc_lda_to()
+{
+	local name=$1 msg=$2 store=$3
+	shift 3
+	dc_lda "$name" "$msg" \
+		-o "mail_location=maildir:$DC_DIR/store/$store" "$@"
+}
+
+# dc_maildir NAME: print the Maildir of NAME
+dc_maildir()
+{
+	printf '%s\n' "$DC_DIR/home/$1/Maildir"
+}
+
+# dc_stored_files MAILDIR [FOLDER]: print the message files of FOLDER
+# (default INBOX) in MAILDIR, oldest first
+dc_stored_files()
+{
+	local dir=$1 folder=${2:-INBOX}
+	[ "$folder" = INBOX ] || dir=$dir/.$folder
+	[ -d "$dir" ] || return 0
+	# Maildir file names start with the delivery time; ls -tr sorts by
+	# mtime with sub-second resolution where the file system has it
+	(cd "$dir" && ls -1tr -d new/* cur/* 2>/dev/null) |
+		sed "s|^|$dir/|"
+}
+
+# dc_all_files MAILDIR: print all message files in all folders, sorted
+dc_all_files()
+{
+	[ -d "$1" ] || return 0
+	find "$1" -type f \( -path '*/new/*' -o -path '*/cur/*' \) | sort
+}
+
+# dc_new_files BEFORE MAILDIR: print the message files in MAILDIR that are
+# not listed in the file BEFORE (made with dc_all_files)
+dc_new_files()
+{
+	dc_all_files "$2" | comm -13 "$1" -
+}
+
+# dc_count_files MAILDIR [FOLDER]: number of messages in FOLDER
+dc_count_files()
+{
+	dc_stored_files "$@" | wc -l
+}
+
+# dc_log_grep PATTERN: grep the instance log (extended regexp)
+dc_log_grep()
+{
+	grep -E -- "$1" "$DC_LOG"
+}
+
+# dc_free_port: print a TCP port on 127.0.0.1 that is free right now
+dc_free_port()
+{
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# dc_lmtp_start: start the private Dovecot master with an LMTP listener on
+# 127.0.0.1 and a free port (DC_LMTP_PORT); waits until it accepts
+# connections. Only as root.
+dc_lmtp_start()
+{
+	local i
+	[ "$(id -u)" -eq 0 ] || dc_die "the LMTP service needs root" ||
+		return 1
+	DC_LMTP_PORT=$(dc_free_port) || return 1
+	cat >"$DC_DIR/lmtp-listener.conf" <<EOF
+inet_listener lmtp {
+  address = 127.0.0.1
+  port = $DC_LMTP_PORT
+}
+EOF
+	# Not $(...): the daemon keeps the captured stdout open
+	if ! "$DC_DOVECOT" -c "$DC_CONF" >"$DC_DIR/dovecot-start.out" 2>&1
+	then
+		dc_die "starting dovecot failed:" \
+			"$(head -c 2000 "$DC_DIR/dovecot-start.out")"
+		tail -n 5 "$DC_LOG" >&2
+		return 1
+	fi
+	for i in $(seq 1 100); do
+		if [ -z "$DC_LMTP_PID" ] && [ -s "$DC_DIR/run/master.pid" ]
+		then
+			DC_LMTP_PID=$(cat "$DC_DIR/run/master.pid")
+		fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$DC_LMTP_PORT") 2>/dev/null
+		then
+			return 0
+		fi
+		sleep 0.1
+	done
+	dc_die "LMTP on 127.0.0.1:$DC_LMTP_PORT did not come up"
+	tail -n 5 "$DC_LOG" >&2
+	dc_lmtp_stop
+	return 1
+}
+
+# dc_lmtp_stop: stop the instance started by dc_lmtp_start (if any) and
+# wait for its master process to exit; safe to call more than once
+dc_lmtp_stop()
+{
+	local i pid=$DC_LMTP_PID
+	[ -n "$pid" ] || [ ! -s "$DC_DIR/run/master.pid" ] ||
+		pid=$(cat "$DC_DIR/run/master.pid")
+	[ -n "$pid" ] || return 0
+	"$DC_DOVECOT" -c "$DC_CONF" stop >/dev/null 2>&1 ||
+		kill -TERM "$pid" 2>/dev/null || :
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "dovecot.sh: master $pid did not stop, killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || :
+	fi
+	DC_LMTP_PID=
+}
+
+# dc_lmtp_send SPEC: deliver messages over ONE LMTP connection to the
+# running instance. SPEC is a file with one transaction a line:
+#   MSGFILE <TAB> SENTCOPY <TAB> RCPT [RCPT...]
+# (RCPT are full addresses). SENTCOPY receives the exact bytes the server
+# got as message content: line ends made CRLF and a final CRLF added, as
+# SMTP DATA requires (dot-stuffing is undone by the server). Prints one
+# line per recipient: "<code> <rcpt> <MSGFILE> <reply text>". Returns 1 if
+# any recipient was not accepted with 2xx.
+dc_lmtp_send()
+{
+	python3 - "$DC_LMTP_PORT" "$1" <<'EOF'
+import re
+import smtplib
+import sys
+
+port, spec = int(sys.argv[1]), sys.argv[2]
+failed = False
+lmtp = smtplib.LMTP("127.0.0.1", port)
+try:
+    code, _ = lmtp.ehlo("e2e.example.net")  # LHLO for LMTP
+    if code != 250:
+        sys.exit("LHLO failed: %d" % code)
+    with open(spec, encoding="utf-8") as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    for line in lines:
+        msgfile, sentcopy, rcpts = line.split("\t")
+        rcpts = rcpts.split()
+        with open(msgfile, "rb") as m:
+            data = m.read()
+        # What smtplib.data() transmits, before dot-stuffing
+        sent = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
+        if not sent.endswith(b"\r\n"):
+            sent += b"\r\n"
+        with open(sentcopy, "wb") as s:
+            s.write(sent)
+        code, resp = lmtp.mail("sender@example.net")
+        if code != 250:
+            sys.exit("MAIL FROM failed: %d %r" % (code, resp))
+        accepted = []
+        for r in rcpts:
+            code, resp = lmtp.rcpt(r)
+            if code == 250:
+                accepted.append(r)
+            else:
+                failed = True
+                print("%d %s %s %s" % (code, r, msgfile,
+                                       resp.decode(errors="replace")))
+        if not accepted:
+            lmtp.rset()
+            continue
+        # LMTP answers DATA once per accepted recipient (RFC 2033);
+        # smtplib reads the first reply, we read the others.
+        code, resp = lmtp.data(data)
+        replies = [(code, resp)]
+        for _ in accepted[1:]:
+            replies.append(lmtp.getreply())
+        for r, (code, resp) in zip(accepted, replies):
+            if code // 100 != 2:
+                failed = True
+            print("%d %s %s %s" % (code, r, msgfile,
+                                   resp.decode(errors="replace")))
+    lmtp.quit()
+finally:
+    lmtp.close()
+sys.exit(1 if failed else 0)
+EOF
+}
+
+# dc_leftover_processes: print processes (pid and command) that still run
+# with this instance's scratch directory on their command line, e.g. a
+# gpg-agent of a GnuPG home in it or a dovecot child; empty when clean
+dc_leftover_processes()
+{
+	local list
+	[ -n "$DC_DIR" ] || return 0
+	# ps first, then filter: awk must not find itself
+	list=$(ps -eo pid=,stat=,args=)
+	printf '%s\n' "$list" | awk -v d="$DC_DIR" \
+		'index($0, d) && $2 !~ /^Z/ { print }'
+}
+
+# dc_kill_agents: stop the gpg-agent of every GnuPG home in the scratch
+# directory
+dc_kill_agents()
+{
+	local g
+	[ -n "$DC_DIR" ] && [ -d "$DC_DIR" ] || return 0
+	while IFS= read -r g; do
+		gpgconf --homedir "$(dirname "$g")" --kill all \
+			>/dev/null 2>&1 || :
+	done < <(find "$DC_DIR" -name pubring.kbx 2>/dev/null)
+}
+
+# dc_cleanup: stop LMTP, kill the gpg-agents of all GnuPG homes in the
+# scratch directory, remove it (unless $SIEVE_ENCRYPT_KEEP is set)
+dc_cleanup()
+{
+	[ -n "$DC_DIR" ] && [ -d "$DC_DIR" ] || return 0
+	dc_lmtp_stop
+	dc_kill_agents
+	if [ -n "${SIEVE_ENCRYPT_KEEP:-}" ]; then
+		echo "kept scratch directory $DC_DIR" >&2
+	else
+		rm -rf "$DC_DIR"
+	fi
+	DC_DIR=
+}
+
+# Test report helpers: one line per check, counters for the summary
+DC_PASSED=0
+DC_FAILED=0
+DC_SKIPPED=0
+
+dc_pass()
+{
+	echo "PASS: $1"
+	DC_PASSED=$((DC_PASSED + 1))
+}
+
+dc_fail()
+{
+	echo "FAIL: $1: $2"
+	DC_FAILED=$((DC_FAILED + 1))
+}
+
+dc_skip()
+{
+	echo "SKIP: $1: $2"
+	DC_SKIPPED=$((DC_SKIPPED + 1))
+}
+
+# dc_summary: print "N passed, N failed[, N skipped]"; returns 1 if any
+# check failed
+dc_summary()
+{
+	if [ "$DC_SKIPPED" -gt 0 ]; then
+		echo "$DC_PASSED passed, $DC_FAILED failed, $DC_SKIPPED skipped"
+	else
+		echo "$DC_PASSED passed, $DC_FAILED failed"
+	fi
+	[ "$DC_FAILED" -eq 0 ]
+}
