@@ -16,7 +16,8 @@
 #       with --user, as the test user, in a clean environment. The working
 #       directory is /src/sieve-encrypt when it exists (else / or the test
 #       user's home), or --cd DIR. --sync runs `sync` first. The exit status
-#       is CMD's.
+#       is CMD's. After a run as root, files root created in
+#       /src/sieve-encrypt are given back to the test user.
 #   trixie-chroot.sh [-r DIR] verify [--no-check]
 #       Copy this checkout in (sync --clean) and check the Dovecot 2.4 build:
 #       autoreconf/configure --enable-werror/make as the test user (no
@@ -45,7 +46,9 @@
 #
 # Mounts: /proc (and /dev when the chroot has no device nodes) are mounted
 # while the script runs a command in the chroot and unmounted on exit, also
-# on errors and signals. Runs on the same chroot are serialized by a lock.
+# on errors and signals. Commands on the same chroot are serialized by a
+# lock (DIR.lock), but a sequence of them (sync, build, test) is not: give
+# parallel users their own chroot with SIEVE_ENCRYPT_CHROOT or -r.
 #
 # Example:
 #   tests/setup/trixie-chroot.sh
@@ -559,8 +562,25 @@ do_run()
 		${MAKEFLAGS:+MAKEFLAGS="$MAKEFLAGS"} \
 		/bin/sh -c 'cd "$1" || exit 1; shift; exec "$@"' sh "$cwd" "$@" ||
 		rc=$?
+	if [ $as_user -eq 0 ]; then
+		chown_src
+	fi
 	cleanup
 	return $rc
+}
+
+# Files that root made in the project copy (e.g. `make install` relinking)
+# would stop the test user's next build: give them back.
+chown_src()
+{
+	local uid gid
+
+	[ -d "$C$CHROOT_SRC" ] || return 0
+	uid=$(awk -F: -v u="$TEST_USER" '$1 == u { print $3 }' "$C/etc/passwd")
+	gid=$(awk -F: -v u="$TEST_USER" '$1 == u { print $4 }' "$C/etc/passwd")
+	[ -n "$uid" ] || return 0
+	find "$C$CHROOT_SRC" -xdev \( ! -uid "$uid" -o ! -gid "$gid" \) \
+		-exec chown -h "$uid:$gid" {} + 2>/dev/null || true
 }
 
 #
@@ -579,8 +599,6 @@ echo "built without warnings"
 
 verify_install='
 make install >/root/verify-install.log 2>&1 || { tail -20 /root/verify-install.log; exit 1; }
-# The build tree stays owned by the test user
-chown -R "$(stat -c %u:%g .)" .
 ls -l /usr/lib/dovecot/modules/sieve/lib90_sieve_encrypt_plugin.so \
       /usr/lib/dovecot/modules/settings/libsieve_encrypt_settings.so
 '
