@@ -356,6 +356,12 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 	ret = cmd_encrypt_read_operands(renv, address, &is_test, &keys);
 	if (ret <= 0)
 		return ret;
+	if (extctx == NULL) {
+		/* Settings failed to load on a reload (test_config_reload) */
+		sieve_runtime_error(renv, NULL, "encrypt action: "
+				    "extension settings not available");
+		return SIEVE_EXEC_FAILURE;
+	}
 
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS, "encrypt action");
 	sieve_runtime_trace_descend(renv);
