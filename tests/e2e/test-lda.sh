@@ -33,34 +33,17 @@ dc_init
 
 # --- keys and users --------------------------------------------------------
 
-SECRET=$DC_DIR/secret
-mkdir -p "$SECRET"
-
-# add_user_with_key NAME MAKER: user NAME whose ~/.gnupg holds the public
-# part of a key made by MAKER (make_key, make_expired_key, ...); the secret
-# key stays in $SECRET/NAME. Prints the fingerprint.
-add_user_with_key()
-{
-	local name=$1 maker=$2 fpr home
-	dc_add_user "$name"
-	home=$(dc_home "$name")
-	fpr=$("$maker" "$SECRET/$name" "${name^}" "$name@example.org") &&
-		keys_export_public "$SECRET/$name" "$home/.gnupg" "$fpr" &&
-		keys_give "$home/.gnupg" "$DC_UID:$DC_GID" || return 1
-	printf '%s\n' "$fpr"
-}
-
 setup_failed()
 {
 	echo "test-lda.sh: setting up keys failed" >&2
 	exit 1
 }
 
-ALICE_FPR=$(add_user_with_key alice make_key) || setup_failed
-CAROL_FPR=$(add_user_with_key carol make_key) || setup_failed
-add_user_with_key erin make_expired_key >/dev/null || setup_failed
-add_user_with_key frank make_revoked_key >/dev/null || setup_failed
-add_user_with_key grace make_signonly_key >/dev/null || setup_failed
+ALICE_FPR=$(dc_add_user_with_key alice make_key) || setup_failed
+CAROL_FPR=$(dc_add_user_with_key carol make_key) || setup_failed
+dc_add_user_with_key erin make_expired_key >/dev/null || setup_failed
+dc_add_user_with_key frank make_revoked_key >/dev/null || setup_failed
+dc_add_user_with_key grace make_signonly_key >/dev/null || setup_failed
 dc_add_user bob
 dc_kill_agents
 
@@ -99,26 +82,13 @@ count_lines()
 	printf '%s\n' "$1" | wc -l
 }
 
-# expect_of MSG: the X-E2E-Expect header of a test message
-expect_of()
-{
-	sed -n 's/^X-E2E-Expect: *\([a-z]*\).*/\1/p' "$1" | head -n 1
-}
-
-# plugin_sizes LOG: "PLAIN,TOTAL" from the plugin's info line, or nothing
-plugin_sizes()
-{
-	sed -n 's/.*encrypt action: encrypted message to key .* (\([0-9]*\) -> \([0-9]*\) bytes.*/\1,\2/p' \
-		"$1" | head -n 1
-}
-
 # verify NAME ORIGINAL STORED MODE [ARGS...]: run the verifier; sets VOUT
 verify()
 {
 	local name=$1 orig=$2 stored=$3 mode=$4
 	shift 4
 	VOUT=$(python3 "$VERIFY" --expect "$mode" "$@" "$orig" "$stored" \
-		"$SECRET/$name" 2>&1)
+		"$(dc_secret_home "$name")" 2>&1)
 }
 
 # check_delivery NAME: common checks after deliver(); sets WHY on failure
@@ -140,7 +110,7 @@ check_delivery()
 ALICE_KEYID=${ALICE_FPR: -16}
 for msg in "$MESSAGES"/*.eml; do
 	base=$(basename "$msg")
-	mode=$(expect_of "$msg")
+	mode=$(dc_expect_of "$msg")
 	[ -n "$mode" ] || mode=auto
 	t="lda alice $base ($mode)"
 	deliver alice "$msg"
@@ -152,7 +122,7 @@ for msg in "$MESSAGES"/*.eml; do
 	*/Maildir/new/*|*/Maildir/cur/*) ;;
 	*) dc_fail "$t" "not stored in INBOX: ${NEW#"$DC_DIR"/}"; continue ;;
 	esac
-	sizes=$(plugin_sizes "$LOGF")
+	sizes=$(dc_plugin_sizes "$LOGF")
 	if [ "$mode" = encrypted ]; then
 		if [ -z "$sizes" ]; then
 			dc_fail "$t" "no 'encrypted message' info line in the log"
@@ -165,9 +135,9 @@ for msg in "$MESSAGES"/*.eml; do
 		fi
 		extra=(--plugin-sizes "$sizes")
 	else
-		if [ -n "$sizes" ] || grep -q 'encrypt action' "$LOGF"; then
-			dc_fail "$t" "plugin logged: $(grep -m1 'encrypt action' \
-				"$LOGF" | cut -c1-200)"
+		if [ -n "$sizes" ] || grep -q 'Error:' "$LOGF"; then
+			dc_fail "$t" "plugin logged: $(grep -Em1 \
+				'Error:|encrypted message' "$LOGF" | cut -c1-200)"
 			continue
 		fi
 		extra=()
@@ -239,7 +209,7 @@ for base in 03-alternative.eml 04-mixed-attachment.eml \
 	elif ! grep -q "stored mail into mailbox 'Encrypted'" "$LOGF"; then
 		dc_fail "$t" "log does not show the fileinto"
 	elif verify carol "$MESSAGES/$base" "$NEW" encrypted \
-		--plugin-sizes "$(plugin_sizes "$LOGF")"; then
+		--plugin-sizes "$(dc_plugin_sizes "$LOGF")"; then
 		dc_pass "$t"
 	else
 		dc_fail "$t" "$VOUT"

@@ -208,6 +208,29 @@ dc_add_user()
 		"$DC_GID" "$home" >>"$DC_DIR/users"
 }
 
+# dc_add_user_with_key NAME MAKER: add user NAME whose ~/.gnupg holds only
+# the public part of a key made by MAKER (make_key, make_expired_key, ...
+# from keys.sh, which must be sourced); the secret key stays in
+# $(dc_secret_home NAME), for decrypting. Prints the fingerprint.
+dc_add_user_with_key()
+{
+	local name=$1 maker=$2 fpr home secret
+	home=$DC_DIR/home/$name
+	secret=$(dc_secret_home "$name")
+	dc_add_user "$name"
+	mkdir -p "$DC_DIR/secret"
+	fpr=$("$maker" "$secret" "${name^}" "$name@$DC_DOMAIN") &&
+		keys_export_public "$secret" "$home/.gnupg" "$fpr" &&
+		keys_give "$home/.gnupg" "$DC_UID:$DC_GID" || return 1
+	printf '%s\n' "$fpr"
+}
+
+# dc_secret_home NAME: the GnuPG home with NAME's secret key
+dc_secret_home()
+{
+	printf '%s\n' "$DC_DIR/secret/$1"
+}
+
 # dc_home NAME: print the home directory of test user NAME
 dc_home()
 {
@@ -309,6 +332,28 @@ dc_log_grep()
 	grep -E -- "$1" "$DC_LOG"
 }
 
+# dc_plugin_sizes LOG [SESSION]: "PLAIN,TOTAL" from the plugin's line
+# "encrypted message to key ... (PLAIN -> TOTAL bytes, ...)" in LOG, of the
+# given Dovecot session id if any (the id LMTP puts in its reply); nothing
+# if there is no such line
+dc_plugin_sizes()
+{
+	local log=$1 session=${2:-}
+	if [ -n "$session" ]; then
+		grep -F "<$session>: " "$log" || :
+	else
+		cat "$log"
+	fi | sed -n 's/.*encrypt action: encrypted message to key .* (\([0-9]*\) -> \([0-9]*\) bytes.*/\1,\2/p' |
+		head -n 1
+}
+
+# dc_expect_of MSG: the X-E2E-Expect header of a test message (encrypted
+# or unchanged), empty if none
+dc_expect_of()
+{
+	sed -n 's/^X-E2E-Expect: *\([a-z]*\).*/\1/p' "$1" | head -n 1
+}
+
 # dc_free_port: print a TCP port on 127.0.0.1 that is free right now
 dc_free_port()
 {
@@ -384,10 +429,12 @@ dc_lmtp_stop()
 # running instance. SPEC is a file with one transaction a line:
 #   MSGFILE <TAB> SENTCOPY <TAB> RCPT [RCPT...]
 # (RCPT are full addresses). SENTCOPY receives the exact bytes the server
-# got as message content: line ends made CRLF and a final CRLF added, as
+# got as message content: LF line ends made CRLF and a final CRLF added, as
 # SMTP DATA requires (dot-stuffing is undone by the server). Prints one
-# line per recipient: "<code> <rcpt> <MSGFILE> <reply text>". Returns 1 if
-# any recipient was not accepted with 2xx.
+# line per recipient: "<code> <rcpt> <MSGFILE> <reply text>"; the reply of
+# a delivery is "2.0.0 <rcpt> SESSION-ID Saved", SESSION-ID being the id in
+# the log lines of that delivery. Returns 1 if any recipient was not
+# accepted with 2xx.
 dc_lmtp_send()
 {
 	python3 - "$DC_LMTP_PORT" "$1" <<'EOF'
@@ -409,8 +456,10 @@ try:
         rcpts = rcpts.split()
         with open(msgfile, "rb") as m:
             data = m.read()
-        # What smtplib.data() transmits, before dot-stuffing
-        sent = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
+        # SMTP wants CRLF lines, as an MTA would send them: bare LF
+        # becomes CRLF, and the data ends with CRLF (smtplib adds it
+        # otherwise). smtplib only dot-stuffs bytes; the server undoes that.
+        sent = re.sub(rb"\r?\n", b"\r\n", data)
         if not sent.endswith(b"\r\n"):
             sent += b"\r\n"
         with open(sentcopy, "wb") as s:
@@ -432,7 +481,7 @@ try:
             continue
         # LMTP answers DATA once per accepted recipient (RFC 2033);
         # smtplib reads the first reply, we read the others.
-        code, resp = lmtp.data(data)
+        code, resp = lmtp.data(sent)
         replies = [(code, resp)]
         for _ in accepted[1:]:
             replies.append(lmtp.getreply())

@@ -55,7 +55,8 @@ prepends (LMTP does) are skipped at the top of STORED.
 "encrypted message to key ... (PLAIN -> TOTAL bytes, ...)". PLAIN must be
 the payload size; TOTAL the size of the message the plugin produced, with
 the line ends it should have written (CRLF when the original's first line
-ends in CRLF, else LF). Not usable when trace fields were added.
+ends in CRLF, else LF). Trace fields count too (LMTP adds them before Sieve
+runs), assumed to have the original's line ends (LMTP: CRLF).
 
 Output: one line. "ok: encrypted ..." / "ok: unchanged ..." / "ok: plain"
 and exit 0, or "mismatch: <reason>" and exit 1 (2 for usage or system
@@ -508,26 +509,38 @@ def expected_outer(orig):
     return out
 
 
-def strip_trace(stored, trace_fields):
-    """Remove the prepended trace fields; return (rest, count)."""
-    if not trace_fields:
-        return stored, 0
-    pos = 0
-    count = 0
-    lines = split_lines(stored)
+def leading_trace(data, trace_fields):
+    """Sizes of the fields at the top of data whose names are in
+    trace_fields."""
+    sizes = []
+    lines = split_lines(data)
     i = 0
-    while i < len(lines):
-        name = Message.field_name(lines[i]).lower()
-        if name.decode("latin-1") not in trace_fields:
+    while i < len(lines) and lines[i][:1] not in (b" ", b"\t"):
+        name = Message.field_name(lines[i]).lower().decode("latin-1")
+        if name not in trace_fields:
             break
         size = len(lines[i])
         i += 1
         while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
             size += len(lines[i])
             i += 1
-        pos += size
-        count += 1
-    return stored[pos:], count
+        sizes.append(size)
+    return sizes
+
+
+def strip_trace(stored, trace_fields, original):
+    """Remove the trace fields the delivery prepended: as many of the
+    leading trace-named fields of stored as the original did not have
+    (an original may start with a Return-Path of its own). Returns
+    (rest, count)."""
+    if not trace_fields:
+        return stored, 0
+    have = leading_trace(stored, trace_fields)
+    count = len(have) - len(leading_trace(original, trace_fields))
+    if count < 0:
+        raise Mismatch("stored message lacks the original's leading "
+                       "%s fields" % "/".join(sorted(trace_fields)))
+    return stored[sum(have[:count]):], count
 
 
 CT_RE = re.compile(
@@ -604,7 +617,7 @@ def gpg_decrypt(gnupghome, armored):
 
 
 def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
-    body_stored, ntrace = strip_trace(stored, trace_fields)
+    body_stored, ntrace = strip_trace(stored, trace_fields, orig.data)
 
     # (a) outer header: the original's other fields, then ours
     raw_outer = expected_outer(orig)
@@ -666,21 +679,23 @@ def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
         if plain_size != len(entity):
             raise Mismatch("plugin logged %d plaintext bytes, expected %d"
                            % (plain_size, len(entity)))
-        if ntrace == 0:
-            gen_size = len(generated)
-            if orig.crlf:
-                gen_size += generated.count(b"\n")
-            if total_size != len(raw_outer) + gen_size:
-                raise Mismatch("plugin logged %d bytes of output, expected "
-                               "%d (%s line ends)"
-                               % (total_size, len(raw_outer) + gen_size,
-                                  "CRLF" if orig.crlf else "LF"))
+        # Trace fields were part of what the plugin read (LMTP adds them
+        # before Sieve runs), with the message's line ends
+        trace = stored[:len(stored) - len(body_stored)]
+        gen_size = len(trace) + len(generated)
+        if orig.crlf:
+            gen_size += trace.count(b"\n") + generated.count(b"\n")
+        if total_size != len(raw_outer) + gen_size:
+            raise Mismatch("plugin logged %d bytes of output, expected "
+                           "%d (%s line ends)"
+                           % (total_size, len(raw_outer) + gen_size,
+                              "CRLF" if orig.crlf else "LF"))
     return "encrypted to %s, %d bytes payload" % (",".join(keys) or "?",
                                                   len(plain))
 
 
 def check_same(orig, stored, trace_fields):
-    rest, _ = strip_trace(stored, trace_fields)
+    rest, _ = strip_trace(stored, trace_fields, orig.data)
     compare("stored message", rest, crlf_to_lf(orig.data))
 
 
@@ -698,7 +713,7 @@ def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
 
     state, reason = encrypted_already(orig)
     if mode == "auto":
-        rest, _ = strip_trace(stored, trace_fields)
+        rest, _ = strip_trace(stored, trace_fields, orig.data)
         mode = "unchanged" if rest == crlf_to_lf(orig.data) else "encrypted"
         if state is None:
             pass
