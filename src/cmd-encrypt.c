@@ -24,8 +24,9 @@
 /* Encrypt command
  *
  * Syntax:
- *   "encrypt" <keys: string-list>
+ *   "encrypt" [<keys: string-list>]
  *
+ * Without keys, the keys come from sieve_encrypt_default_keys.
  * Also usable as a test: true when the message is encrypted afterwards
  * (also when it was already), false when no usable key was found.
  */
@@ -51,6 +52,14 @@ const struct sieve_command_def sieve_cmd_encrypt = {
 /*
  * Encrypt operation
  */
+
+/* The operation's first byte */
+enum cmd_encrypt_flags {
+	/* used as a test */
+	CMD_ENCRYPT_FLAG_TEST = 0x01,
+	/* has a key list operand */
+	CMD_ENCRYPT_FLAG_KEYS = 0x02,
+};
 
 static bool
 cmd_encrypt_operation_dump(const struct sieve_dumptime_env *denv,
@@ -159,6 +168,29 @@ cmd_encrypt_warn_copy_before(struct sieve_validator *valdtr,
 		sieve_command_identifier(cmd));
 }
 
+/* Without a key list the keys come from the settings. A user's script
+   (compiled without access to global extensions) can only rely on them
+   when they are set; an administrator's script may be compiled elsewhere
+   (sievec) and is checked at run time. */
+static bool
+cmd_encrypt_validate_default_keys(struct sieve_validator *valdtr,
+				  struct sieve_command *cmd)
+{
+	const struct ext_encrypt_context *extctx = cmd->ext->context;
+	enum sieve_compile_flags flags = sieve_validator_compile_flags(valdtr);
+
+	if ((flags & SIEVE_COMPILE_FLAG_NOGLOBAL) == 0 ||
+	    (extctx != NULL && extctx->set->parsed.default_keys != NULL)) {
+		cmd_encrypt_warn_copy_before(valdtr, cmd);
+		return TRUE;
+	}
+	sieve_command_validate_error(valdtr, cmd,
+		"the %s %s has no key list argument and no default keys "
+		"are configured (sieve_encrypt_default_keys)",
+		sieve_command_identifier(cmd), sieve_command_type_name(cmd));
+	return FALSE;
+}
+
 static bool
 cmd_encrypt_validate(struct sieve_validator *valdtr,
 		     struct sieve_command *cmd)
@@ -166,15 +198,8 @@ cmd_encrypt_validate(struct sieve_validator *valdtr,
 	struct sieve_ast_argument *arg = cmd->first_positional, *item;
 	struct cmd_encrypt_key_context kctx;
 
-	if (arg == NULL) {
-		sieve_command_validate_error(valdtr, cmd,
-			"the %s %s expects a key list argument "
-			"(fingerprints, key ids or e-mail addresses), "
-			"but none was found",
-			sieve_command_identifier(cmd),
-			sieve_command_type_name(cmd));
-		return FALSE;
-	}
+	if (arg == NULL)
+		return cmd_encrypt_validate_default_keys(valdtr, cmd);
 	if (!sieve_validate_positional_argument(valdtr, cmd, arg, "keys", 1,
 						SAAT_STRING_LIST))
 		return FALSE;
@@ -208,12 +233,15 @@ static bool
 cmd_encrypt_generate(const struct sieve_codegen_env *cgenv,
 		     struct sieve_command *cmd)
 {
+	uint8_t flags = 0;
+
 	sieve_operation_emit(cgenv->sblock, cmd->ext, &sieve_opr_encrypt);
 
-	/* Emit is_test flag */
-	sieve_binary_emit_byte(cgenv->sblock,
-			       (uint8_t)(cmd->ast_node->type == SAT_TEST ?
-					 1 : 0));
+	if (cmd->ast_node->type == SAT_TEST)
+		flags |= CMD_ENCRYPT_FLAG_TEST;
+	if (cmd->first_positional != NULL)
+		flags |= CMD_ENCRYPT_FLAG_KEYS;
+	sieve_binary_emit_byte(cgenv->sblock, flags);
 
 	return sieve_generate_arguments(cgenv, cmd, NULL);
 }
@@ -226,20 +254,25 @@ static bool
 cmd_encrypt_operation_dump(const struct sieve_dumptime_env *denv,
 			   sieve_size_t *address)
 {
-	unsigned int is_test = 0;
+	unsigned int flags = 0;
 	int opt_code = 0;
 
-	if (!sieve_binary_read_byte(denv->sblock, address, &is_test))
+	if (!sieve_binary_read_byte(denv->sblock, address, &flags))
 		return FALSE;
 
 	sieve_code_dumpf(denv, "ENCRYPT (%s)",
-			 (is_test > 0 ? "test" : "command"));
+			 ((flags & CMD_ENCRYPT_FLAG_TEST) != 0 ?
+			  "test" : "command"));
 	sieve_code_descend(denv);
 
 	/* No optional operands are defined (yet) */
 	if (sieve_opr_optional_dump(denv, address, &opt_code) != 0)
 		return FALSE;
 
+	if ((flags & CMD_ENCRYPT_FLAG_KEYS) == 0) {
+		sieve_code_dumpf(denv, "keys: (default keys)");
+		return TRUE;
+	}
 	return sieve_opr_stringlist_dump(denv, address, "keys");
 }
 
@@ -265,14 +298,14 @@ cmd_encrypt_read_operands(const struct sieve_runtime_env *renv,
 			  const char *const **keys_r)
 {
 	struct sieve_stringlist *keys_list;
-	unsigned int is_test = 0;
+	unsigned int flags = 0;
 	int opt_code = 0, ret;
 
-	if (!sieve_binary_read_byte(renv->sblock, address, &is_test)) {
-		sieve_runtime_trace_error(renv, "invalid is_test flag");
+	if (!sieve_binary_read_byte(renv->sblock, address, &flags)) {
+		sieve_runtime_trace_error(renv, "invalid flags");
 		return SIEVE_EXEC_BIN_CORRUPT;
 	}
-	*is_test_r = (is_test > 0);
+	*is_test_r = ((flags & CMD_ENCRYPT_FLAG_TEST) != 0);
 
 	/* No optional operands are defined (yet) */
 	if (sieve_opr_optional_next(renv->sblock, address, &opt_code) != 0) {
@@ -280,6 +313,10 @@ cmd_encrypt_read_operands(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_BIN_CORRUPT;
 	}
 
+	if ((flags & CMD_ENCRYPT_FLAG_KEYS) == 0) {
+		*keys_r = NULL;
+		return SIEVE_EXEC_OK;
+	}
 	ret = sieve_opr_stringlist_read(renv, address, "keys", &keys_list);
 	if (ret <= 0)
 		return ret;
@@ -291,8 +328,16 @@ cmd_encrypt_read_operands(const struct sieve_runtime_env *renv,
 	return SIEVE_EXEC_OK;
 }
 
+/* What a failure to encrypt does: sieve_encrypt_on_failure */
+static int cmd_encrypt_failure_status(const struct ext_encrypt_context *extctx)
+{
+	return (extctx->set->parsed.tempfail ?
+		SIEVE_EXEC_TEMP_FAILURE : SIEVE_EXEC_FAILURE);
+}
+
 static int
 cmd_encrypt_report(const struct sieve_runtime_env *renv,
+		   const struct ext_encrypt_context *extctx,
 		   const char *const *keys, bool is_test,
 		   enum sieve_encrypt_outcome outcome,
 		   const struct sieve_encrypt_report *report)
@@ -310,6 +355,8 @@ cmd_encrypt_report(const struct sieve_runtime_env *renv,
 				    "encrypted message");
 		return SIEVE_EXEC_OK;
 	case SIEVE_ENCRYPT_ALREADY:
+		e_info(renv->event, "encrypt action: "
+		       "message is encrypted already, left unchanged");
 		sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
 				    "message is encrypted already");
 		return SIEVE_EXEC_OK;
@@ -326,12 +373,12 @@ cmd_encrypt_report(const struct sieve_runtime_env *renv,
 		sieve_runtime_error(renv, NULL,
 			"encrypt action: cannot encrypt message to %s: %s",
 			cmd_encrypt_keys_str(keys), report->error);
-		return SIEVE_EXEC_FAILURE;
+		return cmd_encrypt_failure_status(extctx);
 	case SIEVE_ENCRYPT_FAILED:
 		sieve_runtime_critical(renv, NULL, "encrypt action",
 			"encrypt action: failed to encrypt message to %s: %s",
 			cmd_encrypt_keys_str(keys), report->error);
-		return SIEVE_EXEC_FAILURE;
+		return cmd_encrypt_failure_status(extctx);
 	case SIEVE_ENCRYPT_MAIL_ERROR:
 		break;
 	}
@@ -363,6 +410,15 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_FAILURE;
 	}
 
+	if (keys == NULL)
+		keys = extctx->set->parsed.default_keys;
+	if (keys == NULL) {
+		sieve_runtime_error(renv, NULL, "encrypt action: "
+			"no key list given and sieve_encrypt_default_keys "
+			"is not set");
+		return cmd_encrypt_failure_status(extctx);
+	}
+
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS, "encrypt action");
 	sieve_runtime_trace_descend(renv);
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
@@ -370,7 +426,8 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			    cmd_encrypt_keys_str(keys));
 
 	outcome = sieve_encrypt_message(renv, extctx->set, keys, &report);
-	ret = cmd_encrypt_report(renv, keys, is_test, outcome, &report);
+	ret = cmd_encrypt_report(renv, extctx, keys, is_test, outcome,
+				 &report);
 	if (is_test && ret == SIEVE_EXEC_OK) {
 		sieve_interpreter_set_test_result(
 			renv->interp, outcome != SIEVE_ENCRYPT_NO_KEY);

@@ -25,7 +25,6 @@
 /* Ciphertext up to this size stays in memory, larger goes to an unlinked
    temporary file (which holds nothing but the encrypted message). */
 #define SIEVE_ENCRYPT_MAX_MEM_SIZE (256 * 1024)
-#define SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS 60
 
 struct sieve_encrypt_job {
 	const struct sieve_runtime_env *renv;
@@ -166,7 +165,10 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 	if (home == NULL)
 		return SIEVE_ENCRYPT_FAILED;
 	params.home_dir = home;
-	params.timeout_secs = SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS;
+	params.gpg_binary = (*set->gpg_binary == '\0' ? NULL :
+			     set->gpg_binary);
+	params.timeout_secs = set->timeout;
+	params.compress = set->compress;
 	status = sieve_encrypt_gpg_create(&params, &job->gpg, &report->error);
 	if (status == SIEVE_ENCRYPT_GPG_OK) {
 		status = sieve_encrypt_gpg_find_keys(job->gpg, keys,

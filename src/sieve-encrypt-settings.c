@@ -37,12 +37,22 @@
 
 static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(STR, gnupg_home),
+	DEF(STR, default_keys),
+	DEF(TIME, timeout),
+	DEF(BOOL, compress),
+	DEF(ENUM, on_failure),
+	DEF(STR, gpg_binary),
 
 	SETTING_DEFINE_LIST_END
 };
 
 static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME,
+	.default_keys = "",
+	.timeout = SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS,
+	.compress = FALSE,
+	.on_failure = "keep:tempfail",
+	.gpg_binary = "",
 };
 
 static bool
@@ -91,21 +101,29 @@ sieve_encrypt_settings_check_vars(const char *key, const char *value,
 
 /* Called by both versions' parsers (2.4: also by doveconf) */
 static bool
-sieve_encrypt_settings_check(void *_set, pool_t pool ATTR_UNUSED,
+sieve_encrypt_settings_check(void *_set, pool_t pool,
 			     const char **error_r)
 {
 	struct sieve_encrypt_settings *set = _set;
 
 #ifdef SIEVE_ENCRYPT_COMPAT_24
 	if (!sieve_encrypt_settings_check_vars("sieve_encrypt_gnupg_home",
-					       set->gnupg_home, error_r))
+					       set->gnupg_home, error_r) ||
+	    !sieve_encrypt_settings_check_vars("sieve_encrypt_default_keys",
+					       set->default_keys, error_r))
 		return FALSE;
-#else
-	(void)error_r;
 #endif
 	/* Empty means the default, as with Pigeonhole's own settings */
 	if (*set->gnupg_home == '\0')
 		set->gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME;
+	if (set->timeout == 0) {
+		*error_r = "sieve_encrypt_timeout must be larger than 0";
+		return FALSE;
+	}
+	set->parsed.tempfail = (strcmp(set->on_failure, "tempfail") == 0);
+	set->parsed.default_keys = (*set->default_keys == '\0' ? NULL :
+		(const char *const *)p_strsplit_spaces(pool, set->default_keys,
+						       " "));
 	return TRUE;
 }
 

@@ -17,9 +17,28 @@ struct sieve_encrypt_settings {
 	/* sieve_encrypt_gnupg_home: the recipient's GnuPG home directory;
 	   a leading "~/" is the user's home */
 	const char *gnupg_home;
+	/* sieve_encrypt_default_keys: the keys (separated by spaces) of an
+	   encrypt command without a key list */
+	const char *default_keys;
+	/* sieve_encrypt_timeout: deadline for each gpg run, in seconds */
+	unsigned int timeout;
+	/* sieve_encrypt_compress: let gpg compress before encrypting */
+	bool compress;
+	/* sieve_encrypt_on_failure: keep or tempfail */
+	const char *on_failure;
+	/* sieve_encrypt_gpg_binary: gpg program; empty: gpgme's default */
+	const char *gpg_binary;
+
+	struct {
+		/* sieve_encrypt_default_keys split at spaces; NULL if empty */
+		const char *const *default_keys;
+		/* on_failure = tempfail */
+		bool tempfail;
+	} parsed;
 };
 
 #define SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME "~/.gnupg"
+#define SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS 60
 
 /* The settings' definition; on Dovecot 2.4 also exported by the settings
    module libsieve_encrypt_settings.so. */

@@ -1,8 +1,5 @@
 require "vnd.x.encrypt";
 
-# No key list
-encrypt;
-
 # Wrong argument type
 encrypt 42;
 
