@@ -13,6 +13,7 @@
 #include "sieve-encrypt-gpg.h"
 
 #include <ctype.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 ARRAY_DEFINE_TYPE(gpgme_key, gpgme_key_t);
@@ -30,11 +31,17 @@ struct sieve_encrypt_gpg {
 	ARRAY_TYPE(gpgme_key) keys;
 };
 
+#define PGP_MESSAGE_END "-----END PGP MESSAGE-----\n"
+
 /* The streams behind gpgme's data callbacks */
-struct sieve_encrypt_gpg_io {
+struct sieve_encrypt_gpg_stream {
 	struct istream *input;
 	struct ostream *output;
 	bool crlf;
+
+	/* the last bytes gpg wrote, to see that the armor was completed */
+	char tail[sizeof(PGP_MESSAGE_END) - 1];
+	size_t tail_len;
 };
 
 void sieve_encrypt_gpg_global_init(void)
@@ -149,6 +156,29 @@ sieve_encrypt_gpg_check_home(const char *home_dir, const char **error_r)
 	return SIEVE_ENCRYPT_GPG_OK;
 }
 
+/* gpgme only notices a missing gpg when its child fails to exec, which
+   looks like an empty key listing: check up front. */
+static int
+sieve_encrypt_gpg_check_binary(gpgme_ctx_t ctx, const char **error_r)
+{
+	gpgme_engine_info_t info = gpgme_ctx_get_engine_info(ctx);
+
+	for (; info != NULL; info = info->next) {
+		if (info->protocol != GPGME_PROTOCOL_OpenPGP)
+			continue;
+		if (info->file_name == NULL ||
+		    access(info->file_name, X_OK) < 0) {
+			*error_r = t_strdup_printf("gpg %s: not executable: %m",
+				(info->file_name == NULL ? "(none)" :
+				 info->file_name));
+			return -1;
+		}
+		return 0;
+	}
+	*error_r = "gpgme has no OpenPGP engine";
+	return -1;
+}
+
 static int
 sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
 			    const struct sieve_encrypt_gpg_params *params,
@@ -170,6 +200,8 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
 			 params->gpg_binary), sieve_encrypt_gpgme_error(err));
 		return -1;
 	}
+	if (sieve_encrypt_gpg_check_binary(ctx, error_r) < 0)
+		return -1;
 	gpgme_set_armor(ctx, 1);
 	/* No keyserver, WKD or dirmngr: keys come from the keyring only */
 	gpgme_set_offline(ctx, 1);
@@ -354,10 +386,18 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 {
 	gpgme_error_t err;
 
+	gpgme_key_t key;
+
 	sieve_encrypt_gpg_io_begin(gpg->io);
 	err = gpgme_op_keylist_ext_start(gpg->ctx, (const char **)patterns,
 					 0, 0);
 	err = sieve_encrypt_gpg_io_end(gpg->io, err);
+	if (err == 0) {
+		/* The keys came as events; what is left to fetch is the
+		   keyring error gpg reported, if any (e.g. unreadable) */
+		err = gpgme_op_keylist_next(gpg->ctx, &key);
+		i_assert(err != 0);
+	}
 	if (err != 0 && gpgme_err_code(err) != GPG_ERR_EOF) {
 		*error_r = t_strdup_printf("listing keys in %s failed: %s",
 					   gpg->home_dir,
@@ -466,7 +506,7 @@ const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg)
 static ssize_t
 sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
 {
-	struct sieve_encrypt_gpg_io *io = handle;
+	struct sieve_encrypt_gpg_stream *io = handle;
 	const unsigned char *data;
 	size_t avail;
 	int ret;
@@ -501,11 +541,42 @@ sieve_encrypt_gpg_write_crlf(struct ostream *output,
 	o_stream_nsend(output, data, size);
 }
 
+static void
+sieve_encrypt_gpg_stream_tail(struct sieve_encrypt_gpg_stream *io,
+			      const void *buffer, size_t size)
+{
+	size_t keep;
+
+	if (size >= sizeof(io->tail)) {
+		memcpy(io->tail, CONST_PTR_OFFSET(buffer, size -
+						  sizeof(io->tail)),
+		       sizeof(io->tail));
+		io->tail_len = sizeof(io->tail);
+		return;
+	}
+	keep = I_MIN(io->tail_len, sizeof(io->tail) - size);
+	memmove(io->tail, io->tail + io->tail_len - keep, keep);
+	memcpy(io->tail + keep, buffer, size);
+	io->tail_len = keep + size;
+}
+
+/* gpgme reports success when gpg dies without a word (it cannot see the
+   exit status), so the result is checked: all of the message was read and
+   the armor is complete. */
+static bool
+sieve_encrypt_gpg_stream_complete(const struct sieve_encrypt_gpg_stream *io)
+{
+	return (io->input->eof && i_stream_get_data_size(io->input) == 0 &&
+		io->tail_len == sizeof(io->tail) &&
+		memcmp(io->tail, PGP_MESSAGE_END, sizeof(io->tail)) == 0);
+}
+
 static ssize_t
 sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 {
-	struct sieve_encrypt_gpg_io *io = handle;
+	struct sieve_encrypt_gpg_stream *io = handle;
 
+	sieve_encrypt_gpg_stream_tail(io, buffer, size);
 	if (io->crlf)
 		sieve_encrypt_gpg_write_crlf(io->output, buffer, size);
 	else
@@ -539,7 +610,7 @@ sieve_encrypt_gpg_invalid_recipients(gpgme_ctx_t ctx)
 
 static const char *
 sieve_encrypt_gpg_encrypt_error(struct sieve_encrypt_gpg *gpg,
-				const struct sieve_encrypt_gpg_io *io,
+				const struct sieve_encrypt_gpg_stream *io,
 				gpgme_error_t err)
 {
 	const char *invalid;
@@ -570,7 +641,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	struct gpgme_data_cbs cipher_cbs = {
 		.write = sieve_encrypt_gpg_write,
 	};
-	struct sieve_encrypt_gpg_io io = {
+	struct sieve_encrypt_gpg_stream io = {
 		.input = input,
 		.output = output,
 		.crlf = crlf,
@@ -595,7 +666,12 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		err = gpgme_op_encrypt_start(gpg->ctx, recipients, flags,
 					     plain, cipher);
 		err = sieve_encrypt_gpg_io_end(gpg->io, err);
-		if (err != 0) {
+		if (err == 0 && !sieve_encrypt_gpg_stream_complete(&io))
+			err = gpg_error(GPG_ERR_INCOMPLETE_LINE);
+		if (gpgme_err_code(err) == GPG_ERR_INCOMPLETE_LINE) {
+			*error_r = "gpg ended without completing the "
+				"encryption (crashed or killed?)";
+		} else if (err != 0) {
 			*error_r = sieve_encrypt_gpg_encrypt_error(gpg, &io,
 								   err);
 		}

@@ -1,0 +1,3 @@
+require "vnd.x.encrypt";
+
+encrypt "alice@example.org";
