@@ -1,9 +1,8 @@
-require ["vnd.x.encrypt", "envelope", "variables"];
+require ["vnd.x.encrypt"];
 
-# Encrypt to the key of the recipient's address when that user has a keyring
-# with a usable key for it; otherwise the mail is delivered as before.
-if envelope :matches "to" "*" {
-	if encrypt "${1}" {
-		# encrypted now, or it arrived encrypted
-	}
+# Encrypt to the user's own key (sieve_encrypt_default_keys) when the user
+# has a keyring with a usable key for it; otherwise the mail is delivered as
+# before, without an error.
+if encrypt {
+	# encrypted now, or it arrived encrypted
 }
