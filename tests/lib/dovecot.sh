@@ -108,14 +108,25 @@ dc_init()
 	if ! dc_as_mail test -x "$DC_DIR"; then
 		rm -rf "$DC_DIR"
 		DC_DIR=
-		dc_die "$base is not reachable by user $DC_ACCOUNT;" \
-			"set TMPDIR to a world-searchable directory" || return 1
+		[ "$base" != /tmp ] ||
+			dc_die "/tmp is not reachable by user $DC_ACCOUNT" ||
+			return 1
+		echo "dovecot.sh: $base is not reachable by user" \
+			"$DC_ACCOUNT, using /tmp" >&2
+		TMPDIR=/tmp dc_init
+		return
 	fi
-	# The plugin directory is read by the mail account, too
-	dc_as_mail test -r "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" ||
-		dc_die "$DC_PLUGIN_DIR is not readable by user $DC_ACCOUNT" \
-			"(a build tree under a 0700 directory such as /root?);" \
-			"set SIEVE_ENCRYPT_BUILD to a build elsewhere" || return 1
+	# The mail account loads the plugin: a build tree it cannot read
+	# (a clone under /root, mode 0700) is copied into the scratch dir
+	if ! dc_as_mail test -r \
+		"$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so"; then
+		mkdir "$DC_DIR/plugin"
+		cp "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" \
+			"$DC_DIR/plugin/"
+		echo "dovecot.sh: $DC_PLUGIN_DIR is not readable by user" \
+			"$DC_ACCOUNT, using a copy of the plugin" >&2
+		DC_PLUGIN_DIR=$DC_DIR/plugin
+	fi
 
 	mkdir -p "$DC_DIR/run" "$DC_DIR/state" "$DC_DIR/home" \
 		"$DC_DIR/sieve" "$DC_DIR/store" "$DC_DIR/logs"
