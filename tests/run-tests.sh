@@ -43,8 +43,8 @@ run_group() {
 }
 
 run_group check make -s check
-for t in tests/e2e/test-lda.sh tests/e2e/test-lmtp.sh tests/e2e/roundtrip.sh; do
-	[ -x "$t" ] && run_group "$(basename "$t" .sh)" "$t"
+for t in tests/e2e/*.sh; do
+	run_group "$(basename "$t" .sh)" "$t"
 done
 if [ "$with_24" = yes ]; then
 	run_group dovecot-2.4 tests/run-tests-24.sh
