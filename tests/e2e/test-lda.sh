@@ -219,6 +219,78 @@ t="lda carol: nothing left in INBOX"
 n=$(dc_count_files "$(dc_maildir carol)")
 if [ "$n" -eq 0 ]; then dc_pass "$t"; else dc_fail "$t" "$n messages"; fi
 
+# --- the verifier itself: tampered copies must be rejected -----------------
+
+# One stored, encrypted message and variants of it, each with one defect
+deliver alice "$MESSAGES/06-folded-content-type.eml"
+GOOD=$NEW
+TAMPER=$DC_DIR/tamper
+mkdir -p "$TAMPER"
+python3 - "$GOOD" "$TAMPER" <<'EOF'
+import re, sys
+good, out = sys.argv[1], sys.argv[2]
+d = open(good, "rb").read()
+def w(name, data):
+    assert data != d, name
+    open("%s/%s" % (out, name), "wb").write(data)
+w("subject-changed", d.replace(b"Subject: folded", b"Subject: Folded", 1))
+w("field-dropped", re.sub(rb"(?m)^Date: .*\n", b"", d, count=1))
+w("fields-swapped", d.replace(b"From: Sender <sender@example.net>\nTo: "
+                              b"Recipient <recipient@example.org>\n",
+                              b"To: Recipient <recipient@example.org>\n"
+                              b"From: Sender <sender@example.net>\n", 1))
+w("content-field-left-outside", d.replace(
+    b"Content-Type: multipart/encrypted",
+    b"Content-Language: de\nContent-Type: multipart/encrypted", 1))
+w("mime-version-doubled", d.replace(b"Content-Type: multipart/encrypted",
+    b"MIME-Version: 1.0\nContent-Type: multipart/encrypted", 1))
+w("protocol-wrong", d.replace(b'protocol="application/pgp-encrypted"',
+                              b'protocol="application/pgp-signature"', 1))
+w("version-wrong", d.replace(b"\nVersion: 1\n", b"\nVersion: 2\n", 1))
+w("part-missing", re.sub(rb"(?s)\n--(-*\w+)\nContent-Type: application/"
+                         rb"pgp-encrypted.*?\n\n", b"\n", d, count=1))
+w("no-close-delimiter", re.sub(rb"--\n*$", b"\n", d))
+armor = re.search(rb"\n\n([A-Za-z0-9+/]{20})", d[d.find(b"BEGIN PGP"):])
+i = d.find(b"BEGIN PGP") + armor.start(1) + 10
+w("ciphertext-flipped", d[:i] + (b"A" if d[i:i + 1] != b"A" else b"B") +
+  d[i + 1:])
+w("crlf-in-mime-lines", d.replace(b"\nVersion: 1\n", b"\nVersion: 1\r\n", 1))
+EOF
+for f in "$TAMPER"/*; do
+	t="verifier rejects a stored message with $(basename "$f")"
+	if verify alice "$MESSAGES/06-folded-content-type.eml" "$f" encrypted
+	then
+		dc_fail "$t" "accepted: $VOUT"
+	else
+		dc_pass "$t: $VOUT"
+	fi
+done
+t="verifier rejects a message whose payload differs from the original"
+sed 's/lang ist\./lang ist!/' "$MESSAGES/06-folded-content-type.eml" \
+	>"$TAMPER/other-original"
+if verify alice "$TAMPER/other-original" "$GOOD" encrypted; then
+	dc_fail "$t" "accepted: $VOUT"
+elif [[ $VOUT != *"decrypted payload differs"* ]]; then
+	dc_fail "$t" "rejected for another reason: $VOUT"
+else
+	dc_pass "$t: $VOUT"
+fi
+t="verifier rejects a message it cannot decrypt (wrong secret key)"
+if verify carol "$MESSAGES/06-folded-content-type.eml" "$GOOD" encrypted
+then
+	dc_fail "$t" "accepted: $VOUT"
+else
+	dc_pass "$t: $VOUT"
+fi
+t="verifier rejects a plaintext message in mode encrypted and auto"
+if verify alice "$MESSAGES/01-plain-lf.eml" "$MESSAGES/01-plain-lf.eml" \
+	encrypted || verify alice "$MESSAGES/01-plain-lf.eml" \
+	"$MESSAGES/01-plain-lf.eml" auto; then
+	dc_fail "$t" "accepted: $VOUT"
+else
+	dc_pass "$t: $VOUT"
+fi
+
 # --- no stray processes ----------------------------------------------------
 
 dc_kill_agents
