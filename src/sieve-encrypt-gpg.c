@@ -133,11 +133,33 @@ static const char *sieve_encrypt_gpgme_error(gpgme_error_t err)
 			       gpgme_strsource(err));
 }
 
+static bool sieve_encrypt_path_has_dotdot(const char *path)
+{
+	const char *p = path, *end;
+
+	for (;;) {
+		end = strchr(p, '/');
+		if ((end == NULL ? strcmp(p, "..") == 0 :
+		     (end - p == 2 && p[0] == '.' && p[1] == '.')))
+			return TRUE;
+		if (end == NULL)
+			return FALSE;
+		p = end + 1;
+	}
+}
+
 static enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_check_home(const char *home_dir, const char **error_r)
 {
 	struct stat st;
 
+	/* A user name or variable expanding to ".." must not lead into
+	   another user's directory */
+	if (sieve_encrypt_path_has_dotdot(home_dir)) {
+		*error_r = t_strdup_printf(
+			"keyring path %s contains a '..' component", home_dir);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
 	if (stat(home_dir, &st) < 0) {
 		if (errno == ENOENT) {
 			*error_r = t_strdup_printf(
@@ -151,6 +173,15 @@ sieve_encrypt_gpg_check_home(const char *home_dir, const char **error_r)
 	if (!S_ISDIR(st.st_mode)) {
 		*error_r = t_strdup_printf("keyring %s is not a directory",
 					   home_dir);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+	/* Only the user's own (or an administrator's) keyring decides where
+	   the user's mail is encrypted to */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		*error_r = t_strdup_printf(
+			"keyring %s is owned by uid %ld, not by the user "
+			"(uid %ld) or root", home_dir, (long)st.st_uid,
+			(long)geteuid());
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
 	return SIEVE_ENCRYPT_GPG_OK;
