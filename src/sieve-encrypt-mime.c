@@ -219,24 +219,21 @@ sieve_encrypt_mime_decoded_body(const struct sieve_encrypt_mime *mime,
 	return decoded;
 }
 
-static bool sieve_encrypt_skip_space(struct istream *input)
+/* Read up to max bytes from the start of input into dest. Every read is
+   consumed before the next one: Dovecot's QP decoder returns 0 on a
+   blocking stream when read again with its buffer unconsumed. */
+static void
+sieve_encrypt_read_prefix(struct istream *input, string_t *dest, size_t max)
 {
 	const unsigned char *data;
-	size_t size, i;
+	size_t size;
 
-	while (input->v_offset < SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE) {
-		if (i_stream_read_more(input, &data, &size) <= 0)
-			return FALSE;
-		for (i = 0; i < size; i++) {
-			if (data[i] != ' ' && data[i] != '\t' &&
-			    data[i] != '\r' && data[i] != '\n')
-				break;
-		}
-		i_stream_skip(input, i);
-		if (i < size)
-			return TRUE;
+	while (str_len(dest) < max &&
+	       i_stream_read_more(input, &data, &size) > 0) {
+		size = I_MIN(size, max - str_len(dest));
+		str_append_data(dest, data, size);
+		i_stream_skip(input, size);
 	}
-	return FALSE;
 }
 
 static bool
@@ -244,21 +241,26 @@ sieve_encrypt_mime_is_inline_pgp(const struct sieve_encrypt_mime *mime,
 				 struct istream *input)
 {
 	static const size_t marker_len = sizeof(PGP_MESSAGE_BEGIN) - 1;
+	string_t *prefix;
 	struct istream *body;
-	const unsigned char *data;
-	size_t size;
-	bool found = FALSE;
+	const char *p, *end;
 
 	if (mime->content_type != NULL &&
 	    strcasecmp(mime->content_type, "text/plain") != 0)
 		return FALSE;
 
+	prefix = t_str_new(SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE + marker_len);
 	body = sieve_encrypt_mime_decoded_body(mime, input);
-	if (sieve_encrypt_skip_space(body) &&
-	    i_stream_read_bytes(body, &data, &size, marker_len) > 0)
-		found = (memcmp(data, PGP_MESSAGE_BEGIN, marker_len) == 0);
+	sieve_encrypt_read_prefix(body, prefix,
+		SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE + marker_len);
 	i_stream_unref(&body);
-	return found;
+
+	p = str_c(prefix);
+	end = p + str_len(prefix);
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return ((size_t)(end - p) >= marker_len &&
+		memcmp(p, PGP_MESSAGE_BEGIN, marker_len) == 0);
 }
 
 static bool

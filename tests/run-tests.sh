@@ -4,6 +4,7 @@
 # Runs the whole test suite against the build in the repository (after
 # ./configure && make and tests/setup/build-testsuite.sh _testsuite):
 #   unit tests and .svtest scripts  (make check; valgrind where installed)
+#   a bounded fuzzing run           (tests/fuzz/run-fuzz.sh, ASan + UBSan)
 #   end-to-end deliveries           (tests/e2e/*.sh: dovecot-lda, LMTP, corpus)
 #   --with-24: all of it again against Dovecot 2.4 in a Debian 13 chroot
 # Every check prints "PASS: name" or "FAIL: name"; the last line is
@@ -43,6 +44,7 @@ run_group() {
 }
 
 run_group check make -s check
+run_group fuzz tests/fuzz/run-fuzz.sh "${SIEVE_ENCRYPT_FUZZ_SECONDS:-60}"
 for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done

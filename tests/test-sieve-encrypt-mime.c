@@ -77,6 +77,13 @@ static const struct mime_case mime_cases[] = {
 		   "Content-Transfer-Encoding: quoted-printable\n\n"
 		   "-----BEGIN PGP MESSAGE=\n-----\n",
 	  .outer = "" },
+	/* Quoted-printable text/plain shorter than the PGP marker (found
+	   by fuzzing: Dovecot's QP decoder must not be re-read unconsumed) */
+	{ .input = "Content-Type: text/plain\n"
+		   "Content-Transfer-Encoding: quoted-printable\n\ntest\n",
+	  .entity = "Content-Type: text/plain\n"
+		    "Content-Transfer-Encoding: quoted-printable\n\ntest\n",
+	  .outer = "MIME-Version: 1.0\n" },
 	/* Not encrypted as a whole */
 	{ .input = "Content-Type: application/pkcs7-mime;"
 		   " smime-type=signed-data\n\nMIAG\n",
