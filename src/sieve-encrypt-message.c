@@ -118,6 +118,7 @@ sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
 	output = sieve_encrypt_temp_create(renv);
 	outcome = sieve_encrypt_job_write(job, output);
 	if (outcome != SIEVE_ENCRYPT_DONE) {
+		o_stream_abort(output);
 		o_stream_destroy(&output);
 		return outcome;
 	}

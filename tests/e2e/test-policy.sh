@@ -200,6 +200,22 @@ else
 	dc_fail "sievec warns about a fileinto before encrypt" "rc=$rc: $out"
 fi
 
+# Invalid settings make the extension unavailable, with Dovecot's parser's
+# message
+ok_script=$DC_DIR/sieve/ok.sieve
+printf 'require "vnd.x.encrypt";\nencrypt "alice@example.org";\n' >"$ok_script"
+for setting in "sieve_encrypt_timeout=0|must be larger than 0" \
+	"sieve_encrypt_on_failure=sometimes|Invalid setting sieve_encrypt_on_failure: Invalid value: sometimes" \
+	"sieve_encrypt_compress=perhaps|Invalid setting sieve_encrypt_compress"; do
+	configure "${setting%%|*}"
+	out=$("$DC_SIEVEC" -c "$DC_CONF" "$ok_script" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qF "${setting#*|}"; then
+		dc_pass "invalid ${setting%%|*} is rejected"
+	else
+		dc_fail "invalid ${setting%%|*} is rejected" "rc=$rc: $out"
+	fi
+done
+
 # A user's own script may use the extension when the admin allows it; one
 # without a key list needs default keys, else it does not compile.
 dc_global_script 'require ["vnd.x.encrypt"];'
