@@ -215,6 +215,7 @@ for setting in "sieve_encrypt_timeout=0|must be larger than 0" \
 		dc_fail "invalid ${setting%%|*} is rejected" "rc=$rc: $out"
 	fi
 done
+configure
 
 # A user's own script may use the extension when the admin allows it; one
 # without a key list needs default keys, else it does not compile.
