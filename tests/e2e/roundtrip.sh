@@ -49,7 +49,7 @@ trap 'exit 130' INT TERM
 
 start=$(date +%s)
 dc_init
-ALICE_FPR=$(dc_add_user_with_key alice make_key) || {
+dc_add_user_with_key alice make_key >/dev/null || {
 	echo "roundtrip.sh: setting up keys failed" >&2
 	exit 1
 }
@@ -79,8 +79,8 @@ if [ -d "$CORPUS" ]; then
 	done
 	echo "corpus: $n messages in $CORPUS"
 else
-	dc_skip "roundtrip corpus" "no corpus at $CORPUS (set" \
-		"SIEVE_ENCRYPT_CORPUS)"
+	dc_skip "roundtrip corpus" \
+		"no corpus at $CORPUS (set SIEVE_ENCRYPT_CORPUS)"
 fi
 total=$(grep -c . "$LIST")
 
@@ -120,8 +120,9 @@ while IFS=$'\t' read -r id msg mode; do
 	fi
 	IFS=$'\t' read -r rc stored extra <"$res" || :
 	if [ "$rc" != 0 ]; then
-		WHY[$id]="dovecot-lda exited with $rc, nothing stored: $(grep -Em1 'Error|Fatal|Panic' \
-			"$DC_DIR/logs/$id.log" 2>/dev/null | cut -c1-160)"
+		WHY[$id]="dovecot-lda exited with $rc, nothing stored: $(
+			grep -Em1 'Error|Fatal|Panic' "$DC_DIR/logs/$id.log" \
+			2>/dev/null | cut -c1-160)"
 		continue
 	fi
 	if [ -z "$stored" ] || [ -n "${extra:-}" ]; then

@@ -156,8 +156,9 @@ for base in 01-plain-lf.eml 04-mixed-attachment.eml 02-plain-crlf.eml; do
 	deliver bob "$MESSAGES/$base"
 	if ! check_delivery; then
 		dc_fail "$t" "$WHY"
-	elif ! grep -q "encrypt action: cannot encrypt message to .bob@example.org.: keyring directory .* does not exist" "$LOGF"
-	then
+	elif ! grep -q "encrypt action: cannot encrypt message to" \
+		"$LOGF" || ! grep -q "keyring directory .* does not exist" \
+		"$LOGF"; then
 		dc_fail "$t" "no 'keyring directory does not exist' error logged"
 	elif verify bob "$MESSAGES/$base" "$NEW" plain; then
 		dc_pass "$t"

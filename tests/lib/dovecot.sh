@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # dovecot.sh: private Dovecot 2.3 instances for the end-to-end tests.
 #
 # Source it from a bash script, after setting DC_TOP to the repository top:
@@ -19,8 +20,9 @@
 # (default: nobody) when run as root; when not run as root, everything runs
 # as the calling user (LMTP then cannot run: dc_lmtp_start fails). The
 # scratch directory is made under $TMPDIR (default /tmp) with mode 0755 so
-# that the mail user can reach it; it must not be under a 0700 directory
-# such as /root.
+# that the mail account can reach it; if it cannot (a 0700 directory such
+# as /root), /tmp is used instead. A build tree that the mail account
+# cannot read is handled by copying the plugin into the scratch directory.
 
 DC_TOP=${DC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DC_BUILD=${SIEVE_ENCRYPT_BUILD:-$DC_TOP}
@@ -354,8 +356,8 @@ dc_plugin_sizes()
 		grep -F "<$session>: " "$log" || :
 	else
 		cat "$log"
-	fi | sed -n 's/.*encrypt action: encrypted message to key .* (\([0-9]*\) -> \([0-9]*\) bytes.*/\1,\2/p' |
-		head -n 1
+	fi | sed -n 's/.*encrypt action: encrypted message to key .* '\
+'(\([0-9]*\) -> \([0-9]*\) bytes.*/\1,\2/p' | head -n 1
 }
 
 # dc_expect_of MSG: the X-E2E-Expect header of a test message (encrypted
@@ -380,7 +382,7 @@ s.close()'
 # connections. Only as root.
 dc_lmtp_start()
 {
-	local i
+	local _
 	[ "$(id -u)" -eq 0 ] || dc_die "the LMTP service needs root" ||
 		return 1
 	DC_LMTP_PORT=$(dc_free_port) || return 1
@@ -398,7 +400,7 @@ EOF
 		tail -n 5 "$DC_LOG" >&2
 		return 1
 	fi
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if [ -z "$DC_LMTP_PID" ] && [ -s "$DC_DIR/run/master.pid" ]
 		then
 			DC_LMTP_PID=$(cat "$DC_DIR/run/master.pid")
@@ -419,13 +421,13 @@ EOF
 # wait for its master process to exit; safe to call more than once
 dc_lmtp_stop()
 {
-	local i pid=$DC_LMTP_PID
+	local _ pid=$DC_LMTP_PID
 	[ -n "$pid" ] || [ ! -s "$DC_DIR/run/master.pid" ] ||
 		pid=$(cat "$DC_DIR/run/master.pid")
 	[ -n "$pid" ] || return 0
 	"$DC_DOVECOT" -c "$DC_CONF" stop >/dev/null 2>&1 ||
 		kill -TERM "$pid" 2>/dev/null || :
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # keys.sh: throwaway GnuPG homes and keys for the end-to-end tests.
 #
 # Source it from a bash script (set -eu is fine):

@@ -26,7 +26,9 @@ What "the encrypted form" is, computed here independently of the plugin:
    not start with SP/HT, the header ends at the first empty line (LF or
    CRLF); without one the whole message is header. A leading mbox
    "From " line is dropped first (dovecot-lda takes it as envelope), unless
-   --keep-from-line.
+   --keep-from-line. A field is Content-* when its name (the text before
+   ':') starts with "Content-", in any case; a line without ':' is no
+   field name, so it stays in the outer header (as the plugin does).
  - Outer header: the original's fields that are not Content-*, in order
    (a last field without a newline gets one), then "MIME-Version: 1.0" if
    the original had no MIME-Version field, then
@@ -39,6 +41,15 @@ What "the encrypted form" is, computed here independently of the plugin:
  - The decrypted payload is byte for byte: the original's Content-* fields
    (raw, folded, in original order) + the header/body separator line as it
    was (a newline if there was none) + the original body.
+
+Encrypted already (stored unchanged), by the first parseable
+Content-Type (and Content-Transfer-Encoding) field of the top level, as
+the plugin sees them: multipart/encrypted; application/(x-)pkcs7-mime with
+smime-type enveloped-data or authEnveloped-data or none; a text/plain (or
+untyped) body that, decoded from base64/quoted-printable, starts with
+"-----BEGIN PGP MESSAGE-----" after white space. Where the plugin's answer
+depends on its stream buffering (marker after 4 KB of white space, invalid
+encoded data after the marker), either outcome is accepted and said so.
 
 Line ends in the Maildir: Dovecot (mail_save_crlf = no, the default)
 stores every CRLF of the delivered message as LF; a lone CR stays as it is,
@@ -62,15 +73,14 @@ Output: one line. "ok: encrypted ..." / "ok: unchanged ..." / "ok: plain"
 and exit 0, or "mismatch: <reason>" and exit 1 (2 for usage or system
 errors). Message contents are never printed beyond a short hex snippet at
 the first differing offset. With --batch FILE, each line of FILE is
-"ORIGINAL<TAB>STORED[<TAB>MODE[<TAB>SIZES]]" (MODE defaults to --expect); one result
-line "<ORIGINAL>: <result>" is printed per entry; exit 1 if any failed.
-A fourth column PLAIN,TOTAL gives --plugin-sizes for that entry.
+"ORIGINAL<TAB>STORED[<TAB>MODE[<TAB>PLAIN,TOTAL]]" (MODE defaults to
+--expect, the sizes to --plugin-sizes); one result line "<ORIGINAL>:
+<result>" is printed per entry; exit 1 if any failed.
 """
 
 import argparse
 import base64
 import binascii
-import os
 import re
 import subprocess
 import sys
