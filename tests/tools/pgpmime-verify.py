@@ -483,9 +483,16 @@ def inline_pgp_state(msg, ctype, cte):
     return found
 
 
+def printable(text):
+    """A header token fit for a one-line diagnostic: short, printable."""
+    if text is None:
+        return None
+    return re.sub(r"[^\x21-\x7e]", "?", text)[:60]
+
+
 def encrypted_already(msg):
     """(state, reason): state True/False/None (ambiguous)."""
-    ctype, smime, cte = mime_info(msg)
+    ctype, smime, cte = (printable(v) for v in mime_info(msg))
     if ctype is not None:
         lc = ctype.lower()
         if lc == "multipart/encrypted":
