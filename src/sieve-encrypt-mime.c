@@ -236,24 +236,15 @@ sieve_encrypt_read_prefix(struct istream *input, string_t *dest, size_t max)
 	}
 }
 
-static bool
-sieve_encrypt_mime_is_inline_pgp(const struct sieve_encrypt_mime *mime,
-				 struct istream *input)
+static bool sieve_encrypt_starts_with_pgp_message(struct istream *body)
 {
 	static const size_t marker_len = sizeof(PGP_MESSAGE_BEGIN) - 1;
 	string_t *prefix;
-	struct istream *body;
 	const char *p, *end;
 
-	if (mime->content_type != NULL &&
-	    strcasecmp(mime->content_type, "text/plain") != 0)
-		return FALSE;
-
 	prefix = t_str_new(SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE + marker_len);
-	body = sieve_encrypt_mime_decoded_body(mime, input);
 	sieve_encrypt_read_prefix(body, prefix,
 		SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE + marker_len);
-	i_stream_unref(&body);
 
 	p = str_c(prefix);
 	end = p + str_len(prefix);
@@ -261,6 +252,32 @@ sieve_encrypt_mime_is_inline_pgp(const struct sieve_encrypt_mime *mime,
 		p++;
 	return ((size_t)(end - p) >= marker_len &&
 		memcmp(p, PGP_MESSAGE_BEGIN, marker_len) == 0);
+}
+
+static bool
+sieve_encrypt_mime_is_inline_pgp(const struct sieve_encrypt_mime *mime,
+				 struct istream *input)
+{
+	struct istream *body;
+	bool found;
+
+	if (mime->content_type != NULL &&
+	    strcasecmp(mime->content_type, "text/plain") != 0)
+		return FALSE;
+
+	/* The raw body first: quoted-printable leaves the marker as it is,
+	   even when the decoder stops at a broken sequence further on (an
+	   armor checksum line "=XXXX" is one) */
+	body = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
+	found = sieve_encrypt_starts_with_pgp_message(body);
+	i_stream_unref(&body);
+	if (found || mime->transfer_encoding == NULL)
+		return found;
+
+	body = sieve_encrypt_mime_decoded_body(mime, input);
+	found = sieve_encrypt_starts_with_pgp_message(body);
+	i_stream_unref(&body);
+	return found;
 }
 
 static bool

@@ -84,6 +84,12 @@ static const struct mime_case mime_cases[] = {
 	  .entity = "Content-Type: text/plain\n"
 		    "Content-Transfer-Encoding: quoted-printable\n\ntest\n",
 	  .outer = "MIME-Version: 1.0\n" },
+	/* Inline PGP in quoted-printable with an armor checksum line that
+	   is not valid quoted-printable */
+	{ .input = "Content-Transfer-Encoding: quoted-printable\n\n"
+		   "-----BEGIN PGP MESSAGE-----\n\nhQEMA\n=Fijx\n"
+		   "-----END PGP MESSAGE-----\n",
+	  .outer = "" },
 	/* Not encrypted as a whole */
 	{ .input = "Content-Type: application/pkcs7-mime;"
 		   " smime-type=signed-data\n\nMIAG\n",
