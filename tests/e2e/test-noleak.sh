@@ -51,13 +51,17 @@ msg=$DC_DIR/msg.eml
 chmod 644 "$msg"
 
 trace=$DC_DIR/strace.out
-tmp_before=$(ls -A "${TMPDIR:-/tmp}" | sort)
+# A temporary directory of its own, to see what is left in it
+tmpdir=$DC_DIR/mail-tmp
+mkdir -m 700 "$tmpdir"
+chown "$DC_UID:$DC_GID" "$tmpdir"
 rc=0
 strace -f -qq -y -s 100000 -o "$trace" \
 	-e trace=write,writev,pwrite64,pwritev,sendto,sendmsg,connect \
 	runuser -u "$DC_ACCOUNT" -- env -i PATH="$DC_PATH" \
 	HOME="$(dc_home alice)" USER=alice@example.org \
-	"$DC_LDA" -c "$DC_CONF" -e -f bob@example.net -a alice@example.org \
+	"$DC_LDA" -c "$DC_CONF" -o "mail_temp_dir=$tmpdir" \
+	-e -f bob@example.net -a alice@example.org \
 	<"$msg" >/dev/null 2>&1 || rc=$?
 
 # The run itself: the script first asks for a key that is nowhere (no
@@ -113,14 +117,18 @@ else
 		"$(grep -i encrypt "$DC_LOG" | tail -n 1)"
 fi
 
-# Nothing left behind
-tmp_after=$(ls -A "${TMPDIR:-/tmp}" | sort)
-new_tmp=$(comm -13 <(printf '%s\n' "$tmp_before") \
-	<(printf '%s\n' "$tmp_after") | grep -v '^sieve-encrypt-e2e\.' || :)
-if [ -z "$new_tmp" ]; then
+# The ciphertext went through a temporary file, and nothing is left of it
+if grep -qE "write\([0-9]+<$tmpdir/dovecot\." "$trace"; then
+	dc_pass "the result went through a temporary file (the check is live)"
+else
+	dc_fail "the result went through a temporary file (the check is live)" \
+		"no write into $tmpdir seen"
+fi
+left_tmp=$(ls -A "$tmpdir")
+if [ -z "$left_tmp" ]; then
 	dc_pass "no temporary file left behind"
 else
-	dc_fail "no temporary file left behind" "$new_tmp"
+	dc_fail "no temporary file left behind" "$left_tmp"
 fi
 left=$(dc_leftover_processes | grep -v -- '-agent' || :)
 if [ -z "$left" ]; then
