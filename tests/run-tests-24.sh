@@ -1,18 +1,98 @@
 #!/bin/bash
 # run-tests-24.sh: the test suite against Dovecot 2.4 / Pigeonhole 2.4, in a
 # Debian 13 chroot (tests/setup/trixie-chroot.sh creates it on first use).
-# Builds this checkout there with warnings as errors, installs it, and runs
-# `make check` (unit tests and .svtest scripts) as the chroot's test user.
-# Prints the check lines of the run ("PASS: ...", "FAIL: ...").
-set -eu
+#
+# Builds this checkout there with warnings as errors and installs it (the
+# plugin and, on 2.4, its settings module), then runs, inside the chroot:
+#   check         `make check` (unit tests and .svtest scripts), as the
+#                 chroot's test user (Pigeonhole 2.4's testsuite cannot drop
+#                 privileges as root)
+#   tests/e2e/*   every end-to-end script, as root, exactly as on 2.3
+#                 (tests/lib/dovecot.sh writes a 2.4 configuration there)
+# The corpus for roundtrip.sh ($SIEVE_ENCRYPT_CORPUS, default
+# <git top>/../shared/corpus) is copied into the chroot read-only when it
+# exists.
+#
+# Output: per group "=== 2.4 NAME", its check lines ("PASS: ...",
+# "FAIL: ...", as on 2.3) and "--- 2.4 NAME: N passed, N failed"; then
+# "2.4 total: N passed, N failed". Full logs in $SIEVE_ENCRYPT_LOGDIR/2.4
+# (default tests/logs/2.4). Exits non-zero when anything failed.
+# Environment: SIEVE_ENCRYPT_CHROOT (chroot directory, see trixie-chroot.sh).
+set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
 chroot_sh=$top/tests/setup/trixie-chroot.sh
+logdir=${SIEVE_ENCRYPT_LOGDIR:-$top/tests/logs}/2.4
+mkdir -p "$logdir"
+chroot_corpus=/srv/sieve-encrypt-corpus
 
-"$chroot_sh" setup
-"$chroot_sh" sync --clean "$top"
-"$chroot_sh" run --user -- sh -c \
-	'autoreconf -fi >/dev/null 2>&1 && ./configure -q --enable-werror && make -s'
-"$chroot_sh" run -- make -s install >/dev/null
-"$chroot_sh" run --user -- \
+total_pass=0
+total_fail=0
+
+# run_group NAME COMMAND...: runs a group, shows its check lines, counts them
+run_group()
+{
+	local name=$1 log=$logdir/$1.log rc pass fail start=$SECONDS
+	shift
+	echo "=== 2.4 $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS): ' "$log"
+	pass=$(grep -cE '^PASS: ' "$log")
+	fail=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		echo "FAIL: 2.4 $name: exited with $rc (see $log)"
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail=1
+	fi
+	echo "--- 2.4 $name: $pass passed, $fail failed ($((SECONDS - start)) s)"
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+}
+
+# The corpus roundtrip.sh would use on the host
+corpus=${SIEVE_ENCRYPT_CORPUS:-}
+if [ -z "$corpus" ]; then
+	gtop=$(git -C "$top" rev-parse --show-toplevel 2>/dev/null) || gtop=$top
+	corpus=$gtop/../shared/corpus
+fi
+
+# prepare: chroot (created or updated), fresh copy of this checkout, build
+# with --enable-werror as the test user, make install as root, corpus
+prepare()
+{
+	"$chroot_sh" setup &&
+	"$chroot_sh" sync --clean "$top" &&
+	"$chroot_sh" run --user -- sh -c \
+		'autoreconf -fi >/dev/null 2>&1 && ./configure -q --enable-werror && make -s' &&
+	"$chroot_sh" run -- make -s install &&
+	if [ -d "$corpus" ]; then
+		"$chroot_sh" import "$corpus" "$chroot_corpus"
+	else
+		echo "no corpus at $corpus"
+	fi
+}
+
+start=$SECONDS
+echo "=== 2.4 build"
+if ! prepare >"$logdir/build.log" 2>&1; then
+	echo "FAIL: 2.4 build: set-up, build or install in the chroot failed (see $logdir/build.log)"
+	tail -n 30 "$logdir/build.log" | sed 's/^/    /'
+	echo "2.4 total: 0 passed, 1 failed"
+	exit 1
+fi
+"$chroot_sh" info | sed -n 's/^versions: /--- 2.4 build: /p'
+
+run_group check "$chroot_sh" run --user -- \
 	make -s check PIGEONHOLE_TESTSUITE_BIN=/usr/local/bin/testsuite
+
+corpus_env=()
+[ ! -d "$corpus" ] || corpus_env=(SIEVE_ENCRYPT_CORPUS="$chroot_corpus")
+for t in tests/e2e/*.sh; do
+	run_group "$(basename "$t" .sh)" "$chroot_sh" run -- \
+		env "${corpus_env[@]}" "$t"
+done
+
+echo "2.4 total: $total_pass passed, $total_fail failed ($((SECONDS - start)) s)"
+[ "$total_fail" -eq 0 ]

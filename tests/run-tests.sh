@@ -6,13 +6,16 @@
 #   unit tests and .svtest scripts  (make check; valgrind where installed)
 #   a bounded fuzzing run           (tests/fuzz/run-fuzz.sh, ASan + UBSan)
 #   end-to-end deliveries           (tests/e2e/*.sh: dovecot-lda, LMTP, corpus)
-#   --with-24: all of it again against Dovecot 2.4 in a Debian 13 chroot
-# Every check prints "PASS: name" or "FAIL: name"; the last line is
-# "N passed, N failed". Exits non-zero when anything failed.
+#   --with-24: make check and the end-to-end tests again, against Dovecot
+#              2.4 in a Debian 13 chroot (tests/run-tests-24.sh)
+# Every check prints "PASS: name" or "FAIL: name". At the end: one line
+# "2.3: N passed, N failed", with --with-24 one line "2.4: N passed,
+# N failed", and as the very last line the total "N passed, N failed".
+# Exits non-zero when anything failed.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 logdir=${SIEVE_ENCRYPT_LOGDIR:-$top/tests/logs}
 mkdir -p "$logdir"
 with_24=no
@@ -21,6 +24,7 @@ with_24=no
 total_pass=0
 total_fail=0
 failed_groups=()
+time_24=
 
 # run_group NAME COMMAND...: runs a group, shows its check lines, counts them
 run_group() {
@@ -43,16 +47,41 @@ run_group() {
 	[ "$fail" -eq 0 ] || failed_groups+=("$name")
 }
 
+start=$SECONDS
 run_group check make -s check
 run_group fuzz tests/fuzz/run-fuzz.sh "${SIEVE_ENCRYPT_FUZZ_SECONDS:-60}"
 for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done
+pass_23=$total_pass
+fail_23=$total_fail
+time_23=$((SECONDS - start))
+
+# Dovecot 2.4: tests/run-tests-24.sh prints its groups and check lines
+# itself; count its check lines like run_group does
 if [ "$with_24" = yes ]; then
-	run_group dovecot-2.4 tests/run-tests-24.sh
+	start=$SECONDS
+	log24=$logdir/dovecot-2.4.log
+	tests/run-tests-24.sh 2>&1 | tee "$log24" |
+		grep -E '^(===|---|PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|    )'
+	rc=${PIPESTATUS[0]}
+	pass_24=$(grep -cE '^PASS: ' "$log24")
+	fail_24=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log24")
+	if [ "$rc" -ne 0 ] && [ "$fail_24" -eq 0 ]; then
+		echo "FAIL: dovecot-2.4: tests/run-tests-24.sh exited with $rc (see $log24)"
+		tail -n 20 "$log24" | sed 's/^/    /'
+		fail_24=1
+	fi
+	[ "$fail_24" -eq 0 ] || failed_groups+=("dovecot-2.4")
+	time_24=$((SECONDS - start))
+	total_pass=$((total_pass + pass_24))
+	total_fail=$((total_fail + fail_24))
 fi
 
 echo
 [ ${#failed_groups[@]} -eq 0 ] || echo "failed groups: ${failed_groups[*]} (logs in $logdir)"
+echo "time: 2.3 ${time_23} s${time_24:+, 2.4 ${time_24} s}"
+echo "2.3: $pass_23 passed, $fail_23 failed"
+[ "$with_24" = no ] || echo "2.4: $pass_24 passed, $fail_24 failed"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -200,13 +200,14 @@ else
 	dc_fail "sievec warns about a fileinto before encrypt" "rc=$rc: $out"
 fi
 
-# Invalid settings make the extension unavailable, with Dovecot's parser's
-# message
+# Invalid settings make the extension unavailable (2.3) or the
+# configuration invalid (2.4), with Dovecot's parser's message: 2.3
+# "Invalid setting KEY: ERROR", 2.4 "... line N: KEY: ERROR"
 ok_script=$DC_DIR/sieve/ok.sieve
 printf 'require "vnd.x.encrypt";\nencrypt "alice@example.org";\n' >"$ok_script"
 for setting in "sieve_encrypt_timeout=0|must be larger than 0" \
-	"sieve_encrypt_on_failure=sometimes|Invalid setting sieve_encrypt_on_failure: Invalid value: sometimes" \
-	"sieve_encrypt_compress=perhaps|Invalid setting sieve_encrypt_compress"; do
+	"sieve_encrypt_on_failure=sometimes|sieve_encrypt_on_failure: Invalid value: sometimes" \
+	"sieve_encrypt_compress=perhaps|sieve_encrypt_compress: Invalid boolean value: perhaps"; do
 	configure "${setting%%|*}"
 	out=$("$DC_SIEVEC" -c "$DC_CONF" "$ok_script" 2>&1) && rc=0 || rc=$?
 	if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qF "${setting#*|}"; then

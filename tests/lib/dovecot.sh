@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# dovecot.sh: private Dovecot 2.3 instances for the end-to-end tests.
+# dovecot.sh: private Dovecot 2.3 or 2.4 instances for the end-to-end tests.
 #
 # Source it from a bash script, after setting DC_TOP to the repository top:
 #
@@ -23,6 +23,18 @@
 # that the mail account can reach it; if it cannot (a 0700 directory such
 # as /root), /tmp is used instead. A build tree that the mail account
 # cannot read is handled by copying the plugin into the scratch directory.
+#
+# Dovecot version: dc_init asks `dovecot --version` (or, failing that,
+# /usr/include/dovecot/config.h) and writes a 2.3 configuration (settings in
+# plugin { }) or a 2.4 one (dovecot_config_version, top-level sieve_*
+# settings, sieve_script blocks). DC_V24 is "yes" on 2.4 (exported, so that
+# functions run by child shells see it). Extra settings that a test writes
+# into $DC_DIR/plugin-extra.conf ("key = value" lines) work on both: on 2.3
+# they go into plugin { }, on 2.4 dc_translate_24 turns them into top-level
+# 2.4 settings (%u -> %{user}, "sieve_extensions = +x" -> a boollist, see
+# there). On 2.4, the plugin's settings module must be installed in
+# Dovecot's modules/settings directory (make install); the plugin itself is
+# still loaded from the build tree.
 
 DC_TOP=${DC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DC_BUILD=${SIEVE_ENCRYPT_BUILD:-$DC_TOP}
@@ -33,6 +45,7 @@ DC_SIEVEC=${SIEVEC:-sievec}
 DC_DOMAIN=example.org
 DC_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+DC_V24=${DC_V24:-}
 DC_DIR=
 DC_CONF=
 DC_LOG=
@@ -71,6 +84,31 @@ dc_check_tools()
 	done
 }
 
+# dc_dovecot_version: print the Dovecot version ("2.4.1-4", "2.3.19.1")
+dc_dovecot_version()
+{
+	local v
+	v=$("$DC_DOVECOT" --version 2>/dev/null | awk 'NR == 1 { print $1 }')
+	if [ -z "$v" ] && [ -r /usr/include/dovecot/config.h ]; then
+		v=$(sed -n 's/^#define DOVECOT_VERSION "\(.*\)"$/\1/p' \
+			/usr/include/dovecot/config.h)
+	fi
+	[ -n "$v" ] || dc_die "cannot tell the Dovecot version" || return 1
+	printf '%s\n' "$v"
+}
+
+# dc_detect_version: set and export DC_V24 (yes on Dovecot 2.4 and later)
+dc_detect_version()
+{
+	local v
+	v=$(dc_dovecot_version) || return 1
+	case $v in
+	2.[0-3]|2.[0-3].*) DC_V24=no ;;
+	*) DC_V24=yes ;;
+	esac
+	export DC_V24
+}
+
 # dc_mail_account: the system account that runs deliveries
 dc_mail_account()
 {
@@ -99,6 +137,7 @@ dc_init()
 	local base=${TMPDIR:-/tmp}
 
 	dc_check_tools || return 1
+	dc_detect_version || return 1
 	DC_PLUGIN_DIR=$(dc_plugin_dir) || return 1
 	DC_ACCOUNT=$(dc_mail_account)
 	DC_UID=$(id -u "$DC_ACCOUNT") && DC_GID=$(id -g "$DC_ACCOUNT") ||
@@ -144,12 +183,19 @@ dc_init()
 }
 
 # dc_write_config: (re)write $DC_CONF. Extra plugin settings can be put in
-# $DC_DIR/plugin-extra.conf (one "key = value" a line), extra top-level
-# settings in $DC_DIR/extra.conf.
+# $DC_DIR/plugin-extra.conf (one "key = value" a line, 2.3 syntax; on 2.4
+# translated by dc_translate_24), extra top-level settings in
+# $DC_DIR/extra.conf (taken as they are: the syntax of the running version).
 dc_write_config()
 {
 	: >>"$DC_DIR/plugin-extra.conf"
 	: >>"$DC_DIR/extra.conf"
+	if [ "$DC_V24" = yes ]; then
+		dc_translate_24 <"$DC_DIR/plugin-extra.conf" \
+			>"$DC_DIR/plugin-extra-2.4.conf" || return 1
+		dc_write_config_24
+		return
+	fi
 	cat >"$DC_CONF" <<EOF
 # Written by tests/lib/dovecot.sh: a private instance, nothing shared
 # with a system Dovecot.
@@ -202,8 +248,142 @@ plugin {
 EOF
 }
 
-# dc_plugin_setting KEY VALUE: add a plugin { } setting and rewrite the
-# config (takes effect for later deliveries; restart LMTP yourself)
+# dc_write_config_24: $DC_CONF for Dovecot 2.4; same instance as the 2.3
+# one. The settings of plugin-extra.conf come last, so they override.
+dc_write_config_24()
+{
+	cat >"$DC_CONF" <<EOF
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+# Written by tests/lib/dovecot.sh (Dovecot 2.4 syntax): a private instance,
+# nothing shared with a system Dovecot.
+instance_name = sieve-encrypt-e2e-${DC_DIR##*.}
+base_dir = $DC_DIR/run
+state_dir = $DC_DIR/state
+log_path = $DC_LOG
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+postmaster_address = postmaster@$DC_DOMAIN
+mail_driver = maildir
+mail_path = ~/Maildir
+lmtp_save_to_detail_mailbox = no
+# no stats process: dovecot-lda (mail account) cannot use a root-owned
+# stats-writer socket left by an LMTP run
+stats_writer_socket_path =
+
+passdb passwd-file {
+  driver = passwd-file
+  passwd_file_path = $DC_DIR/users
+}
+userdb passwd-file {
+  driver = passwd-file
+  passwd_file_path = $DC_DIR/users
+}
+
+service lmtp {
+  !include_try $DC_DIR/lmtp-listener.conf
+}
+protocol lda {
+  mail_plugins {
+    sieve = yes
+  }
+}
+protocol lmtp {
+  mail_plugins {
+    sieve = yes
+  }
+}
+
+sieve_plugin_dir = $DC_PLUGIN_DIR
+sieve_plugins {
+  sieve_encrypt = yes
+}
+sieve_global_extensions {
+  vnd.x.encrypt = yes
+}
+sieve_script before {
+  type = before
+  path = $DC_DIR/sieve/global.sieve
+}
+sieve_script personal {
+  driver = file
+  path = ~/sieve
+  active_path = ~/.dovecot.sieve
+}
+sieve_encrypt_gnupg_home = ~/.gnupg
+!include_try $DC_DIR/plugin-extra-2.4.conf
+!include_try $DC_DIR/extra.conf
+EOF
+}
+
+# dc_translate_24: copy "key = value" lines of a 2.3 plugin { } section
+# from stdin to stdout as top-level Dovecot 2.4 settings, so that a test can
+# set one value that means the same on both versions:
+#   %u %n %d %h (in any value)      -> %{user} %{user | username}
+#                                      %{user | domain} %{home} (%% stays)
+#   sieve_extensions = +a -b        -> sieve_extensions { a = yes  b = no }
+#   sieve_global_extensions = (empty, or items without +/-) -> the list is
+#                                      replaced (cleared when empty)
+#   sieve_before = PATH             -> sieve_script before_N { type = before
+#                                      path = PATH }
+# Everything else is copied unchanged.
+dc_translate_24()
+{
+	local line key value item items n=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		*=*) ;;
+		*) printf '%s\n' "$line"; continue ;;
+		esac
+		key=${line%%=*}
+		value=${line#*=}
+		key=${key//[[:space:]]/}
+		value=${value#"${value%%[![:space:]]*}"}
+		value=${value%"${value##*[![:space:]]}"}
+		value=${value//%%/$'\001'}
+		value=${value//%u/%\{user\}}
+		value=${value//%n/%\{user | username\}}
+		value=${value//%d/%\{user | domain\}}
+		value=${value//%h/%\{home\}}
+		value=${value//$'\001'/%%}
+		case $key in
+		sieve_extensions|sieve_global_extensions|sieve_plugins)
+			case " $value" in
+			*" +"*|*" -"*)
+				items=
+				for item in $value; do
+					case $item in
+					-*) items="$items  ${item#-} = no\n" ;;
+					*) items="$items  ${item#+} = yes\n" ;;
+					esac
+				done
+				printf '%s {\n%b}\n' "$key" "$items"
+				;;
+			*)
+				printf '%s = %s\n' "$key" "$value"
+				;;
+			esac
+			;;
+		sieve_before)
+			n=$((n + 1))
+			printf 'sieve_script before_%s {\n  type = before\n' "$n"
+			printf '  path = %s\n}\n' "$value"
+			;;
+		*)
+			printf '%s = %s\n' "$key" "$value"
+			;;
+		esac
+	done
+}
+
+# dc_plugin_setting KEY VALUE: add a plugin setting (2.3: in plugin { },
+# 2.4: at top level; give it in 2.3 syntax, see dc_translate_24) and
+# rewrite the config (takes effect for later deliveries; restart LMTP
+# yourself)
 dc_plugin_setting()
 {
 	printf '%s = %s\n' "$1" "$2" >>"$DC_DIR/plugin-extra.conf"
@@ -296,8 +476,12 @@ dc_lda_to()
 {
 	local name=$1 msg=$2 store=$3
 	shift 3
-	dc_lda "$name" "$msg" \
-		-o "mail_location=maildir:$DC_DIR/store/$store" "$@"
+	if [ "$DC_V24" = yes ]; then
+		dc_lda "$name" "$msg" -o "mail_path=$DC_DIR/store/$store" "$@"
+	else
+		dc_lda "$name" "$msg" \
+			-o "mail_location=maildir:$DC_DIR/store/$store" "$@"
+	fi
 }
 
 # dc_maildir NAME: print the Maildir of NAME
@@ -382,13 +566,15 @@ s.close()'
 # connections. Only as root.
 dc_lmtp_start()
 {
-	local _
+	local _ addr=address
 	[ "$(id -u)" -eq 0 ] || dc_die "the LMTP service needs root" ||
 		return 1
 	DC_LMTP_PORT=$(dc_free_port) || return 1
+	# 2.4 has no "address": the listener takes the filter's "listen"
+	[ "$DC_V24" != yes ] || addr=listen
 	cat >"$DC_DIR/lmtp-listener.conf" <<EOF
 inet_listener lmtp {
-  address = 127.0.0.1
+  $addr = 127.0.0.1
   port = $DC_LMTP_PORT
 }
 EOF

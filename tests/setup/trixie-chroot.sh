@@ -27,6 +27,10 @@
 #       encrypted message with a 2.4 configuration, and (unless --no-check)
 #       `make check` with the chroot's testsuite. Writes
 #       /etc/dovecot/conf.d/99-sieve-encrypt.conf in the chroot.
+#   trixie-chroot.sh [-r DIR] import SRC DEST
+#       Copy the host directory SRC to DEST inside the chroot (an absolute
+#       path; replaces what is there), owned by root and read-only for
+#       everyone, e.g. the mail corpus for tests/e2e/roundtrip.sh.
 #   trixie-chroot.sh [-r DIR] info
 #       Print the chroot's path, user and Dovecot/Pigeonhole versions.
 #   trixie-chroot.sh [-r DIR] umount
@@ -63,7 +67,7 @@ SUITE=trixie
 TEST_USER=setest
 CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd
 	libgpgme-dev gnupg gpg-agent build-essential autoconf automake libtool
-	pkg-config python3 passwd"
+	pkg-config python3 passwd strace"
 # Where the project tree is copied to inside the chroot
 CHROOT_SRC=/src/sieve-encrypt
 # Stamp files live inside the chroot
@@ -199,7 +203,7 @@ if [ "${1:-}" = "-r" ] || [ "${1:-}" = "--root" ]; then
 fi
 cmd=setup
 case "${1:-}" in
-setup|sync|run|verify|info|umount|shell)
+setup|sync|import|run|verify|info|umount|shell)
 	cmd=$1
 	shift
 	;;
@@ -364,7 +368,7 @@ setup_debootstrap()
 # Cheap, so redone on every setup; prints a hash of the apt configuration.
 setup_config()
 {
-	local mirror=$1 security=$2 signed='' conf
+	local mirror=$1 security=$2 signed='' conf hn
 
 	if [ -r "$C/usr/share/keyrings/debian-archive-keyring.gpg" ]; then
 		signed="Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
@@ -398,6 +402,19 @@ setup_config()
 	if [ -r /etc/resolv.conf ]; then
 		rm -f "$C/etc/resolv.conf"
 		cp -L /etc/resolv.conf "$C/etc/resolv.conf"
+	fi
+	# The host's name must resolve without DNS, as on the host: Dovecot
+	# 2.4's config parser looks it up, and tests/e2e/test-noleak.sh
+	# checks that a delivery opens no network connection
+	if [ -r /etc/hosts ]; then
+		rm -f "$C/etc/hosts"
+		cp -L /etc/hosts "$C/etc/hosts"
+	fi
+	hn=$(hostname 2>/dev/null || :)
+	if [ -n "$hn" ] &&
+	   ! awk -v h="$hn" '$1 !~ /^#/ { for (i = 2; i <= NF; i++)
+		if ($i == h) f = 1 } END { exit !f }' "$C/etc/hosts"; then
+		printf '127.0.1.1\t%s\n' "$hn" >>"$C/etc/hosts"
 	fi
 	cat "$C/etc/apt/sources.list.d/debian.sources" \
 	    "$C"/etc/apt/apt.conf.d/90sieve-encrypt-* | md5sum | cut -d' ' -f1
@@ -517,6 +534,30 @@ do_sync()
 	chown -R "$uid:$gid" "$C$CHROOT_SRC"
 	chmod 755 "$C$CHROOT_SRC"
 	log "copied $src to $C$CHROOT_SRC"
+}
+
+do_import()
+{
+	local src=${1:-} dest=${2:-}
+
+	[ $# -eq 2 ] || die "usage: $prog import SRC DEST"
+	[ -d "$src" ] || die "import: $src is not a directory"
+	case "$dest" in
+	/?*) ;;
+	*) die "import: DEST must be an absolute path other than /" ;;
+	esac
+	case "/$dest/" in
+	*/../*|*/./*) die "import: DEST must not contain . or .. components" ;;
+	esac
+	need_chroot
+	dest=$C${dest%/}
+	rm -rf --one-file-system "$dest"
+	mkdir -p "$dest"
+	(cd "$src" && tar -cf - .) |
+		tar -xf - --no-same-owner --no-same-permissions -C "$dest"
+	chown -R 0:0 "$dest"
+	chmod -R a+rX,a-w "$dest"
+	log "copied $src to $dest (read-only)"
 }
 
 do_run()
@@ -770,6 +811,10 @@ setup)
 sync)
 	take_lock
 	do_sync "$@"
+	;;
+import)
+	take_lock
+	do_import "$@"
 	;;
 run)
 	do_run "$@"
