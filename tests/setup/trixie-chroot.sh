@@ -42,6 +42,8 @@
 # Inside the chroot:
 #   - packages: see $CHROOT_PACKAGES below; no service is started
 #     (/usr/sbin/policy-rc.d);
+#   - /etc/resolv.conf and /etc/hosts from the host (copied on every setup;
+#     the host name must resolve without DNS);
 #   - the test user "$TEST_USER" (home /home/$TEST_USER);
 #   - Pigeonhole's `testsuite` program, built from Debian 13's own dovecot
 #     source package: /usr/local/bin/testsuite (-> /usr/local/lib/
