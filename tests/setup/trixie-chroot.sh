@@ -67,7 +67,7 @@ set -o pipefail
 
 SUITE=trixie
 TEST_USER=setest
-CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd
+CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved
 	libgpgme-dev gnupg gpg-agent build-essential autoconf automake libtool
 	pkg-config python3 passwd strace"
 # Where the project tree is copied to inside the chroot
