@@ -23,10 +23,10 @@
 #define PGP_MESSAGE_BEGIN "-----BEGIN PGP MESSAGE-----"
 
 /* A run of consecutive header fields that all stay in the outer header, or
-   that all move into the encrypted entity */
+   that all move into the encrypted entity (inner) */
 struct sieve_encrypt_header_run {
 	uoff_t offset, size;
-	bool content;
+	bool inner;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
 
@@ -36,6 +36,8 @@ struct sieve_encrypt_mime {
 
 	/* the blank line that ends the header, and the body after it */
 	uoff_t eoh_offset, body_offset;
+	/* the field being parsed */
+	uoff_t field_offset;
 
 	const char *content_type;		/* "type/subtype" or NULL */
 	const char *smime_type;			/* parameter or NULL */
@@ -43,6 +45,8 @@ struct sieve_encrypt_mime {
 
 	bool has_eoh:1;
 	bool crlf:1;
+	bool field_pending:1;
+	bool field_inner:1;
 	bool last_field_no_newline:1;
 	bool has_mime_version:1;
 	bool encrypted:1;
@@ -54,18 +58,27 @@ struct sieve_encrypt_mime {
 
 static void
 sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
-			     bool content)
+			     bool inner)
 {
 	struct sieve_encrypt_header_run *run;
 
 	if (array_count(&mime->runs) > 0) {
 		run = array_back_modifiable(&mime->runs);
-		if (run->content == content)
+		if (run->inner == inner)
 			return;
 	}
 	run = array_append_space(&mime->runs);
 	run->offset = offset;
-	run->content = content;
+	run->inner = inner;
+}
+
+static void sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime)
+{
+	if (!mime->field_pending)
+		return;
+	sieve_encrypt_mime_add_field(mime, mime->field_offset,
+				     mime->field_inner);
+	mime->field_pending = FALSE;
 }
 
 static void
@@ -148,9 +161,21 @@ sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 	}
 }
 
-static bool sieve_encrypt_header_is_content(const char *name)
+/* The fields that go into the encrypted entity: the Content-* ones, and
+   any that is malformed (no colon, an invalid name, a bare CR or a NUL),
+   because where such a line ends is a guess: a message with CR-only line
+   ends, say, is one long "field" that holds the whole message. */
+static bool sieve_encrypt_field_is_inner(const char *name)
 {
-	return (strncasecmp(name, "Content-", 8) == 0);
+	return (strncasecmp(name, "Content-", 8) == 0 || *name == '\0' ||
+		!message_header_name_is_valid(name));
+}
+
+static bool
+sieve_encrypt_line_is_malformed(const struct message_header_line *hdr)
+{
+	return (memchr(hdr->value, '\r', hdr->value_len) != NULL ||
+		memchr(hdr->value, '\0', hdr->value_len) != NULL);
 }
 
 static void
@@ -161,15 +186,21 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 	if (first_line)
 		mime->crlf = hdr->crlf_newline;
 	if (hdr->eoh) {
+		sieve_encrypt_mime_end_field(mime);
 		mime->has_eoh = TRUE;
 		mime->eoh_offset = hdr->name_offset;
 		return;
 	}
 	if (!hdr->continued) {
-		sieve_encrypt_mime_add_field(
-			mime, hdr->name_offset,
-			sieve_encrypt_header_is_content(hdr->name));
+		sieve_encrypt_mime_end_field(mime);
+		mime->field_pending = TRUE;
+		mime->field_offset = hdr->name_offset;
+		/* a NUL in the name cuts hdr->name short */
+		mime->field_inner = sieve_encrypt_field_is_inner(hdr->name) ||
+			strlen(hdr->name) != hdr->name_len;
 	}
+	if (sieve_encrypt_line_is_malformed(hdr))
+		mime->field_inner = TRUE;
 	mime->last_field_no_newline = hdr->no_newline;
 	if (hdr->continues) {
 		hdr->use_full_value = TRUE;
@@ -319,6 +350,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	message_parse_header_deinit(&parser);
 	if (input->stream_errno != 0)
 		return -1;
+	sieve_encrypt_mime_end_field(mime);
 
 	mime->body_offset = hdr_size.physical_size;
 	if (!mime->has_eoh)
@@ -352,14 +384,14 @@ sieve_encrypt_mime_newline(const struct sieve_encrypt_mime *mime)
    newline (a message that ends inside its header) */
 static bool
 sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
-				 bool content)
+				 bool inner)
 {
 	const struct sieve_encrypt_header_run *run;
 
 	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
 		return FALSE;
 	run = array_back(&mime->runs);
-	return (run->content == content);
+	return (run->inner == inner);
 }
 
 /*
@@ -377,7 +409,7 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 
 	t_array_init(&streams, 8);
 	array_foreach(&mime->runs, run) {
-		if (!run->content)
+		if (!run->inner)
 			continue;
 		stream = array_append_space(&streams);
 		*stream = i_stream_create_range(input, run->offset, run->size);
@@ -452,7 +484,7 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	string_t *str;
 
 	array_foreach(&mime->runs, run) {
-		if (!run->content) {
+		if (!run->inner) {
 			sieve_encrypt_mime_copy_range(input, run->offset,
 						      run->size, output);
 		}

@@ -52,10 +52,20 @@ static const struct mime_case mime_cases[] = {
 	{ .input = "",
 	  .entity = "\n",
 	  .outer = "MIME-Version: 1.0\n" },
-	/* A line without a colon stays in the outer header */
+	/* Malformed lines go inside: no colon, a bare CR, a NUL, a bad
+	   name */
 	{ .input = "Subject: s\nbroken line\nContent-Type: text/plain\n\nb\n",
-	  .entity = "Content-Type: text/plain\n\nb\n",
-	  .outer = "Subject: s\nbroken line\nMIME-Version: 1.0\n" },
+	  .entity = "broken line\nContent-Type: text/plain\n\nb\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	{ .input = "From: a\rSubject: s\r\rsecret body\r",
+	  .entity = "From: a\rSubject: s\r\rsecret body\r\n\n",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "To: t\nX-A: a\r b\n\tmore\nSubject: s\n\nbody",
+	  .entity = "X-A: a\r b\n\tmore\n\nbody",
+	  .outer = "To: t\nSubject: s\nMIME-Version: 1.0\n" },
+	{ .input = "To: t\nX A: a\nSubject: s\n\nbody",
+	  .entity = "X A: a\n\nbody",
+	  .outer = "To: t\nSubject: s\nMIME-Version: 1.0\n" },
 	/* Content-* fields after others, twice */
 	{ .input = "Content-ID: <x>\nTo: t\nContent-Type: text/plain\n"
 		   "X-A: 1\nContent-Language: de\n\nb",

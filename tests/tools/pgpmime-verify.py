@@ -26,10 +26,14 @@ What "the encrypted form" is, computed here independently of the plugin:
    not start with SP/HT, the header ends at the first empty line (LF or
    CRLF); without one the whole message is header. A leading mbox
    "From " line is dropped first (dovecot-lda takes it as envelope), unless
-   --keep-from-line. A field is Content-* when its name (the text before
-   ':') starts with "Content-", in any case; a line without ':' is no
-   field name, so it stays in the outer header (as the plugin does).
- - Outer header: the original's fields that are not Content-*, in order
+   --keep-from-line. A field goes into the encrypted entity ("inner")
+   when its name (the text before ':', without trailing LWSP) starts with
+   "Content-", in any case, or when it is malformed: no ':', a name that
+   is empty, longer than 1000 bytes or has a byte outside 33..126, or a
+   bare CR (not before LF) or a NUL anywhere in the field. Where such a
+   field ends is a guess (a message with CR-only line ends is one long
+   field), so it must not stay in clear.
+ - Outer header: the original's fields that are not inner, in order
    (a last field without a newline gets one), then "MIME-Version: 1.0" if
    the original had no MIME-Version field, then
      Content-Type: multipart/encrypted;
@@ -38,7 +42,7 @@ What "the encrypted form" is, computed here independently of the plugin:
  - Body: RFC 3156 multipart/encrypted with exactly two parts, the first
    application/pgp-encrypted containing "Version: 1", the second
    application/octet-stream holding an ASCII-armored OpenPGP message.
- - The decrypted payload is byte for byte: the original's Content-* fields
+ - The decrypted payload is byte for byte: the original's inner fields
    (raw, folded, in original order) + the header/body separator line as it
    was (a newline if there was none) + the original body.
 
@@ -179,8 +183,7 @@ class Message:
     @staticmethod
     def field_name(field):
         """The name: up to ':' without trailing LWSP; empty for a line
-        without ':' (not a header field; the plugin keeps such a line in
-        the outer header even when it starts with "Content-")."""
+        without ':' (not a header field: it goes into the entity)."""
         first = line_content(split_lines(field)[0])
         colon = first.find(b":")
         if colon < 0:
@@ -195,9 +198,22 @@ class Message:
         return line_content(field[colon + 1:]) if field.endswith(b"\n") \
             else field[colon + 1:]
 
+    @staticmethod
+    def is_malformed(field, name):
+        if not name or len(name) > 1000 or \
+                any(c < 33 or c > 126 for c in name):
+            return True
+        if b"\0" in field:
+            return True
+        # a CR that does not end a line
+        return re.search(rb"\r(?!\n)", field) is not None
+
     @classmethod
     def is_content(cls, field):
-        return cls.field_name(field)[:8].lower() == b"content-"
+        """True for a field that goes into the encrypted entity."""
+        name = cls.field_name(field)
+        return name[:8].lower() == b"content-" or \
+            cls.is_malformed(field, name)
 
     def content_fields(self):
         return [f for f in self.fields if self.is_content(f)]
