@@ -32,7 +32,7 @@ keys_give "$server_keyring" "$DC_UID:$DC_GID"
 echo "fingerprint $fpr; server keyring $server_keyring (public key only)"
 
 say "the administrator's global script (doc/examples/global.sieve)"
-# as in doc/examples/90-sieve-encrypt.conf (user names are addresses here)
+# as in doc/examples/90-sieve-encrypt-2.3.conf (user names are addresses)
 dc_plugin_setting sieve_encrypt_default_keys %u
 dc_global_script "$(cat "$top/doc/examples/global.sieve")"
 cat "$top/doc/examples/global.sieve"
