@@ -46,6 +46,9 @@ struct sieve_encrypt_gpg_stream {
 
 void sieve_encrypt_gpg_global_init(void)
 {
+	/* gpg is found at gpgme's built-in path (or sieve_encrypt_gpg_binary):
+	   asking gpgconf for it costs two more processes per delivery */
+	(void)gpgme_set_global_flag("disable-gpgconf", "1");
 	/* Initializes gpgme's internals; required once before use */
 	(void)gpgme_check_version(NULL);
 }
