@@ -13,6 +13,7 @@
 #include "sieve-encrypt-gpg.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -27,6 +28,10 @@ struct sieve_encrypt_gpg {
 
 	/* what the current key listing found */
 	ARRAY_TYPE(gpgme_key) listed;
+	/* gpg's ERROR status lines during the listing: a pattern that matched
+	   nothing, or the first other error (e.g. an unreadable keyring) */
+	bool listing, listing_not_found;
+	char *listing_error;
 	/* the usable keys found by sieve_encrypt_gpg_find_keys() */
 	ARRAY_TYPE(gpgme_key) keys;
 };
@@ -242,6 +247,22 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
 	return 0;
 }
 
+/* With full-status, gpgme passes every status line of gpg here */
+static gpgme_error_t
+sieve_encrypt_gpg_status(void *context, const char *keyword, const char *args)
+{
+	struct sieve_encrypt_gpg *gpg = context;
+
+	if (!gpg->listing || strcmp(keyword, "ERROR") != 0)
+		return 0;
+	if (strncmp(args, "keylist.getkey ", 15) == 0 ||
+	    strncmp(args, "keydb_search ", 13) == 0)
+		gpg->listing_not_found = TRUE;
+	else if (gpg->listing_error == NULL)
+		gpg->listing_error = i_strdup(args);
+	return 0;
+}
+
 static void sieve_encrypt_gpg_listed_key(gpgme_key_t key, void *context)
 {
 	struct sieve_encrypt_gpg *gpg = context;
@@ -285,6 +306,8 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 	gpg->io = sieve_encrypt_gpg_io_attach(ctx, params->timeout_secs * 1000,
 					      sieve_encrypt_gpg_listed_key,
 					      gpg);
+	(void)gpgme_set_ctx_flag(ctx, "full-status", "1");
+	gpgme_set_status_cb(ctx, sieve_encrypt_gpg_status, gpg);
 	*gpg_r = gpg;
 	return SIEVE_ENCRYPT_GPG_OK;
 }
@@ -302,6 +325,7 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 		gpgme_key_unref(*key);
 	array_free(&gpg->keys);
 	array_free(&gpg->listed);
+	i_free(gpg->listing_error);
 	sieve_encrypt_gpg_io_detach(&gpg->io);
 	gpgme_release(gpg->ctx);
 	i_free(gpg->home_dir);
@@ -414,6 +438,37 @@ sieve_encrypt_gpg_op_error(struct sieve_encrypt_gpg *gpg, gpgme_error_t err)
 	return sieve_encrypt_gpgme_error(err);
 }
 
+/* gpg answers a key listing it could not do (keyring unreadable, trustdb
+   not creatable) with no keys, like one that found nothing: tell them
+   apart by its status lines. A listing that found nothing says so
+   ("ERROR keylist.getkey"). */
+static int
+sieve_encrypt_gpg_check_listing(struct sieve_encrypt_gpg *gpg,
+				const char **error_r)
+{
+	const char *code;
+
+	if (gpg->listing_error != NULL) {
+		code = strchr(gpg->listing_error, ' ');
+		*error_r = t_strdup_printf(
+			"gpg cannot use the keyring %s: %s%s%s",
+			gpg->home_dir, str_sanitize(gpg->listing_error, 64),
+			(code == NULL ? "" : ": "),
+			(code == NULL ? "" :
+			 gpgme_strerror((gpgme_error_t)strtoul(code + 1,
+							       NULL, 10))));
+		return -1;
+	}
+	if (array_count(&gpg->listed) == 0 && !gpg->listing_not_found) {
+		*error_r = t_strdup_printf(
+			"gpg listed no keys and reported no result for %s "
+			"(keyring not usable? gpg needs to create lock files "
+			"and trustdb.gpg there)", gpg->home_dir);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 			    const char *const *patterns, const char **error_r)
@@ -422,10 +477,12 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 
 	gpgme_key_t key;
 
+	gpg->listing = TRUE;
 	sieve_encrypt_gpg_io_begin(gpg->io);
 	err = gpgme_op_keylist_ext_start(gpg->ctx, (const char **)patterns,
 					 0, 0);
 	err = sieve_encrypt_gpg_io_end(gpg->io, err);
+	gpg->listing = FALSE;
 	if (err == 0) {
 		/* The keys came as events; what is left to fetch is the
 		   keyring error gpg reported, if any (e.g. unreadable) */
@@ -438,7 +495,7 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 					   sieve_encrypt_gpg_op_error(gpg, err));
 		return -1;
 	}
-	return 0;
+	return sieve_encrypt_gpg_check_listing(gpg, error_r);
 }
 
 static enum sieve_encrypt_gpg_status
