@@ -601,31 +601,32 @@ def parse_parts(body, boundary):
     delim = b"--" + boundary
     lines = split_lines(body)
     parts = []
-    current = None
-    preamble = b""
+    current = None          # lines of the current part (joined at the end)
+    preamble = []
     closed = False
-    epilogue = b""
+    epilogue = []
     for line in lines:
         content = line_content(line)
         if closed:
-            epilogue += line
+            epilogue.append(line)
             continue
         stripped = content.rstrip(b" \t")
         if stripped == delim + b"--":
             if current is None:
                 raise Mismatch("closing delimiter before any part")
-            parts.append(current)
+            parts.append(b"".join(current))
             closed = True
             continue
         if stripped == delim:
             if current is not None:
-                parts.append(current)
-            current = b""
+                parts.append(b"".join(current))
+            current = []
             continue
         if current is None:
-            preamble += line
+            preamble.append(line)
         else:
-            current += line
+            current.append(line)
+    preamble, epilogue = b"".join(preamble), b"".join(epilogue)
     if not closed:
         raise Mismatch("multipart body has no closing delimiter")
     # The line end before a delimiter belongs to the delimiter
