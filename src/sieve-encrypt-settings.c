@@ -132,14 +132,26 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 #ifdef SIEVE_ENCRYPT_COMPAT_24
 
 /* Dovecot 2.4: top-level settings (and filters such as protocol lda { }),
-   %{variables} already expanded. */
+   %{variables} already expanded. Where there is no user (doveconf and the
+   config process check the Sieve extensions), %{user} cannot be expanded:
+   there the settings are read unexpanded, as Dovecot's own checks do. At
+   delivery the user is always known. */
 
 int sieve_encrypt_settings_read(struct sieve_instance *svinst,
 				const struct sieve_encrypt_settings **set_r,
 				const char **error_r)
 {
-	return settings_get(svinst->event, &sieve_encrypt_setting_parser_info,
-			    0, set_r, error_r);
+	const char *error;
+
+	if (settings_get(svinst->event, &sieve_encrypt_setting_parser_info,
+			 0, set_r, &error) == 0)
+		return 0;
+	if (settings_get(svinst->event, &sieve_encrypt_setting_parser_info,
+			 SETTINGS_GET_FLAG_FAKE_EXPAND, set_r, error_r) < 0)
+		return -1;
+	e_debug(svinst->event, "sieve_encrypt settings read unexpanded: %s",
+		error);
+	return 0;
 }
 
 void sieve_encrypt_settings_free(const struct sieve_encrypt_settings **_set)
