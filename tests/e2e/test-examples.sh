@@ -33,6 +33,20 @@ else
 		"$(printf '%s\n' "$out" | grep -iE 'error|fatal' | head -n 2)"
 fi
 
+# Dovecot 2.4 knows the plugin's settings (settings module): a mistyped
+# one is Dovecot's own error. (2.3 takes any key in plugin { }.)
+if [ "$DC_V24" = yes ]; then
+	typo=$DC_DIR/typo.conf
+	{ cat "$DC_CONF"; echo "sieve_encrypt_gnupg_hme = /x"; } >"$typo"
+	if out=$(doveconf -c "$typo" -n 2>&1); then
+		dc_fail "doveconf rejects a mistyped sieve_encrypt_ setting" "accepted"
+	elif printf '%s\n' "$out" | grep -q "sieve_encrypt_gnupg_hme: Unknown setting"; then
+		dc_pass "doveconf rejects a mistyped sieve_encrypt_ setting"
+	else
+		dc_fail "doveconf rejects a mistyped sieve_encrypt_ setting" "$out"
+	fi
+fi
+
 # global.sieve with default keys = the user name (an address here)
 dc_add_user_with_key alice make_key >/dev/null ||
 	{ echo "test-examples.sh: key set-up failed" >&2; exit 1; }
