@@ -73,21 +73,6 @@ cleanup()
 trap 'cleanup' EXIT
 trap 'exit 130' INT TERM
 
-XFAILED=0
-# xfail NAME DETAIL: a known plugin bug showed as expected
-xfail()
-{
-	local name=$1
-	shift
-	echo "XFAIL: $name: $*"
-	XFAILED=$((XFAILED + 1))
-}
-# xpass NAME: a known bug did not show: counts as a failure
-xpass()
-{
-	echo "XPASS: $1: the known bug did not show; make this an ordinary check"
-	DC_FAILED=$((DC_FAILED + 1))
-}
 
 IS_ROOT=no
 [ "$(id -u)" -ne 0 ] || IS_ROOT=yes
@@ -155,17 +140,6 @@ mkbig "$BIG8" 8000000
 mkbig "$BIG2" 2000000
 mkbig "$MID" 900000
 
-# configure KEY=VALUE...: replace the extra plugin settings
-configure()
-{
-	: >"$DC_DIR/plugin-extra.conf"
-	local kv
-	for kv in "$@"; do
-		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" \
-			>>"$DC_DIR/plugin-extra.conf"
-	done
-	dc_write_config
-}
 
 # Encrypt to the envelope recipient (alice or carol), the command form and
 # the test form
@@ -475,13 +449,13 @@ policies()
 {
 	local name=$1 msg=$2 keep_stored=$3 pattern=$4
 	shift 4
-	configure ${SETTINGS[@]+"${SETTINGS[@]}"} sieve_encrypt_on_failure=keep
+	dc_configure ${SETTINGS[@]+"${SETTINGS[@]}"} sieve_encrypt_on_failure=keep
 	deliver "$msg" "$@"
 	expect "keep: $name" 0 "$keep_stored" "$pattern"
-	configure ${SETTINGS[@]+"${SETTINGS[@]}"} sieve_encrypt_on_failure=tempfail
+	dc_configure ${SETTINGS[@]+"${SETTINGS[@]}"} sieve_encrypt_on_failure=tempfail
 	deliver "$msg" "$@"
 	expect "tempfail: $name" 75 none "$pattern"
-	configure
+	dc_configure
 }
 
 # baseline: nothing left over from the set-up (its gpg-agents)
@@ -490,7 +464,7 @@ if [ -n "$left" ]; then
 	echo "test-faults.sh: set-up left processes: $left" >&2
 fi
 
-configure
+dc_configure
 deliver "$MSG"
 expect "baseline: a working keyring -> encrypted, no gpg-agent started" \
 	0 encrypted "encrypted message to key"
@@ -525,13 +499,13 @@ chmod 500 "$GNUPG_A"
 policies_ok()
 {
 	local name=$1
-	configure sieve_encrypt_on_failure=keep
+	dc_configure sieve_encrypt_on_failure=keep
 	deliver "$MSG"
 	expect "keep: $name" 0 encrypted "encrypted message to key"
-	configure sieve_encrypt_on_failure=tempfail
+	dc_configure sieve_encrypt_on_failure=tempfail
 	deliver "$MSG"
 	expect "tempfail: $name" 0 encrypted "encrypted message to key"
-	configure
+	dc_configure
 }
 policies_ok "keyring directory (also gpg-agent's socket directory) not writable (0500), trustdb.gpg present -> encrypted"
 restore_keyring
@@ -562,7 +536,7 @@ policies "GNUPGHOME is a file" "$MSG" plain "keyring .* is not a directory"
 # to the policy like any other, not "this user has no key" (which is false
 # without an error: the way to skip users who did not opt in)
 dc_global_script "$TEST_FORM"
-configure sieve_encrypt_on_failure=tempfail
+dc_configure sieve_encrypt_on_failure=tempfail
 deliver "$MSG"
 expect "tempfail, test form: GNUPGHOME is a file -> exit 75" 75 none \
 	"is not a directory"
@@ -588,11 +562,11 @@ expect "tempfail, test form: keyring not writable, no trustdb.gpg -> exit 75" \
 	75 none "gpg listed no keys and reported no result"
 restore_keyring
 dc_global_script "$COMMAND_FORM"
-configure
+dc_configure
 
 # --- gpg hit by a signal half-way ---------------------------------------------
 
-configure
+dc_configure
 deliver "$BIG8"
 BIG=yes
 expect "8 MB message, working gpg -> encrypted" 0 encrypted \
@@ -632,7 +606,7 @@ signal_case TERM "gpg terminated (SIGTERM) after 2 MB of 8 MB" \
 signal_case STOP "gpg stopped (SIGSTOP) after 2 MB of 8 MB, 3 s timeout" \
 	"gpg did not finish within 3 seconds \(killed\)"
 
-configure
+dc_configure
 deliver "$MSG"
 expect "after the signalled gpgs: the next delivery is encrypted" 0 \
 	encrypted "encrypted message to key"
@@ -666,15 +640,15 @@ if [ "$can_mount" = yes ]; then
 	mount_tmpfs "$(dc_maildir carol)" 1m
 	SETTINGS=()
 	# the store fails after encrypt: exit 75 under both policies
-	configure sieve_encrypt_on_failure=keep
+	dc_configure sieve_encrypt_on_failure=keep
 	deliver "$BIG2"
 	expect "keep: disk full (1 MB tmpfs Maildir, 2 MB message) -> exit 75, nothing stored" \
 		75 none "No space left on device"
-	configure sieve_encrypt_on_failure=tempfail
+	dc_configure sieve_encrypt_on_failure=tempfail
 	deliver "$BIG2"
 	expect "tempfail: disk full (1 MB tmpfs Maildir, 2 MB message) -> exit 75, nothing stored" \
 		75 none "No space left on device"
-	configure
+	dc_configure
 	deliver "$MSG"
 	expect "disk full: a small message still fits -> encrypted" 0 \
 		encrypted "encrypted message to key"
@@ -686,7 +660,7 @@ if [ "$can_mount" = yes ]; then
 	# itself needs no copy in mail_temp_dir
 	tmp_mount=$DC_DIR/small-tmp
 	mount_tmpfs "$tmp_mount" 256k
-	configure sieve_encrypt_on_failure=tempfail
+	dc_configure sieve_encrypt_on_failure=tempfail
 	MAILTMP_SAVED=$MAILTMP
 	MAILTMP=$tmp_mount
 	deliver "$BIG2"
@@ -696,7 +670,7 @@ if [ "$can_mount" = yes ]; then
 	BIG=no
 	MAILTMP=$MAILTMP_SAVED
 	unmount_last
-	configure
+	dc_configure
 else
 	dc_skip "disk full, mail_temp_dir full" "cannot mount a tmpfs (needs root)"
 fi
@@ -704,7 +678,7 @@ fi
 # The configured limit: Dovecot's quota plugin (2.3 settings)
 if [ "${DC_V24:-no}" != yes ]; then
 	QUOTA=(-o "mail_plugins=sieve quota" -o "plugin/quota=maildir:User quota")
-	configure sieve_encrypt_on_failure=keep
+	dc_configure sieve_encrypt_on_failure=keep
 	deliver "$BIG2" "${QUOTA[@]}" -o plugin/quota_max_mail_size=1M
 	expect "quota_max_mail_size 1M, 2 MB message -> exit 75, nothing stored" \
 		75 none "Mail size is larger than the maximum size"
@@ -727,7 +701,7 @@ if [ "${DC_V24:-no}" != yes ]; then
 	expect "storage quota 1M, quota_full_tempfail = yes -> exit 75, nothing stored" \
 		75 none "Quota exceeded"
 	USER_NAME=alice
-	configure
+	dc_configure
 else
 	dc_skip "quota limits" "written with Dovecot 2.3 quota settings"
 fi
@@ -757,7 +731,7 @@ with open(line, "wb") as f:
 EOF
 chmod 644 "$DC_DIR"/header-1m-*.eml
 
-configure sieve_encrypt_on_failure=tempfail
+dc_configure sieve_encrypt_on_failure=tempfail
 for m in "$MESSAGES"/2*.eml "$DC_DIR"/header-1m-*.eml; do
 	deliver "$m"
 	expect "message $(basename "$m") -> encrypted, decrypts to the original" \
@@ -779,9 +753,6 @@ for m in "$MESSAGES"/2*.eml "$DC_DIR"/header-1m-*.eml; do
 		;;
 	esac
 done
-configure
+dc_configure
 
-if [ "$XFAILED" -gt 0 ]; then
-	echo "$XFAILED expected failure(s): known plugin problems, see the XFAIL lines"
-fi
 dc_summary

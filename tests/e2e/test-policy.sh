@@ -44,17 +44,6 @@ Content-Type: text/plain; charset=us-ascii
 Secret text.
 MSG
 
-# configure KEY=VALUE...: replace the extra plugin settings
-configure()
-{
-	: >"$DC_DIR/plugin-extra.conf"
-	local kv
-	for kv in "$@"; do
-		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" \
-			>>"$DC_DIR/plugin-extra.conf"
-	done
-	dc_write_config
-}
 
 N=0
 # deliver NAME: deliver $MSG to NAME; sets RC, NEW (new files), LOGF
@@ -120,12 +109,12 @@ err_line='lda\((alice|bob)@example.org\).*(Error|error).*encrypt action: .*(alic
 dc_global_script 'require ["vnd.x.encrypt"];
 encrypt "nobody@example.org";'
 
-configure
+dc_configure
 deliver alice
 expect "keep (default): unknown key -> original stored, error logged" \
 	0 plain "lda\(alice@example.org\).*encrypt action: cannot encrypt message to .nobody@example.org.: no public key"
 
-configure sieve_encrypt_on_failure=tempfail
+dc_configure sieve_encrypt_on_failure=tempfail
 deliver alice
 expect "tempfail: unknown key -> exit 75, nothing stored" \
 	75 none "lda\(alice@example.org\).*encrypt action: cannot encrypt message to .nobody@example.org.: no public key"
@@ -134,33 +123,33 @@ expect "tempfail: unknown key -> exit 75, nothing stored" \
 dc_global_script 'require ["vnd.x.encrypt"];
 encrypt "alice@example.org";'
 
-configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-hang" sieve_encrypt_timeout=2s
+dc_configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-hang" sieve_encrypt_timeout=2s
 deliver alice
 expect "keep: gpg hangs -> killed after the timeout, original stored" \
 	0 plain "gpg did not finish within 2 seconds \(killed\)"
 
-configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-hang" sieve_encrypt_timeout=2s \
+dc_configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-hang" sieve_encrypt_timeout=2s \
 	sieve_encrypt_on_failure=tempfail
 deliver alice
 expect "tempfail: gpg hangs -> exit 75, nothing stored" \
 	75 none "gpg did not finish within 2 seconds \(killed\)"
 
-configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-crash"
+dc_configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-crash"
 deliver alice
 expect "keep: gpg crashes while encrypting -> original stored" \
 	0 plain "gpg ended without completing the encryption"
 
-configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-crash" sieve_encrypt_on_failure=tempfail
+dc_configure sieve_encrypt_gpg_binary="$DC_DIR/bin/gpg-crash" sieve_encrypt_on_failure=tempfail
 deliver alice
 expect "tempfail: gpg crashes while encrypting -> exit 75, nothing stored" \
 	75 none "gpg ended without completing the encryption"
 
-configure sieve_encrypt_gpg_binary="$DC_DIR/bin/no-such-gpg" sieve_encrypt_on_failure=tempfail
+dc_configure sieve_encrypt_gpg_binary="$DC_DIR/bin/no-such-gpg" sieve_encrypt_on_failure=tempfail
 deliver alice
 expect "tempfail: gpg missing -> exit 75, nothing stored" \
 	75 none "no-such-gpg: not executable"
 
-configure sieve_encrypt_on_failure=tempfail
+dc_configure sieve_encrypt_on_failure=tempfail
 deliver alice
 expect "tempfail policy, working gpg -> stored encrypted" \
 	0 encrypted "encrypted message to key"
@@ -168,7 +157,7 @@ expect "tempfail policy, working gpg -> stored encrypted" \
 # --- opting in: the test form is not subject to the policy ------------------
 dc_global_script 'require ["vnd.x.encrypt"];
 if encrypt { }'
-configure sieve_encrypt_on_failure=tempfail sieve_encrypt_default_keys=%u
+dc_configure sieve_encrypt_on_failure=tempfail sieve_encrypt_default_keys=%u
 deliver bob
 expect "tempfail, test form, user without keyring -> plaintext, no error" \
 	0 plain "encrypt action: message not encrypted: keyring directory"
@@ -208,7 +197,7 @@ printf 'require "vnd.x.encrypt";\nencrypt "alice@example.org";\n' >"$ok_script"
 for setting in "sieve_encrypt_timeout=0|must be larger than 0" \
 	"sieve_encrypt_on_failure=sometimes|sieve_encrypt_on_failure: Invalid value: sometimes" \
 	"sieve_encrypt_compress=perhaps|sieve_encrypt_compress: Invalid boolean value: perhaps"; do
-	configure "${setting%%|*}"
+	dc_configure "${setting%%|*}"
 	out=$("$DC_SIEVEC" -c "$DC_CONF" "$ok_script" 2>&1) && rc=0 || rc=$?
 	if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qF "${setting#*|}"; then
 		dc_pass "invalid ${setting%%|*} is rejected"
@@ -216,12 +205,12 @@ for setting in "sieve_encrypt_timeout=0|must be larger than 0" \
 		dc_fail "invalid ${setting%%|*} is rejected" "rc=$rc: $out"
 	fi
 done
-configure
+dc_configure
 
 # A user's own script may use the extension when the admin allows it; one
 # without a key list needs default keys, else it does not compile.
 dc_global_script 'require ["vnd.x.encrypt"];'
-configure sieve_global_extensions= sieve_extensions=+vnd.x.encrypt
+dc_configure sieve_global_extensions= sieve_extensions=+vnd.x.encrypt
 dc_user_script alice 'require ["vnd.x.encrypt"];
 encrypt;'
 deliver alice
@@ -236,7 +225,7 @@ else
 		"$(cat "$user_log" 2>/dev/null | head -n 3)"
 fi
 
-configure sieve_global_extensions= sieve_extensions=+vnd.x.encrypt \
+dc_configure sieve_global_extensions= sieve_extensions=+vnd.x.encrypt \
 	sieve_encrypt_default_keys=%u
 rm -f "$(dc_home alice)"/.dovecot.svbin
 deliver alice

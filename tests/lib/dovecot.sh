@@ -380,6 +380,19 @@ dc_translate_24()
 	done
 }
 
+# dc_configure KEY=VALUE...: replace all extra plugin settings (2.3
+# syntax, translated on 2.4) with these, and rewrite the config
+dc_configure()
+{
+	local kv
+	: >"$DC_DIR/plugin-extra.conf"
+	for kv in "$@"; do
+		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" \
+			>>"$DC_DIR/plugin-extra.conf"
+	done
+	dc_write_config
+}
+
 # dc_plugin_setting KEY VALUE: add a plugin setting (2.3: in plugin { },
 # 2.4: at top level; give it in 2.3 syntax, see dc_translate_24) and
 # rewrite the config (takes effect for later deliveries; restart LMTP
