@@ -157,7 +157,8 @@ def write_md(work, out, res, meta):
 					       meta["pigeonhole"]))
 	w("| GnuPG | gpg %s, libgcrypt %s, gpgme %s |" % (
 		meta["gpg"], meta["libgcrypt"], meta["gpgme"]))
-	w("| plugin | commit %s |" % meta["commit"])
+	w("| plugin | built %s; HEAD %s when the run started |" % (
+		meta.get("plugin_built", "?"), meta["commit"]))
 	w("| run | %s s, load average %s at the start, %s at the end |" % (
 		meta["duration"], meta["load_start"], meta["load_end"]))
 	w("")

@@ -140,6 +140,11 @@ chmod 755 "$W/bin" "$W/msg" "$W/plugins"
 # A snapshot of the build (others may rebuild while this runs) next to
 # Pigeonhole's extprograms plugin, in one sieve_plugin_dir
 cp "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" "$W/plugins/"
+PLUGIN_BUILT=$(date -u -r "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" \
+	'+%Y-%m-%d %H:%M UTC')
+PLUGIN_COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$(
+	[ -z "$(git -C "$TOP" status --porcelain -- src 2>/dev/null)" ] ||
+	echo ' (src/ with uncommitted changes)')
 EXTPROGRAMS=$(find /usr/lib/dovecot/modules/sieve \
 	-name 'lib90_sieve_extprograms_plugin.so' | head -n 1)
 [ -n "$EXTPROGRAMS" ] ||
@@ -533,9 +538,8 @@ META=$W/meta.txt
 	echo "gpg=$(gpg --version | head -n 1 | sed 's/^gpg (GnuPG) //')"
 	echo "libgcrypt=$(gpg --version | sed -n 's/^libgcrypt //p')"
 	echo "gpgme=$(dpkg-query -W -f '${Version}' 'libgpgme11*' 2>/dev/null | head -n 1)"
-	echo "commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$(
-		[ -z "$(git -C "$TOP" status --porcelain -- src 2>/dev/null)" ] ||
-		echo ' (src/ with uncommitted changes)')"
+	echo "commit=$PLUGIN_COMMIT"
+	echo "plugin_built=$PLUGIN_BUILT"
 	echo "load_start=$LOAD_START"
 	echo "load_end=$LOAD_END"
 	echo "duration=$((T_END - T_START))"
