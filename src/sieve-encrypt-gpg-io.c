@@ -9,9 +9,16 @@
 #include "sieve-encrypt-gpg-io.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
+
+/* Pipes to gpg are enlarged to this size (Linux: F_SETPIPE_SZ; the default
+   limit for unprivileged processes, /proc/sys/fs/pipe-max-size, is 1 MiB):
+   fewer wake-ups, and the ciphertext arrives in large pieces, which keeps
+   the temporary file's writes large. */
+#define SIEVE_ENCRYPT_GPG_PIPE_SIZE (1024 * 1024)
 
 /* One file descriptor (a pipe to gpg) that gpgme wants watched */
 struct sieve_encrypt_gpg_fd {
@@ -44,6 +51,16 @@ static void sieve_encrypt_gpg_fd_ready(struct sieve_encrypt_gpg_fd *gfd)
 	(void)gfd->callback(gfd->callback_data, gfd->fd);
 }
 
+static void sieve_encrypt_gpg_pipe_enlarge(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	/* Only an optimization: a smaller pipe works as well */
+	(void)fcntl(fd, F_SETPIPE_SZ, SIEVE_ENCRYPT_GPG_PIPE_SIZE);
+#else
+	(void)fd;
+#endif
+}
+
 static gpgme_error_t
 sieve_encrypt_gpg_io_add(void *data, int fd, int dir, gpgme_io_cb_t fnc,
 			 void *fnc_data, void **tag_r)
@@ -52,6 +69,8 @@ sieve_encrypt_gpg_io_add(void *data, int fd, int dir, gpgme_io_cb_t fnc,
 	struct sieve_encrypt_gpg_fd *gfd;
 
 	i_assert(io->ioloop != NULL);
+
+	sieve_encrypt_gpg_pipe_enlarge(fd);
 
 	gfd = i_new(struct sieve_encrypt_gpg_fd, 1);
 	gfd->io = io;

@@ -9,6 +9,7 @@
 #include "ostream.h"
 #include "smtp-address.h"
 
+#include "sieve-encrypt-armor.h"
 #include "sieve-encrypt-gpg-io.h"
 #include "sieve-encrypt-gpg.h"
 
@@ -32,21 +33,21 @@ struct sieve_encrypt_gpg {
 	   nothing, or the first other error (e.g. an unreadable keyring) */
 	bool listing, listing_not_found;
 	char *listing_error;
+	/* gpg said END_ENCRYPTION: it wrote all of the ciphertext */
+	bool encryption_ended;
 	/* the usable keys found by sieve_encrypt_gpg_find_keys() */
 	ARRAY_TYPE(gpgme_key) keys;
 };
 
-#define PGP_MESSAGE_END "-----END PGP MESSAGE-----\n"
+/* gpgme reads the ciphertext in pieces of this size (at most the pipe
+   size, see sieve-encrypt-gpg-io.c; gpgme caps it at 1 MiB) */
+#define SIEVE_ENCRYPT_GPG_IO_BUFFER_SIZE_STR "1048576"
 
 /* The streams behind gpgme's data callbacks */
 struct sieve_encrypt_gpg_stream {
 	struct istream *input;
 	struct ostream *output;
-	bool crlf;
-
-	/* the last bytes gpg wrote, to see that the armor was completed */
-	char tail[sizeof(PGP_MESSAGE_END) - 1];
-	size_t tail_len;
+	struct sieve_encrypt_armor *armor;
 };
 
 void sieve_encrypt_gpg_global_init(void)
@@ -226,10 +227,12 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
 	gpgme_error_t err;
 
 	err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	if (err == 0) {
+	/* Setting a context's engine info makes gpgme run "gpg --version"
+	   once more: done only for a gpg of its own. The keyring is given to
+	   gpg as GNUPGHOME instead (see sieve_encrypt_gpg_env_push()). */
+	if (err == 0 && params->gpg_binary != NULL) {
 		err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP,
-						params->gpg_binary,
-						params->home_dir);
+						params->gpg_binary, NULL);
 	}
 	if (err == 0)
 		err = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
@@ -241,7 +244,8 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
 	}
 	if (sieve_encrypt_gpg_check_binary(ctx, error_r) < 0)
 		return -1;
-	gpgme_set_armor(ctx, 1);
+	/* gpg writes binary packets, armored by sieve-encrypt-armor.c */
+	gpgme_set_armor(ctx, 0);
 	/* No keyserver, WKD or dirmngr: keys come from the keyring only */
 	gpgme_set_offline(ctx, 1);
 	return 0;
@@ -253,6 +257,10 @@ sieve_encrypt_gpg_status(void *context, const char *keyword, const char *args)
 {
 	struct sieve_encrypt_gpg *gpg = context;
 
+	if (strcmp(keyword, "END_ENCRYPTION") == 0) {
+		gpg->encryption_ended = TRUE;
+		return 0;
+	}
 	if (!gpg->listing || strcmp(keyword, "ERROR") != 0)
 		return 0;
 	if (strncmp(args, "keylist.getkey ", 15) == 0 ||
@@ -261,6 +269,30 @@ sieve_encrypt_gpg_status(void *context, const char *keyword, const char *args)
 	else if (gpg->listing_error == NULL)
 		gpg->listing_error = i_strdup(args);
 	return 0;
+}
+
+/* gpgme starts gpg within an operation's _start call, with the process's
+   environment: GNUPGHOME is set to the keyring for just that call, and
+   what was there before (normally nothing) is put back after it. */
+static char *sieve_encrypt_gpg_env_push(const struct sieve_encrypt_gpg *gpg)
+{
+	char *old = i_strdup(getenv("GNUPGHOME"));
+
+	if (setenv("GNUPGHOME", gpg->home_dir, 1) < 0)
+		i_fatal("setenv(GNUPGHOME) failed: %m");
+	return old;
+}
+
+static void sieve_encrypt_gpg_env_pop(char **_old)
+{
+	char *old = *_old;
+
+	*_old = NULL;
+	if (old == NULL)
+		(void)unsetenv("GNUPGHOME");
+	else if (setenv("GNUPGHOME", old, 1) < 0)
+		i_fatal("setenv(GNUPGHOME) failed: %m");
+	i_free(old);
 }
 
 static void sieve_encrypt_gpg_listed_key(gpgme_key_t key, void *context)
@@ -474,13 +506,15 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 			    const char *const *patterns, const char **error_r)
 {
 	gpgme_error_t err;
-
 	gpgme_key_t key;
+	char *env;
 
 	gpg->listing = TRUE;
 	sieve_encrypt_gpg_io_begin(gpg->io);
+	env = sieve_encrypt_gpg_env_push(gpg);
 	err = gpgme_op_keylist_ext_start(gpg->ctx, (const char **)patterns,
 					 0, 0);
+	sieve_encrypt_gpg_env_pop(&env);
 	err = sieve_encrypt_gpg_io_end(gpg->io, err);
 	gpg->listing = FALSE;
 	if (err == 0) {
@@ -617,49 +651,15 @@ sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
 	return (ssize_t)avail;
 }
 
-static void
-sieve_encrypt_gpg_write_crlf(struct ostream *output,
-			     const unsigned char *data, size_t size)
-{
-	const unsigned char *nl;
-
-	while ((nl = memchr(data, '\n', size)) != NULL) {
-		o_stream_nsend(output, data, nl - data);
-		o_stream_nsend(output, "\r\n", 2);
-		size -= nl - data + 1;
-		data = nl + 1;
-	}
-	o_stream_nsend(output, data, size);
-}
-
-static void
-sieve_encrypt_gpg_stream_tail(struct sieve_encrypt_gpg_stream *io,
-			      const void *buffer, size_t size)
-{
-	size_t keep;
-
-	if (size >= sizeof(io->tail)) {
-		memcpy(io->tail, CONST_PTR_OFFSET(buffer, size -
-						  sizeof(io->tail)),
-		       sizeof(io->tail));
-		io->tail_len = sizeof(io->tail);
-		return;
-	}
-	keep = I_MIN(io->tail_len, sizeof(io->tail) - size);
-	memmove(io->tail, io->tail + io->tail_len - keep, keep);
-	memcpy(io->tail + keep, buffer, size);
-	io->tail_len = keep + size;
-}
-
 /* gpgme reports success when gpg dies without a word (it cannot see the
    exit status), so the result is checked: all of the message was read and
-   the armor is complete. */
+   gpg said that it ended the encryption (after writing its last bytes). */
 static bool
-sieve_encrypt_gpg_stream_complete(const struct sieve_encrypt_gpg_stream *io)
+sieve_encrypt_gpg_stream_complete(const struct sieve_encrypt_gpg *gpg,
+				  const struct sieve_encrypt_gpg_stream *io)
 {
 	return (io->input->eof && i_stream_get_data_size(io->input) == 0 &&
-		io->tail_len == sizeof(io->tail) &&
-		memcmp(io->tail, PGP_MESSAGE_END, sizeof(io->tail)) == 0);
+		gpg->encryption_ended);
 }
 
 static ssize_t
@@ -667,11 +667,7 @@ sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
 
-	sieve_encrypt_gpg_stream_tail(io, buffer, size);
-	if (io->crlf)
-		sieve_encrypt_gpg_write_crlf(io->output, buffer, size);
-	else
-		o_stream_nsend(io->output, buffer, size);
+	sieve_encrypt_armor_write(io->armor, buffer, size);
 	if (io->output->stream_errno != 0) {
 		errno = io->output->stream_errno;
 		return -1;
@@ -735,12 +731,12 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	struct sieve_encrypt_gpg_stream io = {
 		.input = input,
 		.output = output,
-		.crlf = crlf,
 	};
 	gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST;
 	gpgme_data_t plain = NULL, cipher = NULL;
 	gpgme_key_t *recipients;
 	gpgme_error_t err;
+	char *env;
 
 	i_assert(array_count(&gpg->keys) > 0);
 	recipients = t_new(gpgme_key_t, array_count(&gpg->keys) + 1);
@@ -750,15 +746,26 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	err = gpgme_data_new_from_cbs(&plain, &plain_cbs, &io);
 	if (err == 0)
 		err = gpgme_data_new_from_cbs(&cipher, &cipher_cbs, &io);
+	if (err == 0) {
+		/* Read the ciphertext in pieces as large as the pipe */
+		(void)gpgme_data_set_flag(cipher, "io-buffer-size",
+			SIEVE_ENCRYPT_GPG_IO_BUFFER_SIZE_STR);
+	}
 	if (!gpg->compress)
 		flags |= GPGME_ENCRYPT_NO_COMPRESS;
 	if (err == 0) {
+		io.armor = sieve_encrypt_armor_begin(output, crlf);
+		gpg->encryption_ended = FALSE;
 		sieve_encrypt_gpg_io_begin(gpg->io);
+		env = sieve_encrypt_gpg_env_push(gpg);
 		err = gpgme_op_encrypt_start(gpg->ctx, recipients, flags,
 					     plain, cipher);
+		sieve_encrypt_gpg_env_pop(&env);
 		err = sieve_encrypt_gpg_io_end(gpg->io, err);
-		if (err == 0 && !sieve_encrypt_gpg_stream_complete(&io))
+		if (err == 0 && !sieve_encrypt_gpg_stream_complete(gpg, &io))
 			err = gpg_error(GPG_ERR_INCOMPLETE_LINE);
+		if (err == 0)
+			sieve_encrypt_armor_end(&io.armor);
 		if (gpgme_err_code(err) == GPG_ERR_INCOMPLETE_LINE) {
 			*error_r = "gpg ended without completing the "
 				"encryption (crashed or killed?)";
@@ -770,6 +777,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		*error_r = t_strdup_printf("gpgme_data_new_from_cbs() failed: %s",
 					   sieve_encrypt_gpgme_error(err));
 	}
+	sieve_encrypt_armor_free(&io.armor);
 	gpgme_data_release(plain);
 	gpgme_data_release(cipher);
 	return (err == 0 ? SIEVE_ENCRYPT_GPG_OK : SIEVE_ENCRYPT_GPG_FAILED);

@@ -3,17 +3,21 @@
 
 /* libFuzzer target for the part of the plugin that reads untrusted input:
    the top-level header split, the "encrypted already?" decision and the
-   PGP/MIME wrapper (sieve-encrypt-mime.c). Besides crashes and sanitizer
+   PGP/MIME wrapper (sieve-encrypt-mime.c), and the ASCII armor of the
+   ciphertext (sieve-encrypt-armor.c). Besides crashes and sanitizer
    reports it checks that no byte of the message is lost or duplicated:
    the kept header, the entity and the generated lines add up to the input
-   plus at most the newlines the plugin adds. */
+   plus at most the newlines the plugin adds; and the input, taken as
+   ciphertext, comes back from its armor with a matching checksum. */
 
 #include "lib.h"
 #include "str.h"
 #include "buffer.h"
+#include "base64.h"
 #include "istream.h"
 #include "ostream.h"
 
+#include "sieve-encrypt-armor.h"
 #include "sieve-encrypt-mime.h"
 
 #include <stdint.h>
@@ -70,6 +74,56 @@ static size_t head_size(const struct sieve_encrypt_mime *mime,
 	return pos;
 }
 
+/* Armor data in pieces whose size the first byte decides, then decode the
+   armor line by line */
+static void fuzz_armor(const uint8_t *data, size_t size)
+{
+	buffer_t *armored = t_buffer_create(size * 2 + 128);
+	buffer_t *decoded = t_buffer_create(size + 3);
+	struct ostream *output = o_stream_create_buffer(armored);
+	struct sieve_encrypt_armor *armor;
+	size_t piece = (size > 0 ? data[0] + 1 : 1), pos, n, len;
+	bool crlf = (size > 0 && (data[0] & 1) != 0);
+	const char *const *lines;
+	unsigned int i, count;
+	uint32_t crc;
+
+	armor = sieve_encrypt_armor_begin(output, crlf);
+	for (pos = 0; pos < size; pos += n) {
+		n = I_MIN(piece, size - pos);
+		sieve_encrypt_armor_write(armor, data + pos, n);
+	}
+	sieve_encrypt_armor_end(&armor);
+	i_assert(o_stream_finish(output) > 0);
+	o_stream_destroy(&output);
+
+	lines = t_strsplit(t_strndup(armored->data, armored->used), "\r\n");
+	count = str_array_length(lines);
+	/* (t_strsplit makes an empty string of each CR LF's gap) */
+	for (i = 0; i < count; i++) {
+		len = strlen(lines[i]);
+		if (len == 0 || lines[i][0] == '-')
+			continue;
+		if (lines[i][0] == '=') {
+			i_assert(len == 5);
+			i_assert(decoded->used == size &&
+				 memcmp(decoded->data, data, size) == 0);
+			buffer_set_used_size(decoded, 0);
+			i_assert(base64_decode(lines[i] + 1, 4, NULL,
+					       decoded) == 0);
+			break;
+		}
+		i_assert(len <= 64);
+		i_assert(base64_decode(lines[i], len, NULL, decoded) == 0);
+	}
+	i_assert(i < count && decoded->used == 3);
+	crc = ((uint32_t)((const unsigned char *)decoded->data)[0] << 16) |
+		((uint32_t)((const unsigned char *)decoded->data)[1] << 8) |
+		((const unsigned char *)decoded->data)[2];
+	i_assert(crc == sieve_encrypt_crc24(SIEVE_ENCRYPT_CRC24_INIT,
+					    data, size));
+}
+
 static void fuzz_one(const uint8_t *data, size_t size)
 {
 	pool_t pool = pool_alloconly_create("fuzz mime", 1024);
@@ -101,6 +155,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	T_BEGIN {
 		fuzz_one(data, size);
+	} T_END;
+	T_BEGIN {
+		fuzz_armor(data, size);
 	} T_END;
 	return 0;
 }
