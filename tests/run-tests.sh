@@ -5,6 +5,8 @@
 # ./configure && make and tests/setup/build-testsuite.sh _testsuite):
 #   unit tests and .svtest scripts  (make check; valgrind where installed)
 #   a bounded fuzzing run           (tests/fuzz/run-fuzz.sh, ASan + UBSan)
+#   a sanitizer build               (tests/run-sanitizers.sh: ASan + UBSan
+#                                    build; unit tests, .svtest, LDA tests)
 #   end-to-end deliveries           (tests/e2e/*.sh: dovecot-lda, LMTP, corpus)
 #   --with-24: make check and the end-to-end tests again, against Dovecot
 #              2.4 in a Debian 13 chroot (tests/run-tests-24.sh)
@@ -50,6 +52,7 @@ run_group() {
 start=$SECONDS
 run_group check make -s check
 run_group fuzz tests/fuzz/run-fuzz.sh "${SIEVE_ENCRYPT_FUZZ_SECONDS:-60}"
+run_group sanitizers tests/run-sanitizers.sh
 for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done

@@ -173,7 +173,7 @@ expect "tempfail, test form, user with keyring -> encrypted" \
 # --- scripts with errors ------------------------------------------------------
 bad=$DC_DIR/sieve/bad.sieve
 printf 'require "vnd.x.encrypt";\n\nencrypt "Alice Example";\n' >"$bad"
-out=$("$DC_SIEVEC" -c "$DC_CONF" "$bad" 2>&1) && rc=0 || rc=$?
+out=$(dc_sievec_run -c "$DC_CONF" "$bad" 2>&1) && rc=0 || rc=$?
 if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "bad: line 3: error: the encrypt command: invalid key .Alice Example."; then
 	dc_pass "sievec rejects an invalid key, naming the line"
 else
@@ -182,7 +182,7 @@ fi
 
 warn=$DC_DIR/sieve/warn.sieve
 printf 'require ["vnd.x.encrypt", "fileinto"];\nfileinto "Copy";\nencrypt "alice@example.org";\n' >"$warn"
-out=$("$DC_SIEVEC" -c "$DC_CONF" "$warn" 2>&1) && rc=0 || rc=$?
+out=$(dc_sievec_run -c "$DC_CONF" "$warn" 2>&1) && rc=0 || rc=$?
 if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "warn: line 3: warning: the encrypt command comes after the fileinto command at line 2"; then
 	dc_pass "sievec warns about a fileinto before encrypt"
 else
@@ -198,7 +198,7 @@ for setting in "sieve_encrypt_timeout=0|must be larger than 0" \
 	"sieve_encrypt_on_failure=sometimes|sieve_encrypt_on_failure: Invalid value: sometimes" \
 	"sieve_encrypt_compress=perhaps|sieve_encrypt_compress: Invalid boolean value: perhaps"; do
 	dc_configure "${setting%%|*}"
-	out=$("$DC_SIEVEC" -c "$DC_CONF" "$ok_script" 2>&1) && rc=0 || rc=$?
+	out=$(dc_sievec_run -c "$DC_CONF" "$ok_script" 2>&1) && rc=0 || rc=$?
 	if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -qF "${setting#*|}"; then
 		dc_pass "invalid ${setting%%|*} is rejected"
 	else

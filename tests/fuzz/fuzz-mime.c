@@ -109,12 +109,14 @@ static void fuzz_armor(const uint8_t *data, size_t size)
 			i_assert(decoded->used == size &&
 				 memcmp(decoded->data, data, size) == 0);
 			buffer_set_used_size(decoded, 0);
-			i_assert(base64_decode(lines[i] + 1, 4, NULL,
-					       decoded) == 0);
+			i_assert(base64_scheme_decode(&base64_scheme, 0,
+						      lines[i] + 1, 4,
+						      decoded) == 0);
 			break;
 		}
 		i_assert(len <= 64);
-		i_assert(base64_decode(lines[i], len, NULL, decoded) == 0);
+		i_assert(base64_scheme_decode(&base64_scheme, 0, lines[i], len,
+					      decoded) == 0);
 	}
 	i_assert(i < count && decoded->used == 3);
 	crc = ((uint32_t)((const unsigned char *)decoded->data)[0] << 16) |

@@ -45,6 +45,15 @@ DC_SIEVEC=${SIEVEC:-sievec}
 DC_DOMAIN=example.org
 DC_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+# A plugin built with --enable-sanitizers needs the sanitizer runtime
+# preloaded into the Dovecot programs, which are not built with it
+# (tests/run-sanitizers.sh sets SIEVE_ENCRYPT_PRELOAD); Dovecot passes
+# these variables on only when import_environment names them.
+DC_IMPORT_ENV=
+if [ -n "${SIEVE_ENCRYPT_PRELOAD:-}" ]; then
+	DC_IMPORT_ENV="import_environment = TZ CORE_OUTOFMEM CORE_ERROR LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS"
+fi
+
 DC_V24=${DC_V24:-}
 DC_DIR=
 DC_CONF=
@@ -119,14 +128,26 @@ dc_mail_account()
 	fi
 }
 
+# dc_preload_env: set the array DC_PRELOAD_ENV to the env words that
+# preload the sanitizer runtime (none unless SIEVE_ENCRYPT_PRELOAD is set)
+dc_preload_env()
+{
+	DC_PRELOAD_ENV=()
+	[ -n "${SIEVE_ENCRYPT_PRELOAD:-}" ] || return 0
+	DC_PRELOAD_ENV=(LD_PRELOAD="$SIEVE_ENCRYPT_PRELOAD"
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
+}
+
 # dc_as_mail CMD...: run CMD as the mail account with a clean environment
 # (extra VAR=value words may come first, as with env)
 dc_as_mail()
 {
+	dc_preload_env
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u "$DC_ACCOUNT" -- env -i PATH="$DC_PATH" "$@"
+		runuser -u "$DC_ACCOUNT" -- env -i PATH="$DC_PATH" \
+			"${DC_PRELOAD_ENV[@]}" "$@"
 	else
-		env -i PATH="$DC_PATH" "$@"
+		env -i PATH="$DC_PATH" "${DC_PRELOAD_ENV[@]}" "$@"
 	fi
 }
 
@@ -203,6 +224,7 @@ instance_name = sieve-encrypt-e2e-${DC_DIR##*.}
 base_dir = $DC_DIR/run
 state_dir = $DC_DIR/state
 log_path = $DC_LOG
+$DC_IMPORT_ENV
 protocols = lmtp
 listen = 127.0.0.1
 ssl = no
@@ -443,11 +465,18 @@ dc_home()
 	printf '%s\n' "$DC_DIR/home/$1"
 }
 
+# dc_sievec_run ARGS...: run sievec (with the sanitizer runtime, if set)
+dc_sievec_run()
+{
+	dc_preload_env
+	env "${DC_PRELOAD_ENV[@]}" "$DC_SIEVEC" "$@"
+}
+
 # dc_sievec FILE: compile a Sieve script with the test config
 dc_sievec()
 {
 	local out
-	out=$("$DC_SIEVEC" -c "$DC_CONF" "$1" 2>&1) ||
+	out=$(dc_sievec_run -c "$DC_CONF" "$1" 2>&1) ||
 		dc_die "sievec $1 failed: $out" || return 1
 }
 

@@ -6,6 +6,9 @@
 #   PIGEONHOLE_TESTSUITE_BIN  the testsuite program (tests/setup/build-testsuite.sh)
 #   SIEVE_ENCRYPT_PLUGIN_DIR  directory holding lib90_sieve_encrypt_plugin.so
 #   VALGRIND=yes              run the testsuite under valgrind
+#   SIEVE_ENCRYPT_PRELOAD     LD_PRELOAD for the testsuite (the sanitizer
+#                             runtime for a plugin built with
+#                             --enable-sanitizers, tests/run-sanitizers.sh)
 #
 # The script and its fixtures are copied into a scratch directory that the
 # unprivileged test user can read; keys are generated there at test time and
@@ -49,6 +52,10 @@ run=()
 if [ "$(id -u)" -eq 0 ]; then
 	chown -R nobody:nogroup "$scratch"
 	run=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$scratch")
+fi
+if [ -n "${SIEVE_ENCRYPT_PRELOAD:-}" ]; then
+	[ ${#run[@]} -gt 0 ] || run=(env)
+	run+=(LD_PRELOAD="$SIEVE_ENCRYPT_PRELOAD")
 fi
 if [ "${VALGRIND:-}" = yes ]; then
 	run+=(valgrind -q --error-exitcode=213 --leak-check=full --trace-children=no)
