@@ -27,29 +27,9 @@ logdir=${SIEVE_ENCRYPT_LOGDIR:-$top/tests/logs}/2.4
 mkdir -p "$logdir"
 chroot_corpus=/srv/sieve-encrypt-corpus
 
-total_pass=0
-total_fail=0
-
-# run_group NAME COMMAND...: runs a group, shows its check lines, counts them
-run_group()
-{
-	local name=$1 log=$logdir/$1.log rc pass fail start=$SECONDS
-	shift
-	echo "=== 2.4 $name"
-	"$@" >"$log" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS): ' "$log"
-	pass=$(grep -cE '^PASS: ' "$log")
-	fail=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log")
-	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
-		echo "FAIL: 2.4 $name: exited with $rc (see $log)"
-		tail -n 20 "$log" | sed 's/^/    /'
-		fail=1
-	fi
-	echo "--- 2.4 $name: $pass passed, $fail failed ($((SECONDS - start)) s)"
-	total_pass=$((total_pass + pass))
-	total_fail=$((total_fail + fail))
-}
+GROUP_LOGDIR=$logdir
+GROUP_PREFIX="2.4 "
+. "$top/tests/lib/groups.sh"
 
 # The corpus roundtrip.sh would use on the host
 corpus=${SIEVE_ENCRYPT_CORPUS:-}
@@ -94,5 +74,5 @@ for t in tests/e2e/*.sh; do
 		env "${corpus_env[@]}" "$t"
 done
 
-echo "2.4 total: $total_pass passed, $total_fail failed ($((SECONDS - start)) s)"
-[ "$total_fail" -eq 0 ]
+echo "2.4 total: $GROUP_PASS passed, $GROUP_FAIL failed ($((SECONDS - start)) s)"
+[ "$GROUP_FAIL" -eq 0 ]

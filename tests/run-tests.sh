@@ -23,31 +23,10 @@ mkdir -p "$logdir"
 with_24=no
 [ "${1:-}" = "--with-24" ] && with_24=yes
 
-total_pass=0
-total_fail=0
-failed_groups=()
 time_24=
 
-# run_group NAME COMMAND...: runs a group, shows its check lines, counts them
-run_group() {
-	local name=$1 log=$logdir/$1.log rc pass fail
-	shift
-	echo "=== $name"
-	"$@" >"$log" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS): ' "$log"
-	pass=$(grep -cE '^PASS: ' "$log")
-	fail=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log")
-	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
-		echo "FAIL: $name: exited with $rc (see $log)"
-		tail -n 20 "$log" | sed 's/^/    /'
-		fail=1
-	fi
-	echo "--- $name: $pass passed, $fail failed"
-	total_pass=$((total_pass + pass))
-	total_fail=$((total_fail + fail))
-	[ "$fail" -eq 0 ] || failed_groups+=("$name")
-}
+GROUP_LOGDIR=$logdir
+. "$top/tests/lib/groups.sh"
 
 start=$SECONDS
 run_group check make -s check
@@ -56,9 +35,10 @@ run_group sanitizers tests/run-sanitizers.sh
 for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done
-pass_23=$total_pass
-fail_23=$total_fail
+pass_23=$GROUP_PASS
+fail_23=$GROUP_FAIL
 time_23=$((SECONDS - start))
+failed_groups=("${GROUP_FAILED[@]}")
 
 # Dovecot 2.4: tests/run-tests-24.sh prints its groups and check lines
 # itself; count its check lines like run_group does
@@ -77,9 +57,9 @@ if [ "$with_24" = yes ]; then
 	fi
 	[ "$fail_24" -eq 0 ] || failed_groups+=("dovecot-2.4")
 	time_24=$((SECONDS - start))
-	total_pass=$((total_pass + pass_24))
-	total_fail=$((total_fail + fail_24))
 fi
+total_pass=$((pass_23 + ${pass_24:-0}))
+total_fail=$((fail_23 + ${fail_24:-0}))
 
 echo
 [ ${#failed_groups[@]} -eq 0 ] || echo "failed groups: ${failed_groups[*]} (logs in $logdir)"

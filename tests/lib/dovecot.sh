@@ -203,6 +203,29 @@ dc_init()
 	dc_write_config
 }
 
+# dc_config_instance: the settings that make the instance private, the same
+# in 2.3 and 2.4 syntax
+dc_config_instance()
+{
+	cat <<EOF
+instance_name = sieve-encrypt-e2e-${DC_DIR##*.}
+base_dir = $DC_DIR/run
+state_dir = $DC_DIR/state
+log_path = $DC_LOG
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+postmaster_address = postmaster@$DC_DOMAIN
+lmtp_save_to_detail_mailbox = no
+# no stats process: dovecot-lda (mail account) cannot use a root-owned
+# stats-writer socket left by an LMTP run
+stats_writer_socket_path =
+EOF
+}
+
 # dc_write_config: (re)write $DC_CONF. Extra plugin settings can be put in
 # $DC_DIR/plugin-extra.conf (one "key = value" a line, 2.3 syntax; on 2.4
 # translated by dc_translate_24), extra top-level settings in
@@ -217,26 +240,13 @@ dc_write_config()
 		dc_write_config_24
 		return
 	fi
-	cat >"$DC_CONF" <<EOF
-# Written by tests/lib/dovecot.sh: a private instance, nothing shared
-# with a system Dovecot.
-instance_name = sieve-encrypt-e2e-${DC_DIR##*.}
-base_dir = $DC_DIR/run
-state_dir = $DC_DIR/state
-log_path = $DC_LOG
+	{
+		echo "# Written by tests/lib/dovecot.sh: a private instance," \
+			"nothing shared with a system Dovecot."
+		dc_config_instance
+		cat <<EOF
 $DC_IMPORT_ENV
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1
-postmaster_address = postmaster@$DC_DOMAIN
 mail_location = maildir:~/Maildir
-lmtp_save_to_detail_mailbox = no
-# no stats process: dovecot-lda (mail account) cannot use a root-owned
-# stats-writer socket left by an LMTP run
-stats_writer_socket_path =
 
 userdb {
   driver = passwd-file
@@ -268,34 +278,24 @@ plugin {
 }
 !include_try $DC_DIR/extra.conf
 EOF
+	} >"$DC_CONF"
 }
 
 # dc_write_config_24: $DC_CONF for Dovecot 2.4; same instance as the 2.3
 # one. The settings of plugin-extra.conf come last, so they override.
 dc_write_config_24()
 {
-	cat >"$DC_CONF" <<EOF
+	{
+		cat <<EOF
 dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
 # Written by tests/lib/dovecot.sh (Dovecot 2.4 syntax): a private instance,
 # nothing shared with a system Dovecot.
-instance_name = sieve-encrypt-e2e-${DC_DIR##*.}
-base_dir = $DC_DIR/run
-state_dir = $DC_DIR/state
-log_path = $DC_LOG
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1
-postmaster_address = postmaster@$DC_DOMAIN
+EOF
+		dc_config_instance
+		cat <<EOF
 mail_driver = maildir
 mail_path = ~/Maildir
-lmtp_save_to_detail_mailbox = no
-# no stats process: dovecot-lda (mail account) cannot use a root-owned
-# stats-writer socket left by an LMTP run
-stats_writer_socket_path =
 
 passdb passwd-file {
   driver = passwd-file
@@ -340,6 +340,7 @@ sieve_encrypt_gnupg_home = ~/.gnupg
 !include_try $DC_DIR/plugin-extra-2.4.conf
 !include_try $DC_DIR/extra.conf
 EOF
+	} >"$DC_CONF"
 }
 
 # dc_translate_24: copy "key = value" lines of a 2.3 plugin { } section
