@@ -39,8 +39,8 @@ struct sieve_encrypt_gpg {
 	ARRAY_TYPE(gpgme_key) keys;
 };
 
-/* gpgme reads the ciphertext in pieces of this size (at most the pipe
-   size, see sieve-encrypt-gpg-io.c; gpgme caps it at 1 MiB) */
+/* gpgme reads the ciphertext in pieces of up to this size (the pipe size,
+   see sieve-encrypt-gpg-io.c; gpgme's limit) */
 #define SIEVE_ENCRYPT_GPG_IO_BUFFER_SIZE_STR "1048576"
 
 /* The streams behind gpgme's data callbacks */
@@ -633,22 +633,26 @@ sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
 	const unsigned char *data;
-	size_t avail;
+	size_t avail, pos = 0;
 	int ret;
 
-	while ((ret = i_stream_read_more(io->input, &data, &avail)) == 0)
-		;
-	if (ret < 0) {
-		if (io->input->stream_errno != 0) {
-			errno = io->input->stream_errno;
-			return -1;
-		}
-		return 0;
+	/* gpgme writes each piece to gpg at once: fill its buffer */
+	while (pos < size &&
+	       (ret = i_stream_read_more(io->input, &data, &avail)) >= 0) {
+		if (ret == 0)
+			continue;
+		avail = I_MIN(avail, size - pos);
+		memcpy(PTR_OFFSET(buffer, pos), data, avail);
+		i_stream_skip(io->input, avail);
+		pos += avail;
 	}
-	avail = I_MIN(avail, size);
-	memcpy(buffer, data, avail);
-	i_stream_skip(io->input, avail);
-	return (ssize_t)avail;
+	if (pos > 0)
+		return (ssize_t)pos;
+	if (io->input->stream_errno != 0) {
+		errno = io->input->stream_errno;
+		return -1;
+	}
+	return 0;
 }
 
 /* gpgme reports success when gpg dies without a word (it cannot see the
@@ -747,7 +751,10 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	if (err == 0)
 		err = gpgme_data_new_from_cbs(&cipher, &cipher_cbs, &io);
 	if (err == 0) {
-		/* Read the ciphertext in pieces as large as the pipe */
+		/* Read the ciphertext in pieces as large as the pipe. (Not
+		   for the plaintext: gpgme would format all of a large
+		   piece for its debug trace again after each partial write
+		   to the pipe.) */
 		(void)gpgme_data_set_flag(cipher, "io-buffer-size",
 			SIEVE_ENCRYPT_GPG_IO_BUFFER_SIZE_STR);
 	}
