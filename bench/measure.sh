@@ -31,6 +31,10 @@ if [ "$store" != - ]; then
 fi
 rssf=$(mktemp "${TMPDIR:-/tmp}/bench-rss.XXXXXX")
 
+# Start every run with no dirty pages left by earlier runs: their
+# writeback would otherwise land in this run's fsync (ext4 commits the
+# journal for all files), and which run pays for it depends on the order
+sync
 [ "$vsz" = 0 ] || ulimit -v "$vsz"
 t0=$EPOCHREALTIME
 /usr/bin/time -f %M -o "$rssf" "$@" <"$input" >/dev/null 2>"$err"

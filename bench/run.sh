@@ -276,8 +276,8 @@ measure()
 # --- the main matrix ---------------------------------------------------------
 
 MSGS="text-4k rand-100k rand-1m rand-20m text-20m rand-45m"
-declare -A REPS=([text-4k]=11 [rand-100k]=11 [rand-1m]=7 [rand-20m]=7
-	[text-20m]=7 [rand-45m]=7)
+declare -A REPS=([text-4k]=11 [rand-100k]=11 [rand-1m]=7 [rand-20m]=11
+	[text-20m]=7 [rand-45m]=11)
 modes_of()
 {
 	case $1 in
