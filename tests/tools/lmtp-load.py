@@ -46,23 +46,7 @@ import sys
 import threading
 import time
 
-
-def proc_table():
-    """{pid: (ppid, state, comm)} from /proc."""
-    table = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        lpar, rpar = stat.find(b"("), stat.rfind(b")")
-        comm = stat[lpar + 1:rpar].decode("utf-8", "replace")
-        fields = stat[rpar + 2:].split()
-        table[int(name)] = (int(fields[1]), fields[0].decode(), comm)
-    return table
+from proctable import proc_table
 
 
 def descendants(table, root):

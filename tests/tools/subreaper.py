@@ -25,6 +25,8 @@ import signal
 import sys
 import time
 
+from proctable import proc_table
+
 PR_SET_CHILD_SUBREAPER = 36
 GRACE_SECONDS = 5.0
 
@@ -39,21 +41,9 @@ def comm_of(pid):
 
 
 def children_of(ppid):
-    """Pids whose parent is ppid (from /proc/PID/stat)."""
-    kids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name, "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # comm may hold spaces and parentheses: split after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == ppid:
-            kids.append(int(name))
-    return kids
+    """Pids whose parent is ppid."""
+    return [pid for pid, (parent, _, _) in proc_table().items()
+            if parent == ppid]
 
 
 def main():
