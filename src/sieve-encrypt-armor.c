@@ -35,7 +35,9 @@ struct sieve_encrypt_armor {
 };
 
 static uint32_t crc24_tables[8][256];
-static bool crc24_tables_initialized = FALSE;
+/* The two base64 characters of each 12-bit value */
+static char base64_pairs[4096][2];
+static bool armor_tables_initialized = FALSE;
 
 static void crc24_init_tables(void)
 {
@@ -57,12 +59,7 @@ static void crc24_init_tables(void)
 				(crc << 8) ^ crc24_tables[0][crc >> 24];
 		}
 	}
-	crc24_tables_initialized = TRUE;
 }
-
-/* The two base64 characters of each 12-bit value */
-static char base64_pairs[4096][2];
-static bool base64_pairs_initialized = FALSE;
 
 static void base64_init_pairs(void)
 {
@@ -74,7 +71,16 @@ static void base64_init_pairs(void)
 		base64_pairs[i][0] = b64[i >> 6];
 		base64_pairs[i][1] = b64[i & 0x3f];
 	}
-	base64_pairs_initialized = TRUE;
+}
+
+/* Called by the entry points that use the tables, not per line */
+static void armor_init_tables(void)
+{
+	if (armor_tables_initialized)
+		return;
+	crc24_init_tables();
+	base64_init_pairs();
+	armor_tables_initialized = TRUE;
 }
 
 static inline uint32_t crc24_be32(const unsigned char *p)
@@ -89,8 +95,7 @@ uint32_t sieve_encrypt_crc24(uint32_t crc24, const void *data, size_t size)
 	const unsigned char *p = data;
 	uint32_t crc = crc24 << 8, one, two;
 
-	if (!crc24_tables_initialized)
-		crc24_init_tables();
+	armor_init_tables();
 	for (; size >= 8; p += 8, size -= 8) {
 		one = crc ^ crc24_be32(p);
 		two = crc24_be32(p + 4);
@@ -109,6 +114,7 @@ sieve_encrypt_armor_begin(struct ostream *output, bool crlf)
 {
 	struct sieve_encrypt_armor *armor;
 
+	armor_init_tables();
 	armor = i_new(struct sieve_encrypt_armor, 1);
 	armor->output = output;
 	armor->eol = (crlf ? "\r\n" : "\n");
@@ -142,8 +148,6 @@ sieve_encrypt_armor_full_line(struct sieve_encrypt_armor *armor,
 	uint32_t v;
 	unsigned int i;
 
-	if (!base64_pairs_initialized)
-		base64_init_pairs();
 	out = buffer_append_space_unsafe(armor->encoded,
 					 ARMOR_LINE_CHARS + armor->eol_len);
 	for (i = 0; i < ARMOR_LINE_BYTES; i += 3, out += 4) {
