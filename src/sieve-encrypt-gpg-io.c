@@ -3,7 +3,9 @@
 
 #include "lib.h"
 #include "array.h"
+#include "fd-util.h"
 #include "ioloop.h"
+#include "istream.h"
 #include "strnum.h"
 
 #include "sieve-encrypt-gpg-io.h"
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 /* Pipes to gpg are enlarged to this size (Linux: F_SETPIPE_SZ; the default
@@ -27,6 +30,8 @@ struct sieve_encrypt_gpg_fd {
 	struct io *watch;
 	gpgme_io_cb_t callback;
 	void *callback_data;
+	/* set O_NONBLOCK (sieve_encrypt_gpg_io_send() writes to it) */
+	bool nonblocking:1;
 };
 
 struct sieve_encrypt_gpg_io {
@@ -37,6 +42,9 @@ struct sieve_encrypt_gpg_io {
 
 	struct ioloop *ioloop;
 	ARRAY(struct sieve_encrypt_gpg_fd *) fds;
+	/* the pipe whose gpgme callback is running */
+	struct sieve_encrypt_gpg_fd *serving;
+	unsigned char *receive_buffer;
 	gpgme_error_t op_err;
 	bool done:1;
 	bool timed_out:1;
@@ -48,7 +56,12 @@ struct sieve_encrypt_gpg_io {
 
 static void sieve_encrypt_gpg_fd_ready(struct sieve_encrypt_gpg_fd *gfd)
 {
+	struct sieve_encrypt_gpg_io *io = gfd->io;
+
+	/* gfd may be removed (freed) by the callback */
+	io->serving = gfd;
 	(void)gfd->callback(gfd->callback_data, gfd->fd);
+	io->serving = NULL;
 }
 
 static void sieve_encrypt_gpg_pipe_enlarge(int fd)
@@ -99,6 +112,8 @@ static void sieve_encrypt_gpg_io_remove(void *tag)
 			break;
 		}
 	}
+	if (io->serving == gfd)
+		io->serving = NULL;
 	io_remove(&gfd->watch);
 	i_free(gfd);
 }
@@ -125,6 +140,58 @@ sieve_encrypt_gpg_io_event(void *data, gpgme_event_io_t type,
 	case GPGME_EVENT_NEXT_TRUSTITEM:
 		break;
 	}
+}
+
+/*
+ * Moving the data past gpgme
+ */
+
+int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
+			      struct istream *input)
+{
+	struct sieve_encrypt_gpg_fd *gfd = io->serving;
+	const unsigned char *data;
+	size_t size;
+	ssize_t ret;
+
+	if (gfd == NULL)
+		return 0;
+	if (!gfd->nonblocking) {
+		/* gpgme's own writes to this pipe handle EAGAIN */
+		fd_set_nonblock(gfd->fd, TRUE);
+		gfd->nonblocking = TRUE;
+	}
+	while (i_stream_read_more(input, &data, &size) > 0) {
+		ret = write(gfd->fd, data, size);
+		if (ret < 0) {
+			/* EPIPE: gpg is gone; gpgme finds that out with its
+			   next write and closes the pipe */
+			if (errno == EAGAIN || errno == EPIPE)
+				return 0;
+			return -1;
+		}
+		i_stream_skip(input, ret);
+	}
+	return 0;
+}
+
+ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
+				     const void **data_r)
+{
+	struct sieve_encrypt_gpg_fd *gfd = io->serving;
+	int avail = 0;
+	ssize_t ret;
+
+	/* Only what the pipe holds: a read never blocks, and gpgme's
+	   callback still sees the end of the data */
+	if (gfd == NULL || ioctl(gfd->fd, FIONREAD, &avail) < 0 || avail <= 0)
+		return 0;
+	if (io->receive_buffer == NULL)
+		io->receive_buffer = i_malloc(SIEVE_ENCRYPT_GPG_PIPE_SIZE);
+	ret = read(gfd->fd, io->receive_buffer,
+		   I_MIN((size_t)avail, SIEVE_ENCRYPT_GPG_PIPE_SIZE));
+	*data_r = io->receive_buffer;
+	return ret;
 }
 
 /*
@@ -237,6 +304,7 @@ void sieve_encrypt_gpg_io_detach(struct sieve_encrypt_gpg_io **_io)
 	i_assert(array_count(&io->fds) == 0);
 	gpgme_set_io_cbs(io->ctx, NULL);
 	array_free(&io->fds);
+	i_free(io->receive_buffer);
 	i_free(io);
 }
 

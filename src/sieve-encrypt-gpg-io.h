@@ -29,4 +29,20 @@ void sieve_encrypt_gpg_io_begin(struct sieve_encrypt_gpg_io *io);
 gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,
 				       gpgme_error_t start_err);
 
+/* gpgme formats every byte that it passes between gpg and the data
+   callbacks for its debug trace, also with tracing off (gpgme 1.18 to
+   1.24), which costs more than the encryption. So the data callbacks move
+   the bulk themselves, on the pipe that gpgme is serving when it calls
+   them; outside gpgme's I/O callbacks these do nothing and return 0. */
+
+/* Write as much of input as the pipe takes without blocking. Returns 0,
+   or -1 when the write failed (errno set). A read error of input is left
+   in input->stream_errno. */
+int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
+			      struct istream *input);
+/* Read what the pipe holds (without blocking) into a buffer owned by io,
+   valid until the next call. Returns its size, or -1 (errno set). */
+ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
+				     const void **data_r);
+
 #endif

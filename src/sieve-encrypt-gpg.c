@@ -39,12 +39,9 @@ struct sieve_encrypt_gpg {
 	ARRAY_TYPE(gpgme_key) keys;
 };
 
-/* gpgme reads the ciphertext in pieces of up to this size (the pipe size,
-   see sieve-encrypt-gpg-io.c; gpgme's limit) */
-#define SIEVE_ENCRYPT_GPG_IO_BUFFER_SIZE_STR "1048576"
-
 /* The streams behind gpgme's data callbacks */
 struct sieve_encrypt_gpg_stream {
+	struct sieve_encrypt_gpg_io *pipes;
 	struct istream *input;
 	struct ostream *output;
 	struct sieve_encrypt_armor *armor;
@@ -629,25 +626,27 @@ const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg)
  */
 
 static ssize_t
-sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
+sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size ATTR_UNUSED)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
 	const unsigned char *data;
-	size_t avail, pos = 0;
+	size_t avail;
 	int ret;
 
-	/* gpgme writes each piece to gpg at once: fill its buffer */
-	while (pos < size &&
-	       (ret = i_stream_read_more(io->input, &data, &avail)) >= 0) {
-		if (ret == 0)
-			continue;
-		avail = I_MIN(avail, size - pos);
-		memcpy(PTR_OFFSET(buffer, pos), data, avail);
-		i_stream_skip(io->input, avail);
-		pos += avail;
+	/* Most of the message goes to gpg past gpgme (see
+	   sieve_encrypt_gpg_io_send()). gpgme gets only the next byte: it
+	   keeps the pipe and closes it when the message ends. */
+	if (sieve_encrypt_gpg_io_send(io->pipes, io->input) < 0)
+		return -1;
+	do {
+		/* 0 only from a non-blocking stream: read again */
+		ret = i_stream_read_more(io->input, &data, &avail);
+	} while (ret == 0);
+	if (ret > 0) {
+		*(unsigned char *)buffer = data[0];
+		i_stream_skip(io->input, 1);
+		return 1;
 	}
-	if (pos > 0)
-		return (ssize_t)pos;
 	if (io->input->stream_errno != 0) {
 		errno = io->input->stream_errno;
 		return -1;
@@ -670,8 +669,16 @@ static ssize_t
 sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
+	const void *more;
+	ssize_t ret;
 
+	/* What gpgme read, then what else the pipe holds, past gpgme (see
+	   sieve_encrypt_gpg_io_receive()) */
 	sieve_encrypt_armor_write(io->armor, buffer, size);
+	while ((ret = sieve_encrypt_gpg_io_receive(io->pipes, &more)) > 0)
+		sieve_encrypt_armor_write(io->armor, more, ret);
+	if (ret < 0)
+		return -1;
 	if (io->output->stream_errno != 0) {
 		errno = io->output->stream_errno;
 		return -1;
@@ -733,6 +740,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		.write = sieve_encrypt_gpg_write,
 	};
 	struct sieve_encrypt_gpg_stream io = {
+		.pipes = gpg->io,
 		.input = input,
 		.output = output,
 	};
@@ -750,14 +758,6 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	err = gpgme_data_new_from_cbs(&plain, &plain_cbs, &io);
 	if (err == 0)
 		err = gpgme_data_new_from_cbs(&cipher, &cipher_cbs, &io);
-	if (err == 0) {
-		/* Read the ciphertext in pieces as large as the pipe. (Not
-		   for the plaintext: gpgme would format all of a large
-		   piece for its debug trace again after each partial write
-		   to the pipe.) */
-		(void)gpgme_data_set_flag(cipher, "io-buffer-size",
-			SIEVE_ENCRYPT_GPG_IO_BUFFER_SIZE_STR);
-	}
 	if (!gpg->compress)
 		flags |= GPGME_ENCRYPT_NO_COMPRESS;
 	if (err == 0) {
