@@ -2,8 +2,9 @@
  */
 
 #include "lib.h"
-#include "buffer.h"
+#include "str.h"
 #include "base64.h"
+#include "byteorder.h"
 #include "ostream.h"
 
 #include "sieve-encrypt-armor.h"
@@ -13,8 +14,9 @@
 /* 48 bytes are the 64 characters per line that gpg writes */
 #define ARMOR_LINE_BYTES 48
 #define ARMOR_LINE_CHARS 64
-/* The encoded lines are passed to the output in pieces of about this size */
-#define ARMOR_FLUSH_SIZE (64 * 1024)
+/* The encoded lines are passed to the output in pieces of this many lines
+   (about 64 KiB) */
+#define ARMOR_FLUSH_LINES 1000
 
 /* The CRC-24 is computed as a 32-bit CRC whose low byte stays zero (the
    polynomial shifted left by 8), eight bytes at a time ("slicing-by-8"):
@@ -30,8 +32,8 @@ struct sieve_encrypt_armor {
 	/* the bytes of a line that is not complete yet */
 	unsigned char line[ARMOR_LINE_BYTES];
 	size_t line_len;
-	/* encoded lines not yet sent */
-	buffer_t *encoded;
+	/* full lines are encoded here and sent from here */
+	unsigned char *batch;
 };
 
 static uint32_t crc24_tables[8][256];
@@ -83,12 +85,6 @@ static void armor_init_tables(void)
 	armor_tables_initialized = TRUE;
 }
 
-static inline uint32_t crc24_be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-		((uint32_t)p[2] << 8) | p[3];
-}
-
 uint32_t sieve_encrypt_crc24(uint32_t crc24, const void *data, size_t size)
 {
 	const uint32_t (*t)[256] = crc24_tables;
@@ -97,8 +93,8 @@ uint32_t sieve_encrypt_crc24(uint32_t crc24, const void *data, size_t size)
 
 	armor_init_tables();
 	for (; size >= 8; p += 8, size -= 8) {
-		one = crc ^ crc24_be32(p);
-		two = crc24_be32(p + 4);
+		one = crc ^ be32_to_cpu_unaligned(p);
+		two = be32_to_cpu_unaligned(p + 4);
 		crc = t[7][one >> 24] ^ t[6][(one >> 16) & 0xff] ^
 			t[5][(one >> 8) & 0xff] ^ t[4][one & 0xff] ^
 			t[3][two >> 24] ^ t[2][(two >> 16) & 0xff] ^
@@ -120,8 +116,8 @@ sieve_encrypt_armor_begin(struct ostream *output, bool crlf)
 	armor->eol = (crlf ? "\r\n" : "\n");
 	armor->eol_len = strlen(armor->eol);
 	armor->crc = SIEVE_ENCRYPT_CRC24_INIT;
-	armor->encoded = buffer_create_dynamic(default_pool,
-					       ARMOR_FLUSH_SIZE + 128);
+	armor->batch = i_malloc(ARMOR_FLUSH_LINES *
+				(ARMOR_LINE_CHARS + armor->eol_len));
 
 	o_stream_nsend_str(output, ARMOR_BEGIN);
 	o_stream_nsend(output, armor->eol, armor->eol_len);
@@ -129,55 +125,56 @@ sieve_encrypt_armor_begin(struct ostream *output, bool crlf)
 	return armor;
 }
 
-static void sieve_encrypt_armor_flush(struct sieve_encrypt_armor *armor)
+/* Six bytes into eight characters, two characters (12 bits) at a time
+   from a table. Dovecot's base64_encode() (a general encoder, with line
+   length and padding options) cost four times as much per byte, more than
+   the rest of the armor together. */
+static inline void armor_encode_6(unsigned char *out, uint64_t v)
 {
-	o_stream_nsend(armor->output, armor->encoded->data,
-		       armor->encoded->used);
-	buffer_set_used_size(armor->encoded, 0);
+	memcpy(out, base64_pairs[(v >> 36) & 0xfff], 2);
+	memcpy(out + 2, base64_pairs[(v >> 24) & 0xfff], 2);
+	memcpy(out + 4, base64_pairs[(v >> 12) & 0xfff], 2);
+	memcpy(out + 6, base64_pairs[v & 0xfff], 2);
 }
 
-/* One full line: 48 bytes into 64 characters, two characters (12 bits) at
-   a time from a table. Dovecot's base64_encode() (a general encoder, with
-   line length and padding options) cost four times as much per byte, more
-   than the rest of the armor together. */
+/* Full lines, at most ARMOR_FLUSH_LINES: 48 bytes into 64 characters each,
+   the line end after each */
 static void
-sieve_encrypt_armor_full_line(struct sieve_encrypt_armor *armor,
-			      const unsigned char *data)
+sieve_encrypt_armor_full_lines(struct sieve_encrypt_armor *armor,
+			       const unsigned char *data, size_t lines)
 {
-	unsigned char *out;
-	uint32_t v;
+	unsigned char *out = armor->batch;
 	unsigned int i;
 
-	out = buffer_append_space_unsafe(armor->encoded,
-					 ARMOR_LINE_CHARS + armor->eol_len);
-	for (i = 0; i < ARMOR_LINE_BYTES; i += 3, out += 4) {
-		v = ((uint32_t)data[i] << 16) | ((uint32_t)data[i + 1] << 8) |
-			data[i + 2];
-		memcpy(out, base64_pairs[v >> 12], 2);
-		memcpy(out + 2, base64_pairs[v & 0xfff], 2);
+	i_assert(lines <= ARMOR_FLUSH_LINES);
+	for (; lines > 0; lines--, data += ARMOR_LINE_BYTES) {
+		/* eight bytes loaded, the first six used; the last six
+		   are the end of the last eight (no read past the line) */
+		for (i = 0; i < ARMOR_LINE_BYTES - 6; i += 6, out += 8)
+			armor_encode_6(out, be64_to_cpu_unaligned(data + i) >> 16);
+		armor_encode_6(out, be64_to_cpu_unaligned(data + i - 2));
+		out += 8;
+		memcpy(out, armor->eol, armor->eol_len);
+		out += armor->eol_len;
 	}
-	memcpy(out, armor->eol, armor->eol_len);
+	o_stream_nsend(armor->output, armor->batch, out - armor->batch);
 }
 
+/* The last line, shorter than 48 bytes, or the CRC */
 static void
-sieve_encrypt_armor_line(struct sieve_encrypt_armor *armor,
-			 const unsigned char *data, size_t size)
+sieve_encrypt_armor_short_line(struct sieve_encrypt_armor *armor,
+			       const unsigned char *data, size_t size,
+			       string_t *dest)
 {
-	if (size == ARMOR_LINE_BYTES)
-		sieve_encrypt_armor_full_line(armor, data);
-	else {
-		base64_encode(data, size, armor->encoded);
-		buffer_append(armor->encoded, armor->eol, armor->eol_len);
-	}
-	if (armor->encoded->used >= ARMOR_FLUSH_SIZE)
-		sieve_encrypt_armor_flush(armor);
+	base64_encode(data, size, dest);
+	str_append_data(dest, armor->eol, armor->eol_len);
 }
 
 void sieve_encrypt_armor_write(struct sieve_encrypt_armor *armor,
 			       const void *data, size_t size)
 {
 	const unsigned char *p = data;
-	size_t n;
+	size_t n, lines;
 
 	armor->crc = sieve_encrypt_crc24(armor->crc, data, size);
 
@@ -189,32 +186,37 @@ void sieve_encrypt_armor_write(struct sieve_encrypt_armor *armor,
 		size -= n;
 		if (armor->line_len < ARMOR_LINE_BYTES)
 			return;
-		sieve_encrypt_armor_line(armor, armor->line, ARMOR_LINE_BYTES);
+		sieve_encrypt_armor_full_lines(armor, armor->line, 1);
 		armor->line_len = 0;
 	}
-	for (; size >= ARMOR_LINE_BYTES; p += ARMOR_LINE_BYTES,
-					 size -= ARMOR_LINE_BYTES)
-		sieve_encrypt_armor_line(armor, p, ARMOR_LINE_BYTES);
+	while (size >= ARMOR_LINE_BYTES) {
+		lines = I_MIN(size / ARMOR_LINE_BYTES, ARMOR_FLUSH_LINES);
+		sieve_encrypt_armor_full_lines(armor, p, lines);
+		p += lines * ARMOR_LINE_BYTES;
+		size -= lines * ARMOR_LINE_BYTES;
+	}
 	memcpy(armor->line, p, size);
 	armor->line_len = size;
-	sieve_encrypt_armor_flush(armor);
 }
 
 void sieve_encrypt_armor_end(struct sieve_encrypt_armor **_armor)
 {
 	struct sieve_encrypt_armor *armor = *_armor;
+	string_t *tail = t_str_new(256);
 	unsigned char crc[3];
 
-	if (armor->line_len > 0)
-		sieve_encrypt_armor_line(armor, armor->line, armor->line_len);
+	if (armor->line_len > 0) {
+		sieve_encrypt_armor_short_line(armor, armor->line,
+					       armor->line_len, tail);
+	}
 	crc[0] = (armor->crc >> 16) & 0xff;
 	crc[1] = (armor->crc >> 8) & 0xff;
 	crc[2] = armor->crc & 0xff;
-	buffer_append_c(armor->encoded, '=');
-	sieve_encrypt_armor_line(armor, crc, sizeof(crc));
-	buffer_append(armor->encoded, ARMOR_END, strlen(ARMOR_END));
-	buffer_append(armor->encoded, armor->eol, armor->eol_len);
-	sieve_encrypt_armor_flush(armor);
+	str_append_c(tail, '=');
+	sieve_encrypt_armor_short_line(armor, crc, sizeof(crc), tail);
+	str_append(tail, ARMOR_END);
+	str_append_data(tail, armor->eol, armor->eol_len);
+	o_stream_nsend(armor->output, str_data(tail), str_len(tail));
 	sieve_encrypt_armor_free(_armor);
 }
 
@@ -225,6 +227,6 @@ void sieve_encrypt_armor_free(struct sieve_encrypt_armor **_armor)
 	if (armor == NULL)
 		return;
 	*_armor = NULL;
-	buffer_free(&armor->encoded);
+	i_free(armor->batch);
 	i_free(armor);
 }
