@@ -30,8 +30,9 @@ static uint32_t crc24_reference(const unsigned char *octets, size_t len)
 
 static void test_crc24(void)
 {
-	unsigned char data[1000];
-	size_t len, split;
+	unsigned char data[4099];
+	const unsigned char *p;
+	size_t len, split, offset;
 	uint32_t crc;
 
 	test_begin("crc24");
@@ -41,13 +42,18 @@ static void test_crc24(void)
 	test_assert(sieve_encrypt_crc24(SIEVE_ENCRYPT_CRC24_INIT, "", 0) ==
 		    SIEVE_ENCRYPT_CRC24_INIT);
 	random_fill(data, sizeof(data));
-	for (len = 0; len <= sizeof(data); len += 1 + len / 7) {
-		/* any split into two calls gives the same result */
-		split = len / 3;
-		crc = sieve_encrypt_crc24(SIEVE_ENCRYPT_CRC24_INIT,
-					  data, split);
-		crc = sieve_encrypt_crc24(crc, data + split, len - split);
-		test_assert_idx(crc == crc24_reference(data, len), len);
+	for (len = 0; len + 3 <= sizeof(data);
+	     len += (len < 300 ? 1 : 1 + len / 7)) {
+		/* any start address and any split into two calls give the
+		   same result */
+		for (offset = 0; offset < 3; offset++) {
+			p = data + offset;
+			split = len * (offset + 1) / 4;
+			crc = sieve_encrypt_crc24(SIEVE_ENCRYPT_CRC24_INIT,
+						  p, split);
+			crc = sieve_encrypt_crc24(crc, p + split, len - split);
+			test_assert_idx(crc == crc24_reference(p, len), len);
+		}
 	}
 	test_end();
 }
