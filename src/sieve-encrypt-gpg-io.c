@@ -30,6 +30,8 @@ struct sieve_encrypt_gpg_fd {
 	struct io *watch;
 	gpgme_io_cb_t callback;
 	void *callback_data;
+	/* gpgme writes to fd (else it reads from it) */
+	bool outbound:1;
 	/* set O_NONBLOCK (sieve_encrypt_gpg_io_send() writes to it) */
 	bool nonblocking:1;
 };
@@ -91,6 +93,7 @@ sieve_encrypt_gpg_io_add(void *data, int fd, int dir, gpgme_io_cb_t fnc,
 	gfd->callback = fnc;
 	gfd->callback_data = fnc_data;
 	/* dir: 1 = gpgme reads from fd, 0 = gpgme writes to it */
+	gfd->outbound = (dir == 0);
 	gfd->watch = io_add_to(io->ioloop, fd, (dir != 0 ? IO_READ : IO_WRITE),
 			       sieve_encrypt_gpg_fd_ready, gfd);
 	array_push_back(&io->fds, &gfd);
@@ -154,7 +157,7 @@ int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
 	size_t size;
 	ssize_t ret;
 
-	if (gfd == NULL)
+	if (gfd == NULL || !gfd->outbound)
 		return 0;
 	if (!gfd->nonblocking) {
 		/* gpgme's own writes to this pipe handle EAGAIN */
@@ -184,7 +187,8 @@ ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
 
 	/* Only what the pipe holds: a read never blocks, and gpgme's
 	   callback still sees the end of the data */
-	if (gfd == NULL || ioctl(gfd->fd, FIONREAD, &avail) < 0 || avail <= 0)
+	if (gfd == NULL || gfd->outbound ||
+	    ioctl(gfd->fd, FIONREAD, &avail) < 0 || avail <= 0)
 		return 0;
 	if (io->receive_buffer == NULL)
 		io->receive_buffer = i_malloc(SIEVE_ENCRYPT_GPG_PIPE_SIZE);
