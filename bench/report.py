@@ -81,7 +81,7 @@ class Results:
 		worst = None
 		for key, _ in KEYS:
 			for msg, _ in MSGS:
-				for mode in ("a", "b", "bz", "c", "c0", "d"):
+				for mode in ("a", "b", "bz", "c", "c0", "d", "e"):
 					t = [float(r["secs"]) for r in
 					     self.runs(key, msg, mode)]
 					if len(t) < 2 or min(t) <= 0:
@@ -115,8 +115,8 @@ def ratio_b_floor(res, key, msg):
 	return b / (a + c0)
 
 
-def ratio_d_b(res, key, msg):
-	b, d = res.secs(key, msg, "b"), res.secs(key, msg, "d")
+def ratio_to_b(res, key, msg, mode="d"):
+	b, d = res.secs(key, msg, "b"), res.secs(key, msg, mode)
 	if None in (b, d):
 		return None
 	return d / b
@@ -137,6 +137,8 @@ def write_md(work, out, res, meta):
 	strace = read_tsv(os.path.join(work, "strace.tsv"))
 	L = []
 	w = L.append
+	has_e = res.runs(KEYS[0][0], "text-4k", "e") != []
+	tmodes = ("a", "b", "c", "c0", "d") + (("e",) if has_e else ())
 
 	w("# Benchmark: encryption at delivery")
 	w("")
@@ -181,6 +183,15 @@ def write_md(work, out, res, meta):
 	  "`vnd.dovecot.filter` with `bench/pgpmime-filter.sh`: the mail piped "
 	  "through `gpg` with default settings, wrapped as PGP/MIME (a lean "
 	  "stand-in for the encrypt.sh + gpgit chain).")
+	if has_e:
+		w("- **(e)** the seed's own chain: `dovecot-lda` with a "
+		  "`sieve_before` script running `vnd.dovecot.filter` with "
+		  "`bench/seed-encrypt.sh` (the seed's encrypt.sh: "
+		  "`DATA=\"$(cat)\"`, then gpgit) → gpgit (Perl, Mail::GnuPG "
+		  "%s; the gpgit script with SHA-256 `%s`) → gpg (default "
+		  "compression, armor). At most 5 repetitions from 20 MiB on."
+		  % (meta.get("mail_gnupg", "?"),
+		     meta.get("gpgit_sha256", "?")[:16] + "…"))
 	w("")
 	w("Messages: 4 KiB text/plain; multipart/mixed with a base64 "
 	  "attachment of random bytes at 100 KiB, 1, 20 and 45 MiB (whole "
@@ -200,33 +211,39 @@ def write_md(work, out, res, meta):
 		w("## %s key: time" % label)
 		w("")
 		w("| message | (a) plain delivery | (b) encrypt | "
-		  "(c) gpg default | (c) gpg -z 0 | (d) filter + gpg |")
-		w("|---|--:|--:|--:|--:|--:|")
+		  "(c) gpg default | (c) gpg -z 0 | (d) filter + gpg |%s"
+		  % (" (e) encrypt.sh + gpgit |" if has_e else ""))
+		w("|---|%s" % ("--:|" * (len(tmodes))))
 		for msg, mlabel in MSGS:
 			w("| %s | %s |" % (mlabel, " | ".join(
-				res.cell(key, msg, m)
-				for m in ("a", "b", "c", "c0", "d"))))
+				res.cell(key, msg, m) for m in tmodes)))
 		w("")
 		w("## %s key: memory and ratios" % label)
 		w("")
 		w("| message | RSS (a) | RSS (b) | RSS(b) − RSS(a) | "
 		  "RSS (d) | RSS gpg alone (c -z 0) | (b) / ((a) + (c -z 0)) "
-		  "| (d) / (b) |")
-		w("|---|--:|--:|--:|--:|--:|--:|--:|")
+		  "| (d) / (b) |%s" % (" RSS (e) | (e) / (b) |" if has_e
+					else ""))
+		w("|---|%s" % ("--:|" * (9 if has_e else 7)))
 		for msg, mlabel in MSGS:
 			d = rss_diff_mib(res, key, msg)
-			w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-				mlabel, fmt_mib(res.rss(key, msg, "a")),
-				fmt_mib(res.rss(key, msg, "b")),
-				"–" if d is None else "%+.1f MiB" % d,
-				fmt_mib(res.rss(key, msg, "d")),
-				fmt_mib(res.rss(key, msg, "c0")),
-				fmt_ratio(ratio_b_floor(res, key, msg)),
-				fmt_ratio(ratio_d_b(res, key, msg))))
+			cells = [mlabel, fmt_mib(res.rss(key, msg, "a")),
+				 fmt_mib(res.rss(key, msg, "b")),
+				 "–" if d is None else "%+.1f MiB" % d,
+				 fmt_mib(res.rss(key, msg, "d")),
+				 fmt_mib(res.rss(key, msg, "c0")),
+				 fmt_ratio(ratio_b_floor(res, key, msg)),
+				 fmt_ratio(ratio_to_b(res, key, msg))]
+			if has_e:
+				cells += [fmt_mib(res.rss(key, msg, "e")),
+					  fmt_ratio(ratio_to_b(res, key, msg,
+							       "e"))]
+			w("| %s |" % " | ".join(cells))
 		w("")
 	w("RSS is that of the process `/usr/bin/time` waits for, "
 	  "dovecot-lda, which includes the largest of its waited-for "
-	  "descendants: in (d) the filter script and its gpg; in (b) not gpg, "
+	  "descendants: in (d) the filter script and its gpg%s; in (b) not "
+	  "gpg, " % ("; in (e) gpgit's Perl" if has_e else "") +
 	  "which gpgme starts through a double fork (its size is about that "
 	  "of gpg alone, last but two columns).")
 	w("")
@@ -253,10 +270,19 @@ def write_md(work, out, res, meta):
 				 ("text-4k", 3, "4 KiB")):
 		vals = []
 		for key, _ in KEYS:
-			r = ratio_d_b(res, key, msg)
+			r = ratio_to_b(res, key, msg)
 			vals.append("–" if r is None else "%.2f: %s" % (
 				r, yes_no(r >= limit)))
 		target_row("(d) / (b) ≥ %d at %s" % (limit, text), vals)
+	for msg, limit, text in ((("rand-20m", 5, "20 MiB"),
+				  ("text-4k", 3, "4 KiB")) if has_e else ()):
+		vals = []
+		for key, _ in KEYS:
+			r = ratio_to_b(res, key, msg, "e")
+			vals.append("–" if r is None else "%.1f (≥ %d: %s)" % (
+				r, limit, "yes" if r >= limit else "no"))
+		target_row("for comparison, not a target: (e) / (b) at %s, "
+			   "the seed's own chain" % text, vals)
 	vals = []
 	for key, _ in KEYS:
 		d = rss_diff_mib(res, key, "rand-45m")
@@ -410,7 +436,8 @@ def write_md(work, out, res, meta):
 	w("|---|---|---|--:|--:|---|")
 	names = {"a": "(a) plain delivery", "b": "(b) encrypt",
 		 "d": "(d) filter + gpg",
-		 "dslurp": "(d) with the seed's `DATA=\"$(cat)\"`"}
+		 "dslurp": "(d) with the seed's `DATA=\"$(cat)\"`",
+		 "e": "(e) encrypt.sh + gpgit"}
 	for key, label in KEYS:
 		for r in [v for v in vsz if v["key"] == key]:
 			want = "plain" if r["mode"] == "a" else "enc"
@@ -450,6 +477,8 @@ def write_plot(work, out, res):
 	series = [("a", "(a) plain delivery"), ("b", "(b) encrypt"),
 		  ("c", "(c) gpg default"), ("c0", "(c) gpg -z 0"),
 		  ("d", "(d) filter + gpg")]
+	if res.runs(KEYS[0][0], "text-4k", "e"):
+		series.append(("e", "(e) encrypt.sh + gpgit"))
 	msgs = ["text-4k", "rand-100k", "rand-1m", "rand-20m", "rand-45m"]
 	for key, _ in KEYS:
 		with open(os.path.join(work, "plot-%s.dat" % key), "w") as f:
@@ -472,7 +501,7 @@ def write_plot(work, out, res):
 		"set format y '%g'",
 	]
 	styles = ["lw 2 pt 7", "lw 3 pt 5", "lw 1.5 dt 2 pt 9",
-		  "lw 1.5 dt 3 pt 11", "lw 2 pt 13"]
+		  "lw 1.5 dt 3 pt 11", "lw 2 pt 13", "lw 2 dt 4 pt 15"]
 	for key, label in KEYS:
 		gp.append('set title "%s key"' % label)
 		plots = []

@@ -36,8 +36,12 @@
 #   (d)  dovecot-lda with a sieve_before script running vnd.dovecot.filter
 #        with bench/pgpmime-filter.sh (gpg with default settings, wrapped
 #        as PGP/MIME)
+#   (e)  only with GPGIT=/path/to/gpgit in the environment: the seed's own
+#        chain, vnd.dovecot.filter running bench/seed-encrypt.sh (its
+#        encrypt.sh) -> gpgit (github.com/EtiennePerot/gpgit, Perl) -> gpg;
+#        at most 5 repetitions from 20 MiB on (seconds each)
 # Runs are interleaved (every case once, then again), median wall time over
-# 11/11/7/7/7 repetitions (4K/100K/1M/20M/45M), peak RSS with /usr/bin/time.
+# 11/11/7/11/11 repetitions (4K/100K/1M/20M/45M), peak RSS with /usr/bin/time.
 # Then: the 45 MiB mail under "ulimit -v 262144" (Dovecot's default
 # default_vsz_limit of 256M, which dovecot-lda does not apply itself), the
 # gpg processes one 4 KiB delivery spawns (strace), ciphertext sizes.
@@ -91,7 +95,7 @@ APT_UPDATED=false
 # need_pkg PATH PACKAGE: install the Debian package when PATH is missing
 need_pkg()
 {
-	[ -x "$1" ] && return 0
+	[ -e "$1" ] && return 0
 	say "installing $2 (for $1)"
 	if ! $APT_UPDATED; then
 		apt-get update -qq >/dev/null || :
@@ -108,6 +112,12 @@ need_pkg /usr/bin/strace strace
 if $PROFILE; then
 	need_pkg /usr/bin/valgrind valgrind
 	need_pkg /usr/bin/perf linux-perf
+fi
+GPGIT=${GPGIT:-}
+if [ -n "$GPGIT" ]; then
+	[ -f "$GPGIT" ] || die "GPGIT=$GPGIT: no such file"
+	GPGIT=$(cd "$(dirname "$GPGIT")" && pwd)/$(basename "$GPGIT")
+	need_pkg /usr/share/perl5/Mail/GnuPG.pm libmail-gnupg-perl
 fi
 
 DC_TOP=$TOP
@@ -152,6 +162,11 @@ EXTPROGRAMS=$(find /usr/lib/dovecot/modules/sieve \
 cp "$EXTPROGRAMS" "$W/plugins/"
 cp "$BENCH/measure.sh" "$BENCH/pgpmime-filter.sh" \
 	"$BENCH/pgpmime-filter-slurp.sh" "$W/bin/"
+if [ -n "$GPGIT" ]; then
+	cp "$BENCH/seed-encrypt.sh" "$W/bin/"
+	cp "$GPGIT" "$W/bin/gpgit"
+	GPGIT_SHA256=$(sha256sum "$GPGIT" | cut -d' ' -f1)
+fi
 chmod 755 "$W/bin"/*
 
 # make_rsa_key HOME NAME ADDR: RSA-3072 primary (sign, certify) with an
@@ -170,6 +185,19 @@ dc_add_user_with_key rsa make_rsa_key >/dev/null ||
 	die "making the RSA-3072 key failed"
 dc_add_user_with_key cv make_key >/dev/null ||
 	die "making the Curve25519 key failed"
+# gpgit (Mail::GnuPG) encrypts only to valid keys; the seed has each user
+# sign their key with a local key, here it gets ultimate trust
+if [ -n "$GPGIT" ]; then
+	for key in $KEYS; do
+		home=$(dc_home "$key")/.gnupg
+		fpr=$(keys_gpg "$home" --with-colons --list-keys |
+			awk -F: '$1 == "fpr" { print $10; exit }')
+		printf '%s:6:\n' "$fpr" |
+			keys_gpg "$home" --import-ownertrust 2>/dev/null ||
+			die "setting the ownertrust of the $key key failed"
+		chown -R "$DC_ACCOUNT" "$home"
+	done
+fi
 dc_kill_agents
 
 dc_plugin_setting sieve_plugin_dir "$W/plugins"
@@ -184,7 +212,9 @@ printf '%s\n' 'require ["vnd.dovecot.filter"];' \
 	'filter "pgpmime-filter.sh";' >"$W/sieve/filter.sieve"
 printf '%s\n' 'require ["vnd.dovecot.filter"];' \
 	'filter "pgpmime-filter-slurp.sh";' >"$W/sieve/filter-slurp.sieve"
-for s in encrypt filter filter-slurp; do
+printf '%s\n' 'require ["vnd.dovecot.filter"];' \
+	'filter "seed-encrypt.sh";' >"$W/sieve/seed.sieve"
+for s in encrypt filter filter-slurp seed; do
 	dc_sievec "$W/sieve/$s.sieve" || die "compiling $s.sieve failed"
 done
 
@@ -209,6 +239,7 @@ lda_args()
 	b | bz) before=$W/sieve/encrypt.sieve ;;
 	d) before=$W/sieve/filter.sieve ;;
 	dslurp) before=$W/sieve/filter-slurp.sieve ;;
+	e) before=$W/sieve/seed.sieve ;;
 	esac
 	printf '%s\n' "$DC_LDA" -c "$DC_CONF" -e -f sender@example.net \
 		-a "$key@$DC_DOMAIN" -o "mail_location=maildir:$store" \
@@ -249,7 +280,7 @@ expect()
 {
 	case $1 in
 	a) echo plain ;;
-	b | bz | d | dslurp) echo enc ;;
+	b | bz | d | dslurp | e) echo enc ;;
 	*) echo - ;;
 	esac
 }
@@ -280,10 +311,17 @@ declare -A REPS=([text-4k]=11 [rand-100k]=11 [rand-1m]=7 [rand-20m]=11
 	[text-20m]=7 [rand-45m]=11)
 modes_of()
 {
+	local e=
+	[ -z "$GPGIT" ] || e=e
 	case $1 in
-	*-20m) echo a b bz c c0 d ;;
-	*) echo a b c c0 d ;;
+	*-20m) echo a b bz c c0 d $e ;;
+	*) echo a b c c0 d $e ;;
 	esac
+}
+# skip MSG MODE REP: TRUE for the repetitions (e) leaves out
+skip()
+{
+	[ "$2" = e ] && [ "$3" -gt 5 ] && [ "${MSG_BYTES[$1]}" -ge 20000000 ]
 }
 
 if $WAIT_IDLE; then
@@ -312,7 +350,8 @@ for msg in $MSGS; do
 	for rep in $(seq 1 "$reps"); do
 		for key in $KEYS; do
 			for mode in $(modes_of "$msg"); do
-				measure "$key" "$msg" "$mode" "$rep"
+				skip "$msg" "$mode" "$rep" ||
+					measure "$key" "$msg" "$mode" "$rep"
 			done
 		done
 	done
@@ -349,8 +388,10 @@ done
 say "45 MiB under ulimit -v 262144"
 VSZ=$W/vsz.tsv
 printf 'key\tmode\trc\tenc\trss_kb\tsecs\terror\n' >"$VSZ"
+VSZ_MODES="a b d dslurp"
+[ -z "$GPGIT" ] || VSZ_MODES="$VSZ_MODES e"
 for key in $KEYS; do
-	for mode in a b d dslurp; do
+	for mode in $VSZ_MODES; do
 		f=$W/logs/$key-$mode.log
 		[ ! -e "$f" ] || : >"$f"
 		read -r secs rss rc stored enc \
@@ -546,6 +587,8 @@ META=$W/meta.txt
 	echo "quick=$QUICK"
 	echo "account=$DC_ACCOUNT"
 	echo "scratch=$W"
+	echo "gpgit_sha256=${GPGIT_SHA256:-}"
+	echo "mail_gnupg=$(dpkg-query -W -f '${Version}' libmail-gnupg-perl 2>/dev/null)"
 } >"$META"
 
 python3 "$BENCH/report.py" "$W" "$OUT" || die "writing the report failed"
