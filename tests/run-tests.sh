@@ -47,14 +47,9 @@ if [ "$with_24" = yes ]; then
 	log24=$logdir/dovecot-2.4.log
 	tests/run-tests-24.sh 2>&1 | tee "$log24" |
 		grep -E '^(===|---|PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|    )'
-	rc=${PIPESTATUS[0]}
-	pass_24=$(grep -cE '^PASS: ' "$log24")
-	fail_24=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log24")
-	if [ "$rc" -ne 0 ] && [ "$fail_24" -eq 0 ]; then
-		echo "FAIL: dovecot-2.4: tests/run-tests-24.sh exited with $rc (see $log24)"
-		tail -n 20 "$log24" | sed 's/^/    /'
-		fail_24=1
-	fi
+	group_count dovecot-2.4 "$log24" "${PIPESTATUS[0]}"
+	pass_24=$GROUP_COUNT_PASS
+	fail_24=$GROUP_COUNT_FAIL
 	[ "$fail_24" -eq 0 ] || failed_groups+=("dovecot-2.4")
 	time_24=$((SECONDS - start))
 fi

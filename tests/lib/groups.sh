@@ -11,27 +11,37 @@ GROUP_PASS=0
 GROUP_FAIL=0
 GROUP_FAILED=()
 
+# group_count NAME LOG RC: count the check lines in LOG, the output of a
+# command that exited with RC, into GROUP_COUNT_PASS and GROUP_COUNT_FAIL.
+# A command that exits non-zero without a FAIL line counts as one failure,
+# shown with the end of its output.
+group_count()
+{
+	local name=$1 log=$2 rc=$3
+
+	GROUP_COUNT_PASS=$(grep -cE '^PASS: ' "$log")
+	GROUP_COUNT_FAIL=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$GROUP_COUNT_FAIL" -eq 0 ]; then
+		echo "FAIL: $name: exited with $rc (see $log)"
+		tail -n 20 "$log" | sed 's/^/    /'
+		GROUP_COUNT_FAIL=1
+	fi
+}
+
 # run_group NAME COMMAND...: run COMMAND, show its check lines ("PASS: ...",
-# "FAIL: ..."), count them. A command that exits non-zero without a FAIL
-# line counts as one failure, shown with the end of its output.
+# "FAIL: ..."), count them (group_count).
 run_group()
 {
-	local name=$1 log=$GROUP_LOGDIR/$1.log rc pass fail start=$SECONDS
+	local name=$1 log=$GROUP_LOGDIR/$1.log rc start=$SECONDS
 	shift
 	echo "=== $GROUP_PREFIX$name"
 	"$@" >"$log" 2>&1
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS): ' "$log"
-	pass=$(grep -cE '^PASS: ' "$log")
-	fail=$(grep -cE '^(FAIL|ERROR|XPASS): ' "$log")
-	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
-		echo "FAIL: $GROUP_PREFIX$name: exited with $rc (see $log)"
-		tail -n 20 "$log" | sed 's/^/    /'
-		fail=1
-	fi
-	echo "--- $GROUP_PREFIX$name: $pass passed, $fail failed" \
-		"($((SECONDS - start)) s)"
-	GROUP_PASS=$((GROUP_PASS + pass))
-	GROUP_FAIL=$((GROUP_FAIL + fail))
-	[ "$fail" -eq 0 ] || GROUP_FAILED+=("$name")
+	group_count "$GROUP_PREFIX$name" "$log" "$rc"
+	echo "--- $GROUP_PREFIX$name: $GROUP_COUNT_PASS passed," \
+		"$GROUP_COUNT_FAIL failed ($((SECONDS - start)) s)"
+	GROUP_PASS=$((GROUP_PASS + GROUP_COUNT_PASS))
+	GROUP_FAIL=$((GROUP_FAIL + GROUP_COUNT_FAIL))
+	[ "$GROUP_COUNT_FAIL" -eq 0 ] || GROUP_FAILED+=("$name")
 }
