@@ -155,7 +155,7 @@ static uint32_t crc24_table(uint32_t crc, const unsigned char *p, size_t size)
    it modulo the polynomial: with the next 16 bytes B, R = R_hi * x^192 +
    R_lo * x^128 + B (the 64-bit halves times 32-bit constants, each
    product less than 96 bits long). The CRC of R is the CRC of the data.
-   Four times as fast as slicing-by-8 (and the rest of the armor). */
+   Four times as fast as slicing-by-8. */
 static uint32_t __attribute__((target("pclmul,ssse3")))
 crc24_clmul(uint32_t crc, const unsigned char *p, size_t size)
 {
