@@ -12,6 +12,7 @@
 #include "sieve-encrypt-armor.h"
 #include "sieve-encrypt-gpg-io.h"
 #include "sieve-encrypt-gpg.h"
+#include "sieve-encrypt-pgp-check.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -37,6 +38,9 @@ struct sieve_encrypt_gpg {
 	bool encryption_ended;
 	/* the usable keys found by sieve_encrypt_gpg_find_keys() */
 	ARRAY_TYPE(gpgme_key) keys;
+	/* the check of a successful encryption's output: which subkeys the
+	   message was encrypted to */
+	struct sieve_encrypt_pgp_check *check;
 };
 
 /* The streams behind gpgme's data callbacks */
@@ -45,6 +49,7 @@ struct sieve_encrypt_gpg_stream {
 	struct istream *input;
 	struct ostream *output;
 	struct sieve_encrypt_armor *armor;
+	struct sieve_encrypt_pgp_check *check;
 };
 
 void sieve_encrypt_gpg_global_init(void)
@@ -355,6 +360,7 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 	array_free(&gpg->keys);
 	array_free(&gpg->listed);
 	i_free(gpg->listing_error);
+	sieve_encrypt_pgp_check_free(&gpg->check);
 	sieve_encrypt_gpg_io_detach(&gpg->io);
 	gpgme_release(gpg->ctx);
 	i_free(gpg->home_dir);
@@ -612,11 +618,21 @@ const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg)
 {
 	gpgme_key_t const *key;
 	string_t *str = t_str_new(64);
+	const char *primary, *used;
+	unsigned int idx;
 
 	array_foreach(&gpg->keys, key) {
+		idx = array_foreach_idx(&gpg->keys, key);
+		primary = sieve_encrypt_key_id(*key);
 		if (str_len(str) > 0)
-			str_append_c(str, ',');
-		str_append(str, sieve_encrypt_key_id(*key));
+			str_append(str, ", ");
+		str_append(str, primary);
+		if (gpg->check == NULL)
+			continue;
+		/* gpg on the user's side names the subkey */
+		used = sieve_encrypt_pgp_check_used_key_id(gpg->check, idx);
+		if (strcmp(used, primary) != 0)
+			str_printfa(str, " (subkey %s)", used);
 	}
 	return str_c(str);
 }
@@ -656,13 +672,23 @@ sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size ATTR_UNUSED)
 
 /* gpgme reports success when gpg dies without a word (it cannot see the
    exit status), so the result is checked: all of the message was read and
-   gpg said that it ended the encryption (after writing its last bytes). */
+   gpg said that it ended the encryption (after writing its last bytes).
+   What it wrote is checked by sieve_encrypt_gpg_encrypt_result(). */
 static bool
 sieve_encrypt_gpg_stream_complete(const struct sieve_encrypt_gpg *gpg,
 				  const struct sieve_encrypt_gpg_stream *io)
 {
 	return (io->input->eof && i_stream_get_data_size(io->input) == 0 &&
 		gpg->encryption_ended);
+}
+
+/* Each piece of gpg's output is checked and armored */
+static void
+sieve_encrypt_gpg_output(struct sieve_encrypt_gpg_stream *io,
+			 const void *data, size_t size)
+{
+	sieve_encrypt_pgp_check_feed(io->check, data, size);
+	sieve_encrypt_armor_write(io->armor, data, size);
 }
 
 static ssize_t
@@ -674,9 +700,9 @@ sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 
 	/* What gpgme read, then what else the pipe holds, past gpgme (see
 	   sieve_encrypt_gpg_io_receive()) */
-	sieve_encrypt_armor_write(io->armor, buffer, size);
+	sieve_encrypt_gpg_output(io, buffer, size);
 	while ((ret = sieve_encrypt_gpg_io_receive(io->pipes, &more)) > 0)
-		sieve_encrypt_armor_write(io->armor, more, ret);
+		sieve_encrypt_gpg_output(io, more, ret);
 	if (ret < 0)
 		return -1;
 	if (io->output->stream_errno != 0) {
@@ -728,6 +754,68 @@ sieve_encrypt_gpg_encrypt_error(struct sieve_encrypt_gpg *gpg,
 			       sieve_encrypt_gpg_op_error(gpg, err));
 }
 
+/* gpg encrypts to one encryption subkey of each key, any usable one */
+static bool sieve_encrypt_subkey_can_encrypt(gpgme_subkey_t subkey)
+{
+	return (subkey->can_encrypt && !subkey->revoked && !subkey->expired &&
+		!subkey->disabled && !subkey->invalid && subkey->keyid != NULL);
+}
+
+/* What gpg's output must be: for each key, a session key for one of its
+   encryption subkeys, and nothing else (see sieve-encrypt-pgp-check.h) */
+static struct sieve_encrypt_pgp_check *
+sieve_encrypt_gpg_check_create(const struct sieve_encrypt_gpg *gpg)
+{
+	struct sieve_encrypt_pgp_check *check;
+	ARRAY_TYPE(const_string) ids;
+	gpgme_key_t const *key;
+	gpgme_subkey_t subkey;
+	const char *id;
+
+	check = sieve_encrypt_pgp_check_create();
+	t_array_init(&ids, 4);
+	array_foreach(&gpg->keys, key) {
+		array_clear(&ids);
+		for (subkey = (*key)->subkeys; subkey != NULL;
+		     subkey = subkey->next) {
+			if (!sieve_encrypt_subkey_can_encrypt(subkey))
+				continue;
+			id = subkey->keyid;
+			array_push_back(&ids, &id);
+		}
+		array_append_zero(&ids);
+		sieve_encrypt_pgp_check_expect(check, sieve_encrypt_key_id(*key),
+					       array_front(&ids));
+	}
+	return check;
+}
+
+/* Whether gpg did the encryption that was asked for; error_r says why
+   not. gpg's output is accepted only when its packets are right. */
+static int
+sieve_encrypt_gpg_encrypt_result(struct sieve_encrypt_gpg *gpg,
+				 const struct sieve_encrypt_gpg_stream *io,
+				 gpgme_error_t err, const char **error_r)
+{
+	const char *error;
+
+	if (err != 0) {
+		*error_r = sieve_encrypt_gpg_encrypt_error(gpg, io, err);
+		return -1;
+	}
+	if (!sieve_encrypt_gpg_stream_complete(gpg, io)) {
+		*error_r = "gpg ended without completing the "
+			"encryption (crashed or killed?)";
+		return -1;
+	}
+	if (sieve_encrypt_pgp_check_finish(io->check, &error) < 0) {
+		*error_r = t_strdup_printf("gpg's output is not the "
+					   "encryption asked for: %s", error);
+		return -1;
+	}
+	return 0;
+}
+
 enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 			  struct istream *input, struct ostream *output,
@@ -744,6 +832,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		.input = input,
 		.output = output,
 	};
+	enum sieve_encrypt_gpg_status status = SIEVE_ENCRYPT_GPG_FAILED;
 	gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST;
 	gpgme_data_t plain = NULL, cipher = NULL;
 	gpgme_key_t *recipients;
@@ -762,6 +851,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		flags |= GPGME_ENCRYPT_NO_COMPRESS;
 	if (err == 0) {
 		io.armor = sieve_encrypt_armor_begin(output, crlf);
+		io.check = sieve_encrypt_gpg_check_create(gpg);
 		gpg->encryption_ended = FALSE;
 		sieve_encrypt_gpg_io_begin(gpg->io);
 		env = sieve_encrypt_gpg_env_push(gpg);
@@ -769,23 +859,21 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 					     plain, cipher);
 		sieve_encrypt_gpg_env_pop(&env);
 		err = sieve_encrypt_gpg_io_end(gpg->io, err);
-		if (err == 0 && !sieve_encrypt_gpg_stream_complete(gpg, &io))
-			err = gpg_error(GPG_ERR_INCOMPLETE_LINE);
-		if (err == 0)
+		if (sieve_encrypt_gpg_encrypt_result(gpg, &io, err,
+						     error_r) == 0) {
 			sieve_encrypt_armor_end(&io.armor);
-		if (gpgme_err_code(err) == GPG_ERR_INCOMPLETE_LINE) {
-			*error_r = "gpg ended without completing the "
-				"encryption (crashed or killed?)";
-		} else if (err != 0) {
-			*error_r = sieve_encrypt_gpg_encrypt_error(gpg, &io,
-								   err);
+			sieve_encrypt_pgp_check_free(&gpg->check);
+			gpg->check = io.check;
+			io.check = NULL;
+			status = SIEVE_ENCRYPT_GPG_OK;
 		}
 	} else {
 		*error_r = t_strdup_printf("gpgme_data_new_from_cbs() failed: %s",
 					   sieve_encrypt_gpgme_error(err));
 	}
 	sieve_encrypt_armor_free(&io.armor);
+	sieve_encrypt_pgp_check_free(&io.check);
 	gpgme_data_release(plain);
 	gpgme_data_release(cipher);
-	return (err == 0 ? SIEVE_ENCRYPT_GPG_OK : SIEVE_ENCRYPT_GPG_FAILED);
+	return status;
 }

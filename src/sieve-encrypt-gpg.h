@@ -65,11 +65,16 @@ enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_find_keys(struct sieve_encrypt_gpg *gpg,
 			    const char *const *specs, const char **error_r);
 
-/* Comma-separated 16-digit key ids of the found keys (for logging). */
+/* The 16-digit key ids of the found keys, separated by ", " (for logging).
+   After a successful encryption each is followed by " (subkey ID)" with
+   the subkey that the message was encrypted to, unless that is the
+   primary key itself. */
 const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg);
 
 /* Encrypt all of input to the found keys, writing ASCII armor to output
-   (with CRLF line ends when crlf is TRUE). Returns OK or FAILED. */
+   (with CRLF line ends when crlf is TRUE). Returns OK or FAILED; FAILED
+   also when gpg's output is not a message encrypted to exactly these
+   keys (sieve-encrypt-pgp-check.h). */
 enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 			  struct istream *input, struct ostream *output,

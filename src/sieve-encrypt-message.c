@@ -103,6 +103,7 @@ sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
 		job->report->error = error;
 		return SIEVE_ENCRYPT_FAILED;
 	}
+	job->report->key_ids = sieve_encrypt_gpg_key_ids(job->gpg);
 	sieve_encrypt_mime_write_tail(job->mime, output, boundary);
 	return SIEVE_ENCRYPT_DONE;
 }
@@ -177,7 +178,6 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 	}
 	if (status != SIEVE_ENCRYPT_GPG_OK)
 		return sieve_encrypt_outcome_from_gpg(status);
-	report->key_ids = sieve_encrypt_gpg_key_ids(job->gpg);
 	return sieve_encrypt_job_substitute(job);
 }
 

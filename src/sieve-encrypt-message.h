@@ -19,7 +19,9 @@ enum sieve_encrypt_outcome {
 
 struct sieve_encrypt_report {
 	const char *error;	/* set unless DONE or ALREADY */
-	const char *key_ids;	/* set when DONE */
+	/* set when DONE: the keys' ids, with the subkeys used
+	   (sieve_encrypt_gpg_key_ids()) */
+	const char *key_ids;
 	uoff_t plain_size, encrypted_size;
 	unsigned int msecs;
 };

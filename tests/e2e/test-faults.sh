@@ -6,7 +6,9 @@
 #               not writable (with and without trustdb.gpg; user- and
 #               root-owned), a file instead of a directory
 #   gpg         hit by a signal from outside half-way through a large
-#               message (SIGKILL, SIGTERM, SIGSTOP), then a normal delivery
+#               message (SIGKILL, SIGTERM, SIGSTOP), then a normal delivery;
+#               writing other output than asked for (what encrypt-to,
+#               hidden-encrypt-to, group, armor, dry-run make it write)
 #   storage     disk full (the Maildir on a 1 MB tmpfs, a 2 MB message),
 #               mail_temp_dir full, Dovecot's quota_max_mail_size and storage
 #               quota (the "configured limit"; Dovecot 2.3 settings)
@@ -610,6 +612,41 @@ dc_configure
 deliver "$MSG"
 expect "after the signalled gpgs: the next delivery is encrypted" 0 \
 	encrypted "encrypted message to key"
+
+# --- gpg's output is not the encryption asked for -----------------------------
+
+# What a gpg.conf could make gpg do, with gpg itself (tests/svtest/bin: gpg
+# with one option more): encrypt to one more key, named or hidden, or to
+# another key instead (group), write armor, write nothing (dry-run). The
+# plugin checks the packets that gpg wrote, and fails: the policy applies,
+# nothing encrypted is stored. bob@example.org's public key is in alice's
+# keyring for these cases.
+keys_init_home "$DC_DIR/secret/bob"
+BOB_FPR=$(make_key "$DC_DIR/secret/bob" Bob bob@example.org)
+keys_export_public "$DC_DIR/secret/bob" "$GNUPG_A" "$BOB_FPR"
+keys_give "$GNUPG_A" "$DC_UID:$DC_GID"
+keys_kill_agents "$DC_DIR/secret/bob" "$GNUPG_A"
+output_case()
+{
+	local wrapper=$1 what=$2 why=$3
+	cp "$TOP/tests/svtest/bin/$wrapper" "$DC_DIR/bin/"
+	chmod 755 "$DC_DIR/bin/$wrapper"
+	SETTINGS=(sieve_encrypt_gpg_binary="$DC_DIR/bin/$wrapper")
+	policies "$what" "$MSG" plain \
+		"gpg's output is not the encryption asked for: $why"
+	SETTINGS=()
+}
+output_case gpg-encrypt-to "gpg adds a recipient (encrypt-to)" \
+	"session key packet for key id [0-9A-F]{16}, which is no encryption subkey"
+output_case gpg-hidden-encrypt-to \
+	"gpg adds a hidden recipient (hidden-encrypt-to)" \
+	"session key packet for an anonymous recipient"
+output_case gpg-group "gpg encrypts to another key instead (group)" \
+	"session key packet for key id [0-9A-F]{16}, which is no encryption subkey"
+output_case gpg-armor "gpg writes ASCII armor (armor)" \
+	"the output is ASCII armor"
+output_case gpg-dry-run "gpg writes nothing (dry-run)" "gpg wrote nothing"
+restore_keyring
 
 # --- storage -------------------------------------------------------------------
 

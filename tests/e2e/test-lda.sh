@@ -108,6 +108,8 @@ check_delivery()
 # --- alice: every test message ---------------------------------------------
 
 ALICE_KEYID=${ALICE_FPR: -16}
+# the log names the subkey too, as gpg does when decrypting
+ALICE_SUBKEY=$(keys_subkey_ids "$(dc_secret_home alice)" "$ALICE_FPR")
 for msg in "$MESSAGES"/*.eml; do
 	base=$(basename "$msg")
 	mode=$(dc_expect_of "$msg")
@@ -130,9 +132,10 @@ for msg in "$MESSAGES"/*.eml; do
 			dc_fail "$t" "no 'encrypted message' info line in the log"
 			continue
 		fi
-		if ! grep -q "encrypted message to key $ALICE_KEYID " "$LOGF"
+		if ! grep -q "encrypted message to key $ALICE_KEYID (subkey $ALICE_SUBKEY) " "$LOGF"
 		then
-			dc_fail "$t" "log does not name key $ALICE_KEYID"
+			dc_fail "$t" "log does not name key $ALICE_KEYID" \
+				"(subkey $ALICE_SUBKEY)"
 			continue
 		fi
 		extra=(--plugin-sizes "$sizes")
