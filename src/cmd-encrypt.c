@@ -406,6 +406,32 @@ cmd_encrypt_settings_failure(const struct sieve_runtime_env *renv,
 	return SIEVE_EXEC_TEMP_FAILURE;
 }
 
+/* The keys of sieve_encrypt_default_keys. Unlike keys from a script
+   variable (which a sender may control), an invalid one is a configuration
+   error, also for the test form: failure policy applies. */
+static int
+cmd_encrypt_default_keys(const struct sieve_runtime_env *renv,
+			 const struct ext_encrypt_context *extctx,
+			 const char *const **keys_r)
+{
+	const char *error;
+
+	*keys_r = extctx->set->parsed.default_keys;
+	if (*keys_r == NULL) {
+		sieve_runtime_error(renv, NULL, "encrypt action: "
+			"no key list given and sieve_encrypt_default_keys "
+			"is not set");
+		return cmd_encrypt_failure_status(extctx);
+	}
+	if (sieve_encrypt_key_specs_check(*keys_r, &error) < 0) {
+		sieve_runtime_critical(renv, NULL, "encrypt action",
+			"encrypt action: sieve_encrypt_default_keys: %s",
+			error);
+		return cmd_encrypt_failure_status(extctx);
+	}
+	return SIEVE_EXEC_OK;
+}
+
 static int
 cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			      sieve_size_t *address)
@@ -423,13 +449,10 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 		return ret;
 	if (extctx->set == NULL)
 		return cmd_encrypt_settings_failure(renv, extctx);
-	if (keys == NULL)
-		keys = extctx->set->parsed.default_keys;
 	if (keys == NULL) {
-		sieve_runtime_error(renv, NULL, "encrypt action: "
-			"no key list given and sieve_encrypt_default_keys "
-			"is not set");
-		return cmd_encrypt_failure_status(extctx);
+		ret = cmd_encrypt_default_keys(renv, extctx, &keys);
+		if (ret != SIEVE_EXEC_OK)
+			return ret;
 	}
 
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS, "encrypt action");

@@ -5,9 +5,11 @@
 # missing), with sieve_encrypt_on_failure = keep and = tempfail: the exit
 # code of dovecot-lda, what is stored, what is logged, and that no gpg
 # process is left behind. Also: users who never opted in are not affected
-# by the policy; a user script that omits the key list without default keys,
-# and scripts with errors, are rejected with the line named (sievec and
-# delivery).
+# by the policy, but an invalid key in sieve_encrypt_default_keys is an
+# error; a user script that omits the key list without default keys, and
+# scripts with errors, are rejected with the line named (sievec and
+# delivery); invalid settings fail every encrypt temporarily (LDA, and
+# LMTP where the other recipients are delivered as usual).
 #
 # Prints PASS:/FAIL: lines and "N passed, N failed"; exits 1 on failure.
 set -eu
@@ -188,6 +190,19 @@ fi
 deliver alice
 expect "tempfail, test form, user with keyring -> encrypted" \
 	0 encrypted "encrypted message to key"
+
+# --- an invalid default key is a configuration error ---------------------------
+# %u@example.org with user names that contain a domain already: the test
+# form is not just false (which stored every message in plaintext, logged
+# at Info); the Error names the setting and the policy applies.
+dc_configure sieve_encrypt_default_keys=%u@example.org
+deliver alice
+expect "keep, test form, default keys %u@example.org for alice@example.org -> Error, original stored" \
+	0 plain "lda\(alice@example.org\).*Error: .*encrypt action: sieve_encrypt_default_keys: invalid key .alice@example.org@example.org."
+dc_configure sieve_encrypt_default_keys=%u@example.org sieve_encrypt_on_failure=tempfail
+deliver alice
+expect "tempfail, test form, default keys %u@example.org for alice@example.org -> exit 75, nothing stored" \
+	75 none "lda\(alice@example.org\).*Error: .*encrypt action: sieve_encrypt_default_keys: invalid key .alice@example.org@example.org."
 
 # --- scripts with errors ------------------------------------------------------
 bad=$DC_DIR/sieve/bad.sieve
