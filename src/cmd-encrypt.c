@@ -179,8 +179,11 @@ cmd_encrypt_validate_default_keys(struct sieve_validator *valdtr,
 	const struct ext_encrypt_context *extctx = cmd->ext->context;
 	enum sieve_compile_flags flags = sieve_validator_compile_flags(valdtr);
 
+	/* With invalid settings, whether default keys are set is unknown:
+	   the script compiles, and fails at run time until they are fixed */
 	if ((flags & SIEVE_COMPILE_FLAG_NOGLOBAL) == 0 ||
-	    (extctx != NULL && extctx->set->parsed.default_keys != NULL)) {
+	    extctx->set == NULL ||
+	    extctx->set->parsed.default_keys != NULL) {
 		cmd_encrypt_warn_copy_before(valdtr, cmd);
 		return TRUE;
 	}
@@ -388,6 +391,47 @@ cmd_encrypt_report(const struct sieve_runtime_env *renv,
 		(report->error == NULL ? "" : report->error));
 }
 
+/* Invalid settings (ext-encrypt.c): sieve_encrypt_on_failure may be the
+   invalid one, so it cannot decide. Fail temporarily: the MTA keeps the
+   message until the administrator has fixed the settings. */
+static int
+cmd_encrypt_settings_failure(const struct sieve_runtime_env *renv,
+			     const struct ext_encrypt_context *extctx)
+{
+	sieve_runtime_critical(renv, NULL, "encrypt action",
+		"encrypt action: invalid %s settings, message deferred "
+		"(temporary failure) until they are fixed: %s",
+		sieve_extension_name(renv->oprtn->ext),
+		extctx->settings_error);
+	return SIEVE_EXEC_TEMP_FAILURE;
+}
+
+/* The keys of sieve_encrypt_default_keys. Unlike keys from a script
+   variable (which a sender may control), an invalid one is a configuration
+   error, also for the test form: failure policy applies. */
+static int
+cmd_encrypt_default_keys(const struct sieve_runtime_env *renv,
+			 const struct ext_encrypt_context *extctx,
+			 const char *const **keys_r)
+{
+	const char *error;
+
+	*keys_r = extctx->set->parsed.default_keys;
+	if (*keys_r == NULL) {
+		sieve_runtime_error(renv, NULL, "encrypt action: "
+			"no key list given and sieve_encrypt_default_keys "
+			"is not set");
+		return cmd_encrypt_failure_status(extctx);
+	}
+	if (sieve_encrypt_key_specs_check(*keys_r, &error) < 0) {
+		sieve_runtime_critical(renv, NULL, "encrypt action",
+			"encrypt action: sieve_encrypt_default_keys: %s",
+			error);
+		return cmd_encrypt_failure_status(extctx);
+	}
+	return SIEVE_EXEC_OK;
+}
+
 static int
 cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			      sieve_size_t *address)
@@ -403,20 +447,12 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 	ret = cmd_encrypt_read_operands(renv, address, &is_test, &keys);
 	if (ret <= 0)
 		return ret;
-	if (extctx == NULL) {
-		/* Settings failed to load on a reload (test_config_reload) */
-		sieve_runtime_error(renv, NULL, "encrypt action: "
-				    "extension settings not available");
-		return SIEVE_EXEC_FAILURE;
-	}
-
-	if (keys == NULL)
-		keys = extctx->set->parsed.default_keys;
+	if (extctx->set == NULL)
+		return cmd_encrypt_settings_failure(renv, extctx);
 	if (keys == NULL) {
-		sieve_runtime_error(renv, NULL, "encrypt action: "
-			"no key list given and sieve_encrypt_default_keys "
-			"is not set");
-		return cmd_encrypt_failure_status(extctx);
+		ret = cmd_encrypt_default_keys(renv, extctx, &keys);
+		if (ret != SIEVE_EXEC_OK)
+			return ret;
 	}
 
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS, "encrypt action");

@@ -17,7 +17,6 @@
 #include "sieve-extensions.h"
 #include "sieve-commands.h"
 #include "sieve-validator.h"
-#include "sieve-interpreter.h"
 
 #include "sieve-encrypt-common.h"
 
@@ -31,17 +30,12 @@ static void ext_encrypt_unload(const struct sieve_extension *ext);
 static bool
 ext_encrypt_validator_load(const struct sieve_extension *ext,
 			   struct sieve_validator *valdtr);
-static bool
-ext_encrypt_interpreter_load(const struct sieve_extension *ext,
-			     const struct sieve_runtime_env *renv,
-			     sieve_size_t *address);
 
 const struct sieve_extension_def sieve_ext_vnd_x_encrypt = {
 	.name = "vnd.x.encrypt",
 	.load = ext_encrypt_load,
 	.unload = ext_encrypt_unload,
 	.validator_load = ext_encrypt_validator_load,
-	.interpreter_load = ext_encrypt_interpreter_load,
 	SIEVE_EXT_DEFINE_OPERATION(sieve_opr_encrypt),
 };
 
@@ -56,10 +50,18 @@ static void ext_encrypt_context_free(struct ext_encrypt_context **_extctx)
 	if (extctx == NULL)
 		return;
 	*_extctx = NULL;
-	sieve_encrypt_settings_free(&extctx->set);
+	if (extctx->set != NULL)
+		sieve_encrypt_settings_free(&extctx->set);
+	i_free(extctx->settings_error);
 	i_free(extctx);
 }
 
+/* Invalid settings do not make the extension unavailable: scripts that
+   use it would then fail to compile (and the message would be kept in
+   plaintext), and a binary compiled before (sievec) would make
+   Pigeonhole 0.5 panic. Instead the extension loads, keeps the error,
+   and every encrypt fails temporarily (cmd-encrypt.c) until the settings
+   are fixed: the MTA keeps the message meanwhile. */
 static SIEVE_COMPAT_LOAD_RET
 ext_encrypt_load(const struct sieve_extension *ext, void **context)
 {
@@ -69,14 +71,14 @@ ext_encrypt_load(const struct sieve_extension *ext, void **context)
 
 	/* Also called by test_config_reload: drop the old settings first */
 	ext_encrypt_context_free(&extctx);
-	*context = NULL;
 
 	extctx = i_new(struct ext_encrypt_context, 1);
 	if (sieve_encrypt_settings_read(svinst, &extctx->set, &error) < 0) {
-		e_error(svinst->event, "%s: %s", sieve_extension_name(ext),
-			error);
-		i_free(extctx);
-		return SIEVE_COMPAT_LOAD_FAIL;
+		extctx->set = NULL;
+		extctx->settings_error = i_strdup(error);
+		e_error(svinst->event, "%s: %s (every encrypt fails "
+			"temporarily until this is fixed)",
+			sieve_extension_name(ext), error);
 	}
 	*context = extctx;
 	return SIEVE_COMPAT_LOAD_OK;
@@ -97,32 +99,6 @@ static bool
 ext_encrypt_validator_load(const struct sieve_extension *ext,
 			   struct sieve_validator *valdtr)
 {
-	/* When .load failed (invalid settings), Pigeonhole 0.5 (Dovecot
-	   2.3) still offers the extension, without a context; refusing it
-	   here makes `require "vnd.x.encrypt"' fail to compile. (Pigeonhole
-	   2.4 fails the whole Sieve instance instead.) */
-	if (ext->context == NULL)
-		return FALSE;
 	sieve_validator_register_command(valdtr, ext, &sieve_cmd_encrypt);
-	return TRUE;
-}
-
-/*
- * Interpretation
- */
-
-static bool
-ext_encrypt_interpreter_load(const struct sieve_extension *ext,
-			     const struct sieve_runtime_env *renv,
-			     sieve_size_t *address ATTR_UNUSED)
-{
-	/* The same for precompiled binaries */
-	if (ext->context == NULL) {
-		sieve_runtime_error(renv, NULL,
-			"the %s extension is not available: "
-			"its settings failed to load (see the server log)",
-			sieve_extension_name(ext));
-		return FALSE;
-	}
 	return TRUE;
 }

@@ -14,7 +14,10 @@
 extern const struct sieve_extension_def sieve_ext_vnd_x_encrypt;
 
 struct ext_encrypt_context {
+	/* NULL when the settings are invalid */
 	const struct sieve_encrypt_settings *set;
+	/* why they are invalid (names the setting); NULL when valid */
+	char *settings_error;
 };
 
 /*

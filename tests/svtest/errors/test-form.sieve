@@ -1,0 +1,5 @@
+require "vnd.x.encrypt";
+
+if encrypt "alice@example.org" {
+	keep;
+}
