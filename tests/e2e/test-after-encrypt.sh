@@ -7,7 +7,7 @@
 # message: fileinto into a folder that does not exist, fileinto :create of
 # a List-Id-derived name holding ".." or 300 characters, redirect,
 # vnd.dovecot.report, notify (2.3 only) and enotify with the message text,
-# vacation. Also: the delivery's own fallback save after a failed implicit
+# vacation, vnd.dovecot.pipe, reject. Also: the delivery's own fallback save after a failed implicit
 # keep (dovecot-lda -m Missing, LMTP to alice+Missing), a fileinto :copy
 # placed before encrypt, the test form, a message that is encrypted
 # already, a 400 KB message, and LMTP transactions with two recipients.
@@ -23,7 +23,9 @@
 # marker of the original body.
 #
 # Usage: tests/e2e/test-after-encrypt.sh (LMTP part as root, SKIP otherwise)
-# Environment: SIEVE_ENCRYPT_BUILD, SIEVE_ENCRYPT_KEEP=1, TMPDIR.
+# Environment: SIEVE_ENCRYPT_BUILD, SIEVE_ENCRYPT_KEEP=1, TMPDIR,
+# DOVECOT_MODULEDIR (default /usr/lib/dovecot/modules: the
+# sieve_extprograms plugin is taken from there).
 #
 # Prints PASS:/FAIL:/SKIP: lines and "N passed, N failed"; exits 1 if any
 # check failed.
@@ -57,8 +59,8 @@ chown "$DC_UID:$DC_GID" "$SENT" "$DC_DIR/tmp"
 
 KEYED="u-missing u-dotdot u-long u-redirect u-redirect-fail u-report
 u-report-fail u-notify u-notify-fail u-enotify u-enotify-fail u-vacation
-u-vacation-fail u-archive u-testform u-already u-large u-fallback u-bob
-u-bob2"
+u-vacation-fail u-pipe u-pipe-fail u-reject u-archive u-testform u-already
+u-large u-fallback u-bob u-bob2"
 for u in $KEYED; do
 	dc_add_user_with_key "$u" make_key >/dev/null || setup_failed "keys"
 done
@@ -98,6 +100,11 @@ VACATION='vacation :days 1 :addresses ["team@example.org"] "Away.";'
 dc_user_script u-vacation "require \"vacation\"; $VACATION"
 dc_user_script u-vacation-fail "require [\"vacation\", \"fileinto\"];
 $VACATION $FAIL"
+PIPE='pipe "record";'
+dc_user_script u-pipe "require \"vnd.dovecot.pipe\"; $PIPE"
+dc_user_script u-pipe-fail "require [\"vnd.dovecot.pipe\", \"fileinto\"];
+$PIPE $FAIL"
+dc_user_script u-reject 'require "reject"; reject "Not wanted.";'
 dc_user_script u-testform "require \"fileinto\"; $FAIL"
 dc_user_script u-already "require \"fileinto\"; $FAIL"
 dc_user_script u-large "require [\"vacation\", \"fileinto\"];
@@ -117,15 +124,27 @@ if envelope :user "to" ["u-testform", "u-nokey"] {
   encrypt;
 }'
 
-# Every message sent (redirect, report, notify, vacation) is recorded
+# Every message sent (redirect, report, notify, vacation, reject) or piped
+# (vnd.dovecot.pipe) is recorded
 cat >"$DC_DIR/bin/sendmail" <<EOF
 #!/bin/sh
 f=\$(mktemp "$SENT/mail.XXXXXX") || exit 75
 cat >"\$f"
 EOF
-chmod 755 "$DC_DIR/bin" "$DC_DIR/bin/sendmail"
+mkdir "$DC_DIR/pipe-bin"
+cp "$DC_DIR/bin/sendmail" "$DC_DIR/pipe-bin/record"
+chmod 755 "$DC_DIR/bin" "$DC_DIR/bin/sendmail" "$DC_DIR/pipe-bin" \
+	"$DC_DIR/pipe-bin/record"
 
-EXTENSIONS="+vnd.dovecot.report"
+# vnd.dovecot.pipe comes with Pigeonhole's sieve_extprograms plugin, from
+# Dovecot's module directory; the plugins load from one directory
+MODULEDIR=${DOVECOT_MODULEDIR:-/usr/lib/dovecot/modules}
+mkdir "$DC_DIR/sieve-plugins"
+ln -s "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" \
+	"$MODULEDIR/sieve/lib90_sieve_extprograms_plugin.so" \
+	"$DC_DIR/sieve-plugins/"
+
+EXTENSIONS="+vnd.dovecot.report +vnd.dovecot.pipe"
 [ "$DC_V24" = yes ] || EXTENSIONS="$EXTENSIONS +notify"
 cat >"$DC_DIR/extra.conf" <<EOF
 sendmail_path = $DC_DIR/bin/sendmail
@@ -384,6 +403,16 @@ run_scenarios()
 	expect "vacation, then a failure: encrypted kept" \
 		u-vacation-fail "$ok" 1 0 0 "$KEPT"
 
+	deliver u-pipe "$MSG"
+	expect "vnd.dovecot.pipe gets the encrypted message" \
+		u-pipe "$ok" 0 1 1
+	deliver u-pipe-fail "$MSG"
+	expect "vnd.dovecot.pipe, then a failure: encrypted kept, nothing plain piped" \
+		u-pipe-fail "$ok" 1 0 0 "$KEPT"
+	deliver u-reject "$MSG"
+	expect "reject returns the header, no plaintext body" \
+		u-reject "$ok" 0 1 0
+
 	deliver u-archive "$MSG"
 	expect "fileinto :copy before encrypt: both copies encrypted" \
 		u-archive "$ok" 2 0 0 \
@@ -437,12 +466,22 @@ lmtp_two_recipients()
 		u-bob2 250 1 0 0 "$INSTEAD"
 }
 
+# configure_policy: the settings of this test, sieve_encrypt_on_failure =
+# $POLICY
+configure_policy()
+{
+	dc_configure sieve_encrypt_default_keys=%u \
+		sieve_encrypt_on_failure="$POLICY" \
+		sieve_extensions="$EXTENSIONS" \
+		sieve_plugin_dir="$DC_DIR/sieve-plugins" \
+		sieve_plugins="sieve_encrypt sieve_extprograms" \
+		sieve_pipe_bin_dir="$DC_DIR/pipe-bin"
+}
+
 # --- dovecot-lda ---------------------------------------------------------------
 
 for POLICY in keep tempfail; do
-	dc_configure sieve_encrypt_default_keys=%u \
-		sieve_encrypt_on_failure="$POLICY" \
-		sieve_extensions="$EXTENSIONS"
+	configure_policy
 	LMTP=no
 	run_scenarios
 done
@@ -456,9 +495,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 for POLICY in keep tempfail; do
-	dc_configure sieve_encrypt_default_keys=%u \
-		sieve_encrypt_on_failure="$POLICY" \
-		sieve_extensions="$EXTENSIONS"
+	configure_policy
 	dc_lmtp_start || { dc_fail "lmtp: start [$POLICY]" "see above"; break; }
 	LMTP=yes
 	run_scenarios
