@@ -20,7 +20,10 @@
 # holds no plaintext and, where it carries the message, decrypts to it; the
 # log level of the lines that tell what happened; and that no file in the
 # instance (Maildirs, mail_temp_dir, logs, sent mail) holds the plaintext
-# marker of the original body.
+# marker of the original body. Two dovecot-lda deliveries (failure keep
+# of a 400 KB message, fallback to INBOX) also run under strace, which
+# must see the marker written into pipes only (to gpg, to sendmail): no
+# file, not even an unlinked temporary one, held it.
 #
 # Usage: tests/e2e/test-after-encrypt.sh (LMTP part as root, SKIP otherwise)
 # Environment: SIEVE_ENCRYPT_BUILD, SIEVE_ENCRYPT_KEEP=1, TMPDIR,
@@ -52,8 +55,10 @@ setup_failed()
 MARKER="plaintext-marker-$$-$RANDOM$RANDOM"
 INPUT=$DC_DIR/input
 SENT=$DC_DIR/sent
-mkdir -p "$INPUT" "$SENT" "$DC_DIR/tmp" "$DC_DIR/bin"
-chown "$DC_UID:$DC_GID" "$SENT" "$DC_DIR/tmp"
+mkdir -p "$INPUT/trace" "$SENT" "$DC_DIR/tmp" "$DC_DIR/bin"
+# written by every user's deliveries (mail_temp_dir, recorded mail, the
+# strace output of traced deliveries)
+chmod 1777 "$SENT" "$DC_DIR/tmp" "$INPUT/trace"
 
 # --- users and scripts -------------------------------------------------------
 
@@ -198,7 +203,7 @@ N=0
 declare -A RESULT_OF REPLY_OF STORED_OF
 deliver()
 {
-	local rcpts=$1 msg=$2 r user lines rc addrs= replies
+	local rcpts=$1 msg=$2 r user lines rc addrs='' replies
 	shift 2
 	N=$((N + 1))
 	for r in $rcpts; do
@@ -225,6 +230,7 @@ deliver()
 		rc=0
 		user=${rcpts%%+*}
 		dc_as_mail USER="$user@example.org" HOME="$(dc_home "$user")" \
+			"${TRACE_CMD[@]}" \
 			"$DC_LDA" -c "$DC_CONF" -e -f sender@example.net \
 			-a "$rcpts@example.org" "$@" <"$msg" || rc=$?
 		ORIG=$msg
@@ -243,6 +249,37 @@ deliver()
 }
 
 count() { [ -z "$1" ] && echo 0 || printf '%s\n' "$1" | wc -l; }
+
+# traced NAME RCPT MSG [LDA ARGS...]: deliver (dovecot-lda) under strace,
+# following every process (gpg, sendmail) and check that the plaintext
+# marker was only ever written into pipes (to gpg, or to the recording
+# sendmail, whose files are checked by expect): no file, temporary or not,
+# ever held it. The message comes from a regular file, so dovecot-lda
+# needs no spool copy of it.
+TRACE_CMD=()
+traced()
+{
+	local name="$1 [$POLICY]" trace=$INPUT/trace/strace.$((N + 1)) writes
+	shift
+	TRACE_CMD=(strace -f -qq -y -s 1000000 -o "$trace"
+		-e 'trace=write,writev,pwrite64,pwritev,sendto,sendmsg')
+	deliver "$@"
+	TRACE_CMD=()
+	writes=$(grep -F -- "$MARKER" "$trace" | grep -E \
+		'(write|writev|pwrite64|pwritev|sendto|sendmsg)\(' || :)
+	if ! printf '%s\n' "$writes" | grep -q '<pipe:'; then
+		dc_fail "$name" "the trace saw no plaintext go into a pipe" \
+			"(the check is not live)"
+	elif printf '%s\n' "$writes" |
+		grep -qvE '\(([0-9]+)<pipe:\[[0-9]+\]>'; then
+		dc_fail "$name" "$(printf '%s\n' "$writes" |
+			grep -vE '\(([0-9]+)<pipe:\[[0-9]+\]>' | head -n 1 |
+			cut -c1-160)"
+	else
+		dc_pass "$name"
+	fi
+	rm -f "$trace"
+}
 
 # decrypts_to_marker FILE USER: the first PGP message in FILE decrypts (with
 # USER's secret key) to text holding the marker
@@ -351,7 +388,7 @@ INSTEAD='Info: .*Mailbox INBOX: encrypt: storing the encrypted message instead o
 # run_scenarios: every scenario once, through LDA or LMTP ($LMTP)
 run_scenarios()
 {
-	local ok=0 notify_note=
+	local ok=0
 	[ "$LMTP" = no ] || ok=250
 
 	deliver u-missing "$MSG"
@@ -423,12 +460,21 @@ run_scenarios()
 	deliver u-already "$MSG_ALREADY"
 	expect "message encrypted already, then a failure: kept unchanged" \
 		u-already "$ok" unchanged 0 0 "$KEPT"
-	deliver u-large "$MSG_LARGE"
+	if [ "$LMTP" = no ] && [ "$POLICY" = keep ] &&
+		command -v strace >/dev/null; then
+		traced "strace: 400 KB message, vacation, a failure: no plaintext written but into pipes" \
+			u-large "$MSG_LARGE"
+	else
+		deliver u-large "$MSG_LARGE"
+	fi
 	expect "400 KB message, vacation, then a failure: encrypted kept" \
 		u-large "$ok" 1 0 0 "$KEPT"
 
 	if [ "$LMTP" = yes ]; then
 		deliver u-fallback+Missing "$MSG"
+	elif [ "$POLICY" = keep ] && command -v strace >/dev/null; then
+		traced "strace: fallback to INBOX: no plaintext written but into pipes" \
+			u-fallback "$MSG" -m Missing
 	else
 		deliver u-fallback "$MSG" -m Missing
 	fi
