@@ -228,11 +228,8 @@ deliver()
 		done
 	else
 		rc=0
-		user=${rcpts%%+*}
-		dc_as_mail USER="$user@example.org" HOME="$(dc_home "$user")" \
-			"${TRACE_CMD[@]}" \
-			"$DC_LDA" -c "$DC_CONF" -e -f sender@example.net \
-			-a "$rcpts@example.org" "$@" <"$msg" || rc=$?
+		user=$rcpts
+		dc_lda "$user" "$msg" "$@" || rc=$?
 		ORIG=$msg
 		RESULT_OF[$user]=$rc
 		REPLY_OF[$user]=
@@ -250,21 +247,26 @@ deliver()
 
 count() { [ -z "$1" ] && echo 0 || printf '%s\n' "$1" | wc -l; }
 
-# traced NAME RCPT MSG [LDA ARGS...]: deliver (dovecot-lda) under strace,
-# following every process (gpg, sendmail) and check that the plaintext
-# marker was only ever written into pipes (to gpg, or to the recording
-# sendmail, whose files are checked by expect): no file, temporary or not,
-# ever held it. The message comes from a regular file, so dovecot-lda
-# needs no spool copy of it.
-TRACE_CMD=()
+# traced NAME USER MSG [LDA ARGS...]: deliver (dovecot-lda, through a
+# wrapper that runs it under strace, following every process: gpg,
+# sendmail) and check that the plaintext marker was only ever written into
+# pipes (to gpg, or to the recording sendmail, whose files expect checks):
+# no file, temporary or not, ever held it. The message comes from a
+# regular file, so dovecot-lda needs no spool copy of it.
 traced()
 {
 	local name="$1 [$POLICY]" trace=$INPUT/trace/strace.$((N + 1)) writes
+	local lda=$DC_LDA
 	shift
-	TRACE_CMD=(strace -f -qq -y -s 1000000 -o "$trace"
-		-e 'trace=write,writev,pwrite64,pwritev,sendto,sendmsg')
+	cat >"$DC_DIR/bin/lda-traced" <<EOF
+#!/bin/sh
+exec strace -f -qq -y -s 1000000 -o "$trace" \\
+	-e trace=write,writev,pwrite64,pwritev,sendto,sendmsg "$lda" "\$@"
+EOF
+	chmod 755 "$DC_DIR/bin/lda-traced"
+	DC_LDA=$DC_DIR/bin/lda-traced
 	deliver "$@"
-	TRACE_CMD=()
+	DC_LDA=$lda
 	writes=$(grep -F -- "$MARKER" "$trace" | grep -E \
 		'(write|writev|pwrite64|pwritev|sendto|sendmsg)\(' || :)
 	if ! printf '%s\n' "$writes" | grep -q '<pipe:'; then
@@ -548,5 +550,15 @@ for POLICY in keep tempfail; do
 	lmtp_two_recipients
 	dc_lmtp_stop
 done
+
+# The guard's state is freed with the mail user, after the delivery: no
+# crash and nothing Dovecot reports as leaked then either
+t="the whole log: no panic, no fatal error, nothing leaked"
+bad=$(grep -E ': (Panic|Fatal): |leak' "$DC_LOG" || :)
+if [ -z "$bad" ]; then
+	dc_pass "$t"
+else
+	dc_fail "$t" "$(printf '%s\n' "$bad" | head -n 1)"
+fi
 
 dc_summary
