@@ -145,7 +145,10 @@ cmd_encrypt_find_copying(const struct sieve_ast_node *node)
 }
 
 /* Warn when the script visibly files or sends the message before it is
-   encrypted: that copy stays in plaintext. */
+   encrypted: that copy is made from the message as it was. A redirect
+   sends it in plaintext; a fileinto or keep stores it in plaintext
+   outside a delivery (IMAPSieve), while in a delivery the guard stores
+   the encrypted message instead (sieve-encrypt-guard.c). */
 static void
 cmd_encrypt_warn_copy_before(struct sieve_validator *valdtr,
 			     struct sieve_command *cmd)
@@ -161,8 +164,8 @@ cmd_encrypt_warn_copy_before(struct sieve_validator *valdtr,
 	if (found == NULL)
 		return;
 	sieve_command_validate_warning(valdtr, cmd,
-		"the %s %s comes after the %s command at line %u: the copy "
-		"made there is not encrypted (put %s first)",
+		"the %s %s comes after the %s command at line %u: that copy "
+		"is made before the encryption (put %s first)",
 		sieve_command_identifier(cmd), sieve_command_type_name(cmd),
 		found->identifier, found->source_line,
 		sieve_command_identifier(cmd));

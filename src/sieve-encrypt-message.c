@@ -20,6 +20,7 @@
 #include "sieve-encrypt-settings.h"
 #include "sieve-encrypt-mime.h"
 #include "sieve-encrypt-gpg.h"
+#include "sieve-encrypt-guard.h"
 #include "sieve-encrypt-message.h"
 
 /* Ciphertext up to this size stays in memory, larger goes to an unlinked
@@ -114,7 +115,7 @@ sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
 	const struct sieve_runtime_env *renv = job->renv;
 	enum sieve_encrypt_outcome outcome;
 	struct ostream *output;
-	struct istream *newmsg;
+	struct istream *ciphertext, *newmsg;
 
 	output = sieve_encrypt_temp_create(renv);
 	outcome = sieve_encrypt_job_write(job, output);
@@ -138,14 +139,23 @@ sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
 	}
 	job->report->encrypted_size = output->offset;
 
-	newmsg = iostream_temp_finish(&output, IO_BLOCK_SIZE);
+	ciphertext = iostream_temp_finish(&output, IO_BLOCK_SIZE);
+	ciphertext->blocking = TRUE;
+	/* Pigeonhole's raw mail of the new message and the delivery guard's
+	   each read a child stream of their own: a raw mail reads its
+	   mailbox's stream through children that start at that stream's
+	   offset of the moment, so one must not move the other's. */
+	newmsg = i_stream_create_limit(ciphertext, UOFF_T_MAX);
 	i_stream_set_name(newmsg, "encrypted message");
-	newmsg->blocking = TRUE;
 	if (sieve_message_substitute(renv->msgctx, newmsg) < 0) {
 		job->report->error = "failed to substitute the message";
 		outcome = SIEVE_ENCRYPT_FAILED;
+	} else if (sieve_encrypt_guard_activate(renv, ciphertext,
+						&job->report->error) < 0) {
+		outcome = SIEVE_ENCRYPT_FAILED;
 	}
 	i_stream_unref(&newmsg);
+	i_stream_unref(&ciphertext);
 	return outcome;
 }
 
