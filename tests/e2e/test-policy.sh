@@ -96,7 +96,8 @@ expect()
 		dc_fail "$name" "processes left behind: $(dc_leftover_processes)"
 		return
 	fi
-	if pgrep -f "sleep 600" >/dev/null; then
+	# this session only (-s 0): other runs on the machine have their own
+	if pgrep -s 0 -f "sleep 600" >/dev/null; then
 		dc_fail "$name" "a hanging gpg was left running"
 		return
 	fi
