@@ -490,7 +490,7 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 			 const char **error_r)
 {
 	gpgme_key_t const *key;
-	const char *reason = NULL, *unusable_id = NULL;
+	const char *reason = NULL, *unusable_id = NULL, *invalid_id = NULL;
 	bool usable = FALSE;
 
 	array_foreach(&gpg->listed, key) {
@@ -505,9 +505,21 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 			reason = why;
 			unusable_id = sieve_encrypt_key_id(*key);
 		}
+		if ((*key)->invalid && invalid_id == NULL)
+			invalid_id = sieve_encrypt_key_id(*key);
 	}
 	if (usable)
 		return SIEVE_ENCRYPT_GPG_OK;
+	/* gpg imports no key without a valid self-signature: an invalid key
+	   is a damaged one (e.g. a truncated keyring), not a key state such
+	   as expiry */
+	if (invalid_id != NULL) {
+		*error_r = t_strdup_printf(
+			"key `%s' (%s) in %s is invalid (no valid "
+			"self-signature): the keyring is damaged",
+			str_sanitize(spec, 128), invalid_id, gpg->keyring);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
 	if (reason != NULL) {
 		*error_r = t_strdup_printf("key `%s' (%s) is %s",
 					   str_sanitize(spec, 128),

@@ -14,6 +14,20 @@
    "KBXf" (gnupg's kbx/keybox-blob.c, g10/keydb.c rt_from_file()) */
 #define SIEVE_ENCRYPT_KEYBOX_HEADER_SIZE 12
 
+static bool
+sieve_encrypt_keybox_header(const unsigned char *header, ssize_t size)
+{
+	return (size >= SIEVE_ENCRYPT_KEYBOX_HEADER_SIZE && header[4] == 1 &&
+		memcmp(header + 8, "KBXf", 4) == 0);
+}
+
+/* A legacy keyring (pubring.gpg) is a series of keys, each starting with
+   a public key packet (tag 6): old format 0x98-0x9b, new format 0xc6 */
+static bool sieve_encrypt_keyring_start(const unsigned char *header)
+{
+	return ((header[0] & 0xfc) == 0x98 || header[0] == 0xc6);
+}
+
 static bool sieve_encrypt_path_has_dotdot(const char *path)
 {
 	const char *p = path, *end;
@@ -100,39 +114,51 @@ static bool sieve_encrypt_keyring_is_openpgp_keybox(const char *path)
 		return FALSE;
 	ret = read(fd, header, sizeof(header));
 	i_close_fd(&fd);
-	return (ret == (ssize_t)sizeof(header) && header[4] == 1 &&
-		(header[7] & 0x02) != 0 && memcmp(header + 8, "KBXf", 4) == 0);
+	return (sieve_encrypt_keybox_header(header, ret) &&
+		(header[7] & 0x02) != 0);
 }
 
-/* gpg would report an unreadable keyring, a directory or an empty keybox
-   as a keyring without the key: tell these apart first */
+/* gpg reports a keyring that is no keyring (a directory, an empty keybox,
+   most garbage) as one without the key, and one that it cannot read
+   differently by version: tell these apart first */
 static enum sieve_encrypt_gpg_status
 sieve_encrypt_keyring_check_file(const char *path, bool keybox,
 				 const char **error_r)
 {
+	unsigned char header[SIEVE_ENCRYPT_KEYBOX_HEADER_SIZE];
 	struct stat st;
-	int fd, ret;
+	ssize_t size;
+	int fd;
 
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		*error_r = t_strdup_printf("cannot read keyring %s: %m", path);
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
-	ret = fstat(fd, &st);
-	i_close_fd(&fd);
-	if (ret < 0) {
+	if (fstat(fd, &st) < 0) {
 		*error_r = t_strdup_printf("fstat(%s) failed: %m", path);
+		i_close_fd(&fd);
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		*error_r = t_strdup_printf("keyring %s is not a regular file",
 					   path);
+		i_close_fd(&fd);
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
-	if (keybox && st.st_size == 0) {
+	size = read(fd, header, sizeof(header));
+	i_close_fd(&fd);
+	if (size < 0) {
+		*error_r = t_strdup_printf("cannot read keyring %s: %m", path);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+	/* An empty pubring.gpg is an empty keyring (gpg 1 made them); gpg
+	   never leaves a keybox without its header */
+	if (keybox ? !sieve_encrypt_keybox_header(header, size) :
+	    (size > 0 && !sieve_encrypt_keyring_start(header))) {
 		*error_r = t_strdup_printf(
-			"keyring %s is empty (a keybox starts with a header)",
-			path);
+			"keyring %s is damaged: it does not start as %s does",
+			path, (keybox ? "a keybox" : "an OpenPGP keyring"));
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
 	return SIEVE_ENCRYPT_GPG_OK;
