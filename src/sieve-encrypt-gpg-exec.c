@@ -10,10 +10,16 @@
  *
  *  1. drops to the effective uid and gid for good (real, effective and
  *     saved ids all become the mail user's, which an unprivileged process
- *     may do: setresuid(2)); the supplementary groups stay those that
- *     Dovecot set for the mail user (restrict_access(): the primary gid,
- *     the userdb's system_groups_user's groups, mail_access_groups);
- *     clears all capabilities and sets no_new_privs;
+ *     may do: setresuid(2)), clears all capabilities and sets
+ *     no_new_privs. The supplementary groups become the mail user's own
+ *     when the process can set them (real or saved uid 0: Dovecot's LMTP
+ *     run as root): the primary gid and, when a system account has the
+ *     uid, that account's groups (what Dovecot's passwd userdb gives
+ *     through system_groups_user); not what only the delivery process
+ *     has: the LMTP service's extra_groups (Dovecot's internal group, for
+ *     its sockets) and mail_access_groups (for mail storage). Otherwise
+ *     (dovecot-lda run as the user, service lmtp { user = ... }) they
+ *     stay the delivery process's, which cannot change them either;
  *  2. checks that this holds (getresuid, getresgid, getgroups, capget):
  *     no id and no group 0, no capability left. Otherwise it refuses to
  *     run gpg: it says why on gpg's status channel (a
@@ -40,6 +46,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -88,6 +95,9 @@ struct gpg_exec {
 	const char *gpg;
 	const char *keyring;
 	struct timespec deadline;
+	/* the supplementary groups set for gpg, when this process set them */
+	gid_t groups[NGROUPS_MAX];
+	int groups_count;
 	/* gpg's status channel (gpgme's --status-fd), -1 if none */
 	int status_fd;
 	/* only "--version" (gpgme's engine check) */
@@ -202,23 +212,82 @@ static void read_request(struct gpg_exec *ge, int argc, char **argv)
  * Privileges
  */
 
-static void refuse_root_groups(const struct gpg_exec *ge)
+static void
+refuse_root_group(const struct gpg_exec *ge, const gid_t *groups, int count)
 {
-	gid_t groups[NGROUPS_MAX];
-	int i, count;
+	int i;
 
-	count = getgroups(NGROUPS_MAX, groups);
-	if (count < 0) {
-		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "refusing to run gpg: getgroups() failed: %s",
-		       strerror(errno));
-	}
 	for (i = 0; i < count; i++) {
 		if (groups[i] == 0) {
 			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
 			       "refusing to run gpg: group 0 (root) is among "
 			       "the supplementary groups");
 		}
+	}
+}
+
+static int current_groups(const struct gpg_exec *ge, gid_t *groups)
+{
+	int count = getgroups(NGROUPS_MAX, groups);
+
+	if (count < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getgroups() failed: %s",
+		       strerror(errno));
+	}
+	return count;
+}
+
+/* The mail user's own groups (see the top of this file) */
+static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
+{
+	struct passwd *pw;
+	int count = NGROUPS_MAX;
+
+	errno = 0;
+	pw = getpwuid(uid);
+	if (pw == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getpwuid(%ld) failed: %s",
+		       (long)uid, strerror(errno));
+	}
+	if (pw == NULL) {
+		ge->groups[0] = gid;
+		ge->groups_count = 1;
+		return;
+	}
+	if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: user %s has more than %d groups",
+		       pw->pw_name, NGROUPS_MAX);
+	}
+	ge->groups_count = count;
+}
+
+/* With real or saved uid 0 (Dovecot's root LMTP lowers only the effective
+   uid), become root for a moment to set the user's groups; else keep the
+   groups (without group 0) */
+static void set_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
+{
+	gid_t groups[NGROUPS_MAX];
+	uid_t ruid, euid, suid;
+
+	if (getresuid(&ruid, &euid, &suid) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getresuid() failed: %s",
+		       strerror(errno));
+	}
+	if (ruid != 0 && suid != 0) {
+		refuse_root_group(ge, groups, current_groups(ge, groups));
+		return;
+	}
+	find_user_groups(ge, uid, gid);
+	refuse_root_group(ge, ge->groups, ge->groups_count);
+	if (seteuid(0) < 0 ||
+	    setgroups(ge->groups_count, ge->groups) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: setting the groups of uid %ld "
+		       "failed: %s", (long)uid, strerror(errno));
 	}
 }
 
@@ -243,8 +312,8 @@ static void clear_capabilities(const struct gpg_exec *ge)
 }
 
 /* Make real, effective and saved uid and gid the effective ones, for
-   good, and give up every capability */
-static void drop_privileges(const struct gpg_exec *ge)
+   good, the groups the user's, and give up every capability */
+static void drop_privileges(struct gpg_exec *ge)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -258,7 +327,7 @@ static void drop_privileges(const struct gpg_exec *ge)
 		       "refusing to run gpg with group root: the effective "
 		       "gid is 0");
 	}
-	refuse_root_groups(ge);
+	set_user_groups(ge, uid, gid);
 	/* gid first: setresgid() to one of the current gids needs no
 	   privilege, nor does setresuid() to one of the current uids */
 	if (setresgid(gid, gid, gid) < 0) {
@@ -279,6 +348,17 @@ static void drop_privileges(const struct gpg_exec *ge)
 	}
 }
 
+static bool has_gid(const gid_t *groups, int count, gid_t gid)
+{
+	int i;
+
+	for (i = 0; i < count; i++) {
+		if (groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
 /* What the drop left, checked with the kernel's own answers */
 static void verify_privileges(const struct gpg_exec *ge)
 {
@@ -286,9 +366,11 @@ static void verify_privileges(const struct gpg_exec *ge)
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2];
+	gid_t groups[NGROUPS_MAX];
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
 	unsigned int i;
+	int j, count;
 
 	if (getresuid(&ruid, &euid, &suid) < 0 ||
 	    getresgid(&rgid, &egid, &sgid) < 0) {
@@ -304,7 +386,15 @@ static void verify_privileges(const struct gpg_exec *ge)
 		       (long)ruid, (long)euid, (long)suid,
 		       (long)rgid, (long)egid, (long)sgid);
 	}
-	refuse_root_groups(ge);
+	count = current_groups(ge, groups);
+	refuse_root_group(ge, groups, count);
+	for (j = 0; j < count && ge->groups_count > 0; j++) {
+		if (has_gid(ge->groups, ge->groups_count, groups[j]))
+			continue;
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: group %ld is not the user's",
+		       (long)groups[j]);
+	}
 
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &header, data) < 0) {
