@@ -376,6 +376,22 @@ sieve_encrypt_key_match(gpgme_key_t key, enum sieve_encrypt_key_type type,
 	return TRUE;
 }
 
+/* gpg imports no key or subkey without a valid self-signature: an invalid
+   one is damaged (e.g. a keyring cut in a signature), not in a state such
+   as expiry */
+static bool sieve_encrypt_key_damaged(gpgme_key_t key)
+{
+	gpgme_subkey_t subkey;
+
+	if (key->invalid)
+		return TRUE;
+	for (subkey = key->subkeys; subkey != NULL; subkey = subkey->next) {
+		if (subkey->invalid)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static const char *sieve_encrypt_key_id(gpgme_key_t key)
 {
 	return (key->subkeys != NULL && key->subkeys->keyid != NULL ?
@@ -490,7 +506,7 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 			 const char **error_r)
 {
 	gpgme_key_t const *key;
-	const char *reason = NULL, *unusable_id = NULL, *invalid_id = NULL;
+	const char *reason = NULL, *unusable_id = NULL, *damaged_id = NULL;
 	bool usable = FALSE;
 
 	array_foreach(&gpg->listed, key) {
@@ -505,19 +521,17 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 			reason = why;
 			unusable_id = sieve_encrypt_key_id(*key);
 		}
-		if ((*key)->invalid && invalid_id == NULL)
-			invalid_id = sieve_encrypt_key_id(*key);
+		if (damaged_id == NULL && sieve_encrypt_key_damaged(*key))
+			damaged_id = sieve_encrypt_key_id(*key);
 	}
 	if (usable)
 		return SIEVE_ENCRYPT_GPG_OK;
-	/* gpg imports no key without a valid self-signature: an invalid key
-	   is a damaged one (e.g. a truncated keyring), not a key state such
-	   as expiry */
-	if (invalid_id != NULL) {
+	if (damaged_id != NULL) {
 		*error_r = t_strdup_printf(
-			"key `%s' (%s) in %s is invalid (no valid "
-			"self-signature): the keyring is damaged",
-			str_sanitize(spec, 128), invalid_id, gpg->keyring);
+			"key `%s' (%s) in %s is invalid (a key or subkey "
+			"without a valid self-signature): the keyring is "
+			"damaged", str_sanitize(spec, 128), damaged_id,
+			gpg->keyring);
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
 	if (reason != NULL) {

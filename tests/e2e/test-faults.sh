@@ -566,14 +566,24 @@ dc_configure
 # empty (a keybox has a header), or not a file is a failure: with the test
 # form and on_failure = tempfail the delivery fails (exit 75) with an Error
 # instead of storing the plaintext as for a user without a key; with the
-# command form each policy applies. (A keyring cut at the end of a key
-# looks like one without the keys after it: no check can tell.)
+# command form each policy applies. (A keyring cut between packets looks
+# like one without the keys, user ids or subkeys after the cut, and gpg
+# 2.4 reads a key cut in its user id's self-signature as valid: those look
+# like a keyring without the key, or with a key that cannot encrypt.)
 LEGACY=$DC_DIR/gnupg-alice-legacy
 mkdir -m 700 "$LEGACY"
 keys_gpg "$(dc_secret_home alice)" --export alice@example.org |
 	keys_gpg "$LEGACY" --no-default-keyring \
 		--keyring "gnupg-ring:$LEGACY/pubring.gpg" --import
 keys_kill_agents "$LEGACY"
+# Where the encryption subkey's binding signature starts, plus 20 bytes:
+# a keyring cut there lists the subkey as invalid (gpg 2.2 and 2.4)
+LEGACY_CUT=$(gpg --homedir "$LEGACY" --batch --list-packets \
+	"$LEGACY/pubring.gpg" 2>/dev/null |
+	awk '/^# off=/ { split($2, o, "="); off = o[2]; tag = $4 }
+	     tag == "tag=14" { sub14 = 1 }
+	     sub14 && tag == "tag=2" { print off + 20; exit }')
+[ -n "$LEGACY_CUT" ] || { echo "test-faults.sh: no subkey signature" >&2; exit 1; }
 
 # garbage: 4 KB of random bytes (after a text, so that gpg's lenient
 # parser does not read them as packets it skips: then it finds no key)
@@ -598,7 +608,8 @@ damage()
 	gpg-legacy) cp "$LEGACY/pubring.gpg" "$GNUPG_A/" ;;
 	gpg-garbage) garbage >"$GNUPG_A/pubring.gpg" ;;
 	gpg-truncated)
-		head -c 120 "$LEGACY/pubring.gpg" >"$GNUPG_A/pubring.gpg" ;;
+		head -c "$LEGACY_CUT" "$LEGACY/pubring.gpg" \
+			>"$GNUPG_A/pubring.gpg" ;;
 	gpg-corrupt)
 		{ head -c 200 "$LEGACY/pubring.gpg"; garbage; } \
 			>"$GNUPG_A/pubring.gpg" ;;
@@ -637,7 +648,7 @@ damaged_case kbx-fifo "pubring.kbx is a FIFO" \
 	"keyring .*/pubring.kbx is not a regular file"
 damaged_case gpg-garbage "pubring.gpg (legacy keyring) of random bytes" \
 	"keyring .*/pubring.gpg is damaged: it does not start as an OpenPGP keyring"
-damaged_case gpg-truncated "pubring.gpg cut in the self-signature" \
+damaged_case gpg-truncated "pubring.gpg cut in the subkey's binding signature" \
 	"key .alice@example.org. \([0-9A-F]{16}\) in .*/pubring.gpg is invalid"
 damaged_case gpg-corrupt "pubring.gpg with random bytes after 200 bytes" \
 	"gpg cannot use the keyring .*/pubring.gpg: keylist.getkey"
