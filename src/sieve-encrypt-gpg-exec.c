@@ -95,8 +95,9 @@ struct gpg_exec {
 	const char *gpg;
 	const char *keyring;
 	struct timespec deadline;
-	/* the supplementary groups set for gpg, when this process set them */
-	gid_t groups[NGROUPS_MAX];
+	/* the supplementary groups set for gpg, when this process set them
+	   (else NULL) */
+	gid_t *groups;
 	int groups_count;
 	/* gpg's status channel (gpgme's --status-fd), -1 if none */
 	int status_fd;
@@ -123,7 +124,7 @@ refuse(const struct gpg_exec *ge, int exit_code, const char *fmt, ...)
 	(void)vsnprintf(reason, sizeof(reason), fmt, args);
 	va_end(args);
 
-	if (ge != NULL && ge->status_fd >= 0) {
+	if (ge->status_fd >= 0) {
 		len = snprintf(line, sizeof(line), "[GNUPG:] %s %s\n",
 			       SIEVE_ENCRYPT_GPG_EXEC_STATUS_REFUSED, reason);
 		if (len > 0 && (size_t)len < sizeof(line) &&
@@ -226,23 +227,39 @@ refuse_root_group(const struct gpg_exec *ge, const gid_t *groups, int count)
 	}
 }
 
-static int current_groups(const struct gpg_exec *ge, gid_t *groups)
+static gid_t *alloc_groups(const struct gpg_exec *ge, int count)
 {
-	int count = getgroups(NGROUPS_MAX, groups);
+	gid_t *groups = calloc(count > 0 ? count : 1, sizeof(*groups));
 
-	if (count < 0) {
+	if (groups == NULL) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "out of memory");
+	}
+	return groups;
+}
+
+/* The process's supplementary groups, in a list of their own */
+static gid_t *current_groups(const struct gpg_exec *ge, int *count_r)
+{
+	gid_t *groups;
+	int count;
+
+	count = getgroups(0, NULL);
+	groups = alloc_groups(ge, count);
+	if (count < 0 || (count = getgroups(count, groups)) < 0) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
 		       "refusing to run gpg: getgroups() failed: %s",
 		       strerror(errno));
 	}
-	return count;
+	*count_r = count;
+	return groups;
 }
 
 /* The mail user's own groups (see the top of this file) */
 static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 {
 	struct passwd *pw;
-	int count = NGROUPS_MAX;
+	int count = 0;
 
 	errno = 0;
 	pw = getpwuid(uid);
@@ -252,14 +269,21 @@ static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 		       (long)uid, strerror(errno));
 	}
 	if (pw == NULL) {
+		ge->groups = alloc_groups(ge, 1);
 		ge->groups[0] = gid;
 		ge->groups_count = 1;
 		return;
 	}
+	/* The first call only says how many there are */
+	ge->groups = alloc_groups(ge, 1);
 	if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
-		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "refusing to run gpg: user %s has more than %d groups",
-		       pw->pw_name, NGROUPS_MAX);
+		free(ge->groups);
+		ge->groups = alloc_groups(ge, count);
+		if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
+			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+			       "refusing to run gpg: the groups of user %s "
+			       "changed while read", pw->pw_name);
+		}
 	}
 	ge->groups_count = count;
 }
@@ -269,8 +293,9 @@ static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
    groups (without group 0) */
 static void set_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 {
-	gid_t groups[NGROUPS_MAX];
 	uid_t ruid, euid, suid;
+	gid_t *groups;
+	int count;
 
 	if (getresuid(&ruid, &euid, &suid) < 0) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
@@ -278,7 +303,9 @@ static void set_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 		       strerror(errno));
 	}
 	if (ruid != 0 && suid != 0) {
-		refuse_root_group(ge, groups, current_groups(ge, groups));
+		groups = current_groups(ge, &count);
+		refuse_root_group(ge, groups, count);
+		free(groups);
 		return;
 	}
 	find_user_groups(ge, uid, gid);
@@ -366,9 +393,8 @@ static void verify_privileges(const struct gpg_exec *ge)
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct data[2];
-	gid_t groups[NGROUPS_MAX];
 	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid;
+	gid_t rgid, egid, sgid, *groups;
 	unsigned int i;
 	int j, count;
 
@@ -386,15 +412,16 @@ static void verify_privileges(const struct gpg_exec *ge)
 		       (long)ruid, (long)euid, (long)suid,
 		       (long)rgid, (long)egid, (long)sgid);
 	}
-	count = current_groups(ge, groups);
+	groups = current_groups(ge, &count);
 	refuse_root_group(ge, groups, count);
-	for (j = 0; j < count && ge->groups_count > 0; j++) {
+	for (j = 0; j < count && ge->groups != NULL; j++) {
 		if (has_gid(ge->groups, ge->groups_count, groups[j]))
 			continue;
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
 		       "refusing to run gpg: group %ld is not the user's",
 		       (long)groups[j]);
 	}
+	free(groups);
 
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &header, data) < 0) {
