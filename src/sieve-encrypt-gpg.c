@@ -175,13 +175,14 @@ static void
 sieve_encrypt_gpg_listing_error(struct sieve_encrypt_gpg *gpg,
 				const char *args)
 {
+	static const char not_found_location[] = "keylist.getkey ";
 	const char *code = strchr(args, ' ');
 	gpgme_err_code_t err;
 
 	err = (code == NULL ? GPG_ERR_NO_ERROR :
 	       gpgme_err_code((gpgme_error_t)strtoul(code + 1, NULL, 10)));
-	if (code != NULL && code - args == 14 &&
-	    strncmp(args, "keylist.getkey", 14) == 0 &&
+	if (strncmp(args, not_found_location,
+		    sizeof(not_found_location) - 1) == 0 &&
 	    (err == GPG_ERR_NO_PUBKEY || err == GPG_ERR_NOT_FOUND))
 		gpg->listing_not_found = TRUE;
 	else if (gpg->listing_error == NULL)
@@ -206,8 +207,8 @@ sieve_encrypt_gpg_status(void *context, const char *keyword, const char *args)
 }
 
 /* gpgme starts the engine within an operation's _start call: what it is
-   to run goes into the environment for just that call. The deadline is
-   the I/O loop's: gpg is killed by the engine when the loop gives up. */
+   to run goes into the environment for just that call, with the deadline
+   that the I/O loop set for the operation (the engine kills gpg then). */
 static struct sieve_encrypt_gpg_engine_env *
 sieve_encrypt_gpg_env_push(const struct sieve_encrypt_gpg *gpg)
 {
