@@ -6,22 +6,24 @@
 #include "fd-util.h"
 #include "ioloop.h"
 #include "istream.h"
-#include "strnum.h"
 
+#include "sieve-encrypt-gpg-engine.h"
 #include "sieve-encrypt-gpg-io.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 
 /* Pipes to gpg are enlarged to this size (Linux: F_SETPIPE_SZ; the default
    limit for unprivileged processes, /proc/sys/fs/pipe-max-size, is 1 MiB):
    fewer wake-ups, and the ciphertext arrives in large pieces, which keeps
    the temporary file's writes large. */
 #define SIEVE_ENCRYPT_GPG_PIPE_SIZE (1024 * 1024)
+
+/* sieve-encrypt-gpg-exec kills gpg at the deadline, which ends the
+   operation; the I/O loop gives up this much later in any case (when
+   that did not happen, e.g. the program was stopped) */
+#define SIEVE_ENCRYPT_GPG_KILL_GRACE_MSECS 1000
 
 /* One file descriptor (a pipe to gpg) that gpgme wants watched */
 struct sieve_encrypt_gpg_fd {
@@ -43,6 +45,8 @@ struct sieve_encrypt_gpg_io {
 	void *context;
 
 	struct ioloop *ioloop;
+	/* the current operation's deadline (CLOCK_MONOTONIC) */
+	struct timespec deadline;
 	ARRAY(struct sieve_encrypt_gpg_fd *) fds;
 	/* the pipe whose gpgme callback is running */
 	struct sieve_encrypt_gpg_fd *serving;
@@ -202,69 +206,27 @@ ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
  * Deadline
  */
 
-static bool sieve_encrypt_pid_has_pipe(const char *pid, ino_t ino)
-{
-	const char *dir = t_strdup_printf("/proc/%s/fd", pid);
-	const char *wanted = t_strdup_printf("pipe:[%llu]",
-					     (unsigned long long)ino);
-	char target[64];
-	struct dirent *d;
-	bool found = FALSE;
-	ssize_t len;
-	DIR *dirp;
-
-	dirp = opendir(dir);
-	if (dirp == NULL)
-		return FALSE;
-	while (!found && (d = readdir(dirp)) != NULL) {
-		len = readlink(t_strdup_printf("%s/%s", dir, d->d_name),
-			       target, sizeof(target) - 1);
-		if (len <= 0)
-			continue;
-		target[len] = '\0';
-		found = (strcmp(target, wanted) == 0);
-	}
-	(void)closedir(dirp);
-	return found;
-}
-
-/* gpgme does not tell gpg's pid (it double-forks), but gpg holds the other
-   end of our pipes: find it in /proc and kill it. */
-static void sieve_encrypt_gpg_kill_peer(int fd)
-{
-	pid_t self = getpid();
-	struct dirent *d;
-	struct stat st;
-	DIR *dirp;
-
-	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
-		return;
-	dirp = opendir("/proc");
-	if (dirp == NULL)
-		return;
-	while ((d = readdir(dirp)) != NULL) {
-		pid_t pid;
-
-		if (str_to_pid(d->d_name, &pid) < 0 || pid == self)
-			continue;
-		T_BEGIN {
-			if (sieve_encrypt_pid_has_pipe(d->d_name, st.st_ino))
-				(void)kill(pid, SIGKILL);
-		} T_END;
-	}
-	(void)closedir(dirp);
-}
-
+/* gpg is no child of this process (gpgme double-forks the engine): the
+   engine, sieve-encrypt-gpg-exec, owns it and kills it at the deadline.
+   Here the operation only ends. */
 static void sieve_encrypt_gpg_io_timeout(struct sieve_encrypt_gpg_io *io)
 {
-	struct sieve_encrypt_gpg_fd *const *gfd;
-
 	io->timed_out = TRUE;
-	array_foreach(&io->fds, gfd)
-		sieve_encrypt_gpg_kill_peer((*gfd)->fd);
 	/* Closes the pipes (removing our watches) and ends the operation */
 	(void)gpgme_cancel(io->ctx);
 	io_loop_stop(io->ioloop);
+}
+
+static bool
+sieve_encrypt_gpg_io_deadline_passed(const struct sieve_encrypt_gpg_io *io)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		i_fatal("clock_gettime(CLOCK_MONOTONIC) failed: %m");
+	return (now.tv_sec > io->deadline.tv_sec ||
+		(now.tv_sec == io->deadline.tv_sec &&
+		 now.tv_nsec >= io->deadline.tv_nsec));
 }
 
 /*
@@ -317,9 +279,17 @@ void sieve_encrypt_gpg_io_begin(struct sieve_encrypt_gpg_io *io)
 	i_assert(io->ioloop == NULL);
 
 	io->ioloop = io_loop_create();
+	sieve_encrypt_gpg_deadline_in(io->timeout_msecs, &io->deadline);
 	io->op_err = 0;
 	io->done = FALSE;
 	io->timed_out = FALSE;
+}
+
+const struct timespec *
+sieve_encrypt_gpg_io_deadline(const struct sieve_encrypt_gpg_io *io)
+{
+	i_assert(io->ioloop != NULL);
+	return &io->deadline;
 }
 
 gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,
@@ -328,10 +298,15 @@ gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,
 	struct timeout *to;
 
 	if (start_err == 0 && !io->done) {
-		to = timeout_add_to(io->ioloop, io->timeout_msecs,
+		to = timeout_add_to(io->ioloop, io->timeout_msecs +
+				    SIEVE_ENCRYPT_GPG_KILL_GRACE_MSECS,
 				    sieve_encrypt_gpg_io_timeout, io);
 		io_loop_run(io->ioloop);
 		timeout_remove(&to);
+		/* Ended by the engine's kill at the deadline, probably
+		   without an error (gpgme cannot see gpg's exit status) */
+		if (sieve_encrypt_gpg_io_deadline_passed(io))
+			io->timed_out = TRUE;
 	}
 	if (array_count(&io->fds) > 0) {
 		/* The start failed half-way */

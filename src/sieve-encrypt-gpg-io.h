@@ -7,9 +7,10 @@
 #include <gpgme.h>
 
 /* Runs gpgme operations in a private Dovecot ioloop (gpgme's external event
-   loop interface), so that an operation has a deadline: when gpg does not
-   finish in time, it is killed and the operation is canceled. No gpg
-   process outlives the operation. */
+   loop interface), so that an operation has a deadline: gpgme's engine,
+   sieve-encrypt-gpg-exec, kills gpg at that time, and an operation that
+   ends then (or has not ended a little later) fails with
+   GPG_ERR_TIMEOUT. */
 struct sieve_encrypt_gpg_io;
 
 typedef void sieve_encrypt_gpg_key_callback_t(gpgme_key_t key, void *context);
@@ -22,8 +23,11 @@ sieve_encrypt_gpg_io_attach(gpgme_ctx_t ctx, unsigned int timeout_msecs,
 			    void *context);
 void sieve_encrypt_gpg_io_detach(struct sieve_encrypt_gpg_io **io);
 
-/* Call before gpgme_op_*_start() */
+/* Call before gpgme_op_*_start(): sets the deadline */
 void sieve_encrypt_gpg_io_begin(struct sieve_encrypt_gpg_io *io);
+/* The deadline of the operation begun (CLOCK_MONOTONIC), for the engine */
+const struct timespec *
+sieve_encrypt_gpg_io_deadline(const struct sieve_encrypt_gpg_io *io);
 /* Call after gpgme_op_*_start() with its result: runs the operation to its
    end and returns its error (GPG_ERR_TIMEOUT when the deadline passed). */
 gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,

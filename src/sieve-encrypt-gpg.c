@@ -10,28 +10,34 @@
 #include "smtp-address.h"
 
 #include "sieve-encrypt-armor.h"
+#include "sieve-encrypt-gpg-exec.h"
+#include "sieve-encrypt-gpg-engine.h"
 #include "sieve-encrypt-gpg-io.h"
+#include "sieve-encrypt-keyring.h"
 #include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-pgp-check.h"
 
 #include <ctype.h>
 #include <stdlib.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
 ARRAY_DEFINE_TYPE(gpgme_key, gpgme_key_t);
 
 struct sieve_encrypt_gpg {
 	gpgme_ctx_t ctx;
 	struct sieve_encrypt_gpg_io *io;
-	char *home_dir;
+	/* the keyring file that gpg reads (in the GnuPG home) */
+	char *keyring;
+	/* the real gpg, run by sieve-encrypt-gpg-exec */
+	char *gpg_binary;
 	unsigned int timeout_secs;
 	bool compress;
 
+	/* why sieve-encrypt-gpg-exec did not run gpg, if it said so */
+	char *exec_refused;
 	/* what the current key listing found */
 	ARRAY_TYPE(gpgme_key) listed;
-	/* gpg's ERROR status lines during the listing: a pattern that matched
-	   nothing, or the first other error (e.g. an unreadable keyring) */
+	/* gpg's ERROR status lines during the listing: not found (no key
+	   matched), or the first other error (e.g. a damaged keyring) */
 	bool listing, listing_not_found;
 	char *listing_error;
 	/* gpg said END_ENCRYPTION: it wrote all of the ciphertext */
@@ -144,108 +150,22 @@ static const char *sieve_encrypt_gpgme_error(gpgme_error_t err)
 			       gpgme_strsource(err));
 }
 
-static bool sieve_encrypt_path_has_dotdot(const char *path)
-{
-	const char *p = path, *end;
-
-	for (;;) {
-		end = strchr(p, '/');
-		if ((end == NULL ? strcmp(p, "..") == 0 :
-		     (end - p == 2 && p[0] == '.' && p[1] == '.')))
-			return TRUE;
-		if (end == NULL)
-			return FALSE;
-		p = end + 1;
-	}
-}
-
-static enum sieve_encrypt_gpg_status
-sieve_encrypt_gpg_check_home(const char *home_dir, const char **error_r)
-{
-	struct stat st;
-
-	/* A user name or variable expanding to ".." must not lead into
-	   another user's directory */
-	if (sieve_encrypt_path_has_dotdot(home_dir)) {
-		*error_r = t_strdup_printf(
-			"keyring path %s contains a '..' component", home_dir);
-		return SIEVE_ENCRYPT_GPG_FAILED;
-	}
-	if (stat(home_dir, &st) < 0) {
-		if (errno == ENOENT) {
-			*error_r = t_strdup_printf(
-				"keyring directory %s does not exist",
-				home_dir);
-			return SIEVE_ENCRYPT_GPG_NO_KEY;
-		}
-		*error_r = t_strdup_printf("stat(%s) failed: %m", home_dir);
-		return SIEVE_ENCRYPT_GPG_FAILED;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*error_r = t_strdup_printf("keyring %s is not a directory",
-					   home_dir);
-		return SIEVE_ENCRYPT_GPG_FAILED;
-	}
-	/* Only the user's own (or an administrator's) keyring decides where
-	   the user's mail is encrypted to */
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		*error_r = t_strdup_printf(
-			"keyring %s is owned by uid %ld, not by the user "
-			"(uid %ld) or root", home_dir, (long)st.st_uid,
-			(long)geteuid());
-		return SIEVE_ENCRYPT_GPG_FAILED;
-	}
-	return SIEVE_ENCRYPT_GPG_OK;
-}
-
-/* gpgme only notices a missing gpg when its child fails to exec, which
-   looks like an empty key listing: check up front. */
 static int
-sieve_encrypt_gpg_check_binary(gpgme_ctx_t ctx, const char **error_r)
-{
-	gpgme_engine_info_t info = gpgme_ctx_get_engine_info(ctx);
-
-	for (; info != NULL; info = info->next) {
-		if (info->protocol != GPGME_PROTOCOL_OpenPGP)
-			continue;
-		if (info->file_name == NULL ||
-		    access(info->file_name, X_OK) < 0) {
-			*error_r = t_strdup_printf("gpg %s: not executable: %m",
-				(info->file_name == NULL ? "(none)" :
-				 info->file_name));
-			return -1;
-		}
-		return 0;
-	}
-	*error_r = "gpgme has no OpenPGP engine";
-	return -1;
-}
-
-static int
-sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
-			    const struct sieve_encrypt_gpg_params *params,
-			    const char **error_r)
+sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx, const char **error_r)
 {
 	gpgme_error_t err;
 
+	/* The engine (sieve-encrypt-gpg-exec) is the process's default,
+	   set by sieve_encrypt_gpg_engine_use(): a context's own engine
+	   would cost another --version run per delivery */
 	err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-	/* Setting a context's engine info makes gpgme run "gpg --version"
-	   once more: done only for a gpg of its own. The keyring is given to
-	   gpg as GNUPGHOME instead (see sieve_encrypt_gpg_env_push()). */
-	if (err == 0 && params->gpg_binary != NULL) {
-		err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP,
-						params->gpg_binary, NULL);
-	}
 	if (err == 0)
 		err = gpgme_set_keylist_mode(ctx, GPGME_KEYLIST_MODE_LOCAL);
 	if (err != 0) {
-		*error_r = t_strdup_printf("gpg %s: %s",
-			(params->gpg_binary == NULL ? "(gpgme's default)" :
-			 params->gpg_binary), sieve_encrypt_gpgme_error(err));
+		*error_r = t_strdup_printf("gpgme: %s",
+					   sieve_encrypt_gpgme_error(err));
 		return -1;
 	}
-	if (sieve_encrypt_gpg_check_binary(ctx, error_r) < 0)
-		return -1;
 	/* gpg writes binary packets, armored by sieve-encrypt-armor.c */
 	gpgme_set_armor(ctx, 0);
 	/* No keyserver, WKD or dirmngr: keys come from the keyring only */
@@ -253,48 +173,57 @@ sieve_encrypt_gpg_setup_ctx(gpgme_ctx_t ctx,
 	return 0;
 }
 
-/* With full-status, gpgme passes every status line of gpg here */
+/* "ERROR <location> <code>" during a key listing. Only gpg's answer that
+   no key matched means that the user has no key; any other error, also
+   next to that answer, is a failure. */
+static void
+sieve_encrypt_gpg_listing_error(struct sieve_encrypt_gpg *gpg,
+				const char *args)
+{
+	static const char not_found_location[] = "keylist.getkey ";
+	const char *code = strchr(args, ' ');
+	gpgme_err_code_t err;
+
+	err = (code == NULL ? GPG_ERR_NO_ERROR :
+	       gpgme_err_code((gpgme_error_t)strtoul(code + 1, NULL, 10)));
+	if (strncmp(args, not_found_location,
+		    sizeof(not_found_location) - 1) == 0 &&
+	    (err == GPG_ERR_NO_PUBKEY || err == GPG_ERR_NOT_FOUND))
+		gpg->listing_not_found = TRUE;
+	else if (gpg->listing_error == NULL)
+		gpg->listing_error = i_strdup(args);
+}
+
+/* With full-status, gpgme passes every status line of gpg here, also
+   those it does not know, as sieve-encrypt-gpg-exec's */
 static gpgme_error_t
 sieve_encrypt_gpg_status(void *context, const char *keyword, const char *args)
 {
 	struct sieve_encrypt_gpg *gpg = context;
 
-	if (strcmp(keyword, "END_ENCRYPTION") == 0) {
+	if (strcmp(keyword, "END_ENCRYPTION") == 0)
 		gpg->encryption_ended = TRUE;
-		return 0;
-	}
-	if (!gpg->listing || strcmp(keyword, "ERROR") != 0)
-		return 0;
-	if (strncmp(args, "keylist.getkey ", 15) == 0 ||
-	    strncmp(args, "keydb_search ", 13) == 0)
-		gpg->listing_not_found = TRUE;
-	else if (gpg->listing_error == NULL)
-		gpg->listing_error = i_strdup(args);
+	else if (strcmp(keyword, SIEVE_ENCRYPT_GPG_EXEC_STATUS_REFUSED) == 0) {
+		if (gpg->exec_refused == NULL)
+			gpg->exec_refused = i_strdup(args);
+	} else if (gpg->listing && strcmp(keyword, "ERROR") == 0)
+		sieve_encrypt_gpg_listing_error(gpg, args);
 	return 0;
 }
 
-/* gpgme starts gpg within an operation's _start call, with the process's
-   environment: GNUPGHOME is set to the keyring for just that call, and
-   what was there before (normally nothing) is put back after it. */
-static char *sieve_encrypt_gpg_env_push(const struct sieve_encrypt_gpg *gpg)
+/* gpgme starts the engine within an operation's _start call: what it is
+   to run goes into the environment for just that call, with the deadline
+   that the I/O loop set for the operation (the engine kills gpg then). */
+static struct sieve_encrypt_gpg_engine_env *
+sieve_encrypt_gpg_env_push(const struct sieve_encrypt_gpg *gpg)
 {
-	char *old = i_strdup(getenv("GNUPGHOME"));
+	struct sieve_encrypt_gpg_run run = {
+		.gpg = gpg->gpg_binary,
+		.keyring = gpg->keyring,
+		.deadline = *sieve_encrypt_gpg_io_deadline(gpg->io),
+	};
 
-	if (setenv("GNUPGHOME", gpg->home_dir, 1) < 0)
-		i_fatal("setenv(GNUPGHOME) failed: %m");
-	return old;
-}
-
-static void sieve_encrypt_gpg_env_pop(char **_old)
-{
-	char *old = *_old;
-
-	*_old = NULL;
-	if (old == NULL)
-		(void)unsetenv("GNUPGHOME");
-	else if (setenv("GNUPGHOME", old, 1) < 0)
-		i_fatal("setenv(GNUPGHOME) failed: %m");
-	i_free(old);
+	return sieve_encrypt_gpg_engine_env_push(&run);
 }
 
 static void sieve_encrypt_gpg_listed_key(gpgme_key_t key, void *context)
@@ -311,13 +240,21 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 {
 	enum sieve_encrypt_gpg_status status;
 	struct sieve_encrypt_gpg *gpg;
+	const char *keyring;
 	gpgme_ctx_t ctx;
 	gpgme_error_t err;
 
 	*gpg_r = NULL;
-	status = sieve_encrypt_gpg_check_home(params->home_dir, error_r);
+	if (sieve_encrypt_gpg_engine_check_ids(error_r) < 0)
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	status = sieve_encrypt_keyring_find(params->home_dir, &keyring,
+					    error_r);
 	if (status != SIEVE_ENCRYPT_GPG_OK)
 		return status;
+	if (sieve_encrypt_gpg_engine_use(params->exec_path, params->gpg_binary,
+					 params->timeout_secs * 1000,
+					 error_r) < 0)
+		return SIEVE_ENCRYPT_GPG_FAILED;
 
 	err = gpgme_new(&ctx);
 	if (err != 0) {
@@ -325,14 +262,15 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 					   sieve_encrypt_gpgme_error(err));
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
-	if (sieve_encrypt_gpg_setup_ctx(ctx, params, error_r) < 0) {
+	if (sieve_encrypt_gpg_setup_ctx(ctx, error_r) < 0) {
 		gpgme_release(ctx);
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
 
 	gpg = i_new(struct sieve_encrypt_gpg, 1);
 	gpg->ctx = ctx;
-	gpg->home_dir = i_strdup(params->home_dir);
+	gpg->keyring = i_strdup(keyring);
+	gpg->gpg_binary = i_strdup(params->gpg_binary);
 	gpg->timeout_secs = params->timeout_secs;
 	gpg->compress = params->compress;
 	i_array_init(&gpg->listed, 8);
@@ -361,9 +299,11 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 	array_free(&gpg->listed);
 	i_free(gpg->listing_error);
 	sieve_encrypt_pgp_check_free(&gpg->check);
+	i_free(gpg->exec_refused);
 	sieve_encrypt_gpg_io_detach(&gpg->io);
 	gpgme_release(gpg->ctx);
-	i_free(gpg->home_dir);
+	i_free(gpg->keyring);
+	i_free(gpg->gpg_binary);
 	i_free(gpg);
 }
 
@@ -443,6 +383,22 @@ sieve_encrypt_key_match(gpgme_key_t key, enum sieve_encrypt_key_type type,
 	return TRUE;
 }
 
+/* gpg imports no key or subkey without a valid self-signature: an invalid
+   one is damaged (e.g. a keyring cut in a signature), not in a state such
+   as expiry */
+static bool sieve_encrypt_key_damaged(gpgme_key_t key)
+{
+	gpgme_subkey_t subkey;
+
+	if (key->invalid)
+		return TRUE;
+	for (subkey = key->subkeys; subkey != NULL; subkey = subkey->next) {
+		if (subkey->invalid)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static const char *sieve_encrypt_key_id(gpgme_key_t key)
 {
 	return (key->subkeys != NULL && key->subkeys->keyid != NULL ?
@@ -462,10 +418,22 @@ sieve_encrypt_gpg_add_key(struct sieve_encrypt_gpg *gpg, gpgme_key_t key)
 	array_push_back(&gpg->keys, &key);
 }
 
+/* Why sieve-encrypt-gpg-exec did not run gpg, if it did not */
+static const char *
+sieve_encrypt_gpg_refused_error(const struct sieve_encrypt_gpg *gpg)
+{
+	if (gpg->exec_refused == NULL)
+		return NULL;
+	return t_strdup_printf("sieve-encrypt-gpg-exec did not run gpg: %s",
+			       str_sanitize(gpg->exec_refused, 256));
+}
+
 /* The error of a finished operation, with the deadline in mind */
 static const char *
 sieve_encrypt_gpg_op_error(struct sieve_encrypt_gpg *gpg, gpgme_error_t err)
 {
+	if (gpg->exec_refused != NULL)
+		return sieve_encrypt_gpg_refused_error(gpg);
 	if (gpgme_err_code(err) == GPG_ERR_TIMEOUT) {
 		return t_strdup_printf("gpg did not finish within %u seconds "
 				       "(killed)", gpg->timeout_secs);
@@ -473,21 +441,25 @@ sieve_encrypt_gpg_op_error(struct sieve_encrypt_gpg *gpg, gpgme_error_t err)
 	return sieve_encrypt_gpgme_error(err);
 }
 
-/* gpg answers a key listing it could not do (keyring unreadable, trustdb
-   not creatable) with no keys, like one that found nothing: tell them
-   apart by its status lines. A listing that found nothing says so
-   ("ERROR keylist.getkey"). */
+/* gpg answers a key listing it could not do (a damaged keyring) with no
+   keys, like one that found nothing: tell them apart by its status lines.
+   A listing that found nothing says so ("ERROR keylist.getkey" with "No
+   public key"), and nothing else. */
 static int
 sieve_encrypt_gpg_check_listing(struct sieve_encrypt_gpg *gpg,
 				const char **error_r)
 {
 	const char *code;
 
+	if (gpg->exec_refused != NULL) {
+		*error_r = sieve_encrypt_gpg_refused_error(gpg);
+		return -1;
+	}
 	if (gpg->listing_error != NULL) {
 		code = strchr(gpg->listing_error, ' ');
 		*error_r = t_strdup_printf(
 			"gpg cannot use the keyring %s: %s%s%s",
-			gpg->home_dir, str_sanitize(gpg->listing_error, 64),
+			gpg->keyring, str_sanitize(gpg->listing_error, 64),
 			(code == NULL ? "" : ": "),
 			(code == NULL ? "" :
 			 gpgme_strerror((gpgme_error_t)strtoul(code + 1,
@@ -497,8 +469,7 @@ sieve_encrypt_gpg_check_listing(struct sieve_encrypt_gpg *gpg,
 	if (array_count(&gpg->listed) == 0 && !gpg->listing_not_found) {
 		*error_r = t_strdup_printf(
 			"gpg listed no keys and reported no result for %s "
-			"(keyring not usable? gpg needs to create lock files "
-			"and trustdb.gpg there)", gpg->home_dir);
+			"(gpg did not run, or ended early)", gpg->keyring);
 		return -1;
 	}
 	return 0;
@@ -508,16 +479,16 @@ static int
 sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 			    const char *const *patterns, const char **error_r)
 {
+	struct sieve_encrypt_gpg_engine_env *env;
 	gpgme_error_t err;
 	gpgme_key_t key;
-	char *env;
 
 	gpg->listing = TRUE;
 	sieve_encrypt_gpg_io_begin(gpg->io);
 	env = sieve_encrypt_gpg_env_push(gpg);
 	err = gpgme_op_keylist_ext_start(gpg->ctx, (const char **)patterns,
 					 0, 0);
-	sieve_encrypt_gpg_env_pop(&env);
+	sieve_encrypt_gpg_engine_env_pop(&env);
 	err = sieve_encrypt_gpg_io_end(gpg->io, err);
 	gpg->listing = FALSE;
 	if (err == 0) {
@@ -528,7 +499,7 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 	}
 	if (err != 0 && gpgme_err_code(err) != GPG_ERR_EOF) {
 		*error_r = t_strdup_printf("listing keys in %s failed: %s",
-					   gpg->home_dir,
+					   gpg->keyring,
 					   sieve_encrypt_gpg_op_error(gpg, err));
 		return -1;
 	}
@@ -542,7 +513,7 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 			 const char **error_r)
 {
 	gpgme_key_t const *key;
-	const char *reason = NULL, *unusable_id = NULL;
+	const char *reason = NULL, *unusable_id = NULL, *damaged_id = NULL;
 	bool usable = FALSE;
 
 	array_foreach(&gpg->listed, key) {
@@ -557,9 +528,19 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 			reason = why;
 			unusable_id = sieve_encrypt_key_id(*key);
 		}
+		if (damaged_id == NULL && sieve_encrypt_key_damaged(*key))
+			damaged_id = sieve_encrypt_key_id(*key);
 	}
 	if (usable)
 		return SIEVE_ENCRYPT_GPG_OK;
+	if (damaged_id != NULL) {
+		*error_r = t_strdup_printf(
+			"key `%s' (%s) in %s is invalid (a key or subkey "
+			"without a valid self-signature): the keyring is "
+			"damaged", str_sanitize(spec, 128), damaged_id,
+			gpg->keyring);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
 	if (reason != NULL) {
 		*error_r = t_strdup_printf("key `%s' (%s) is %s",
 					   str_sanitize(spec, 128),
@@ -567,7 +548,7 @@ sieve_encrypt_gpg_select(struct sieve_encrypt_gpg *gpg,
 	} else {
 		*error_r = t_strdup_printf("no public key for `%s' in %s",
 					   str_sanitize(spec, 128),
-					   gpg->home_dir);
+					   gpg->keyring);
 	}
 	return SIEVE_ENCRYPT_GPG_NO_KEY;
 }
@@ -803,6 +784,10 @@ sieve_encrypt_gpg_encrypt_result(struct sieve_encrypt_gpg *gpg,
 		*error_r = sieve_encrypt_gpg_encrypt_error(gpg, io, err);
 		return -1;
 	}
+	if (gpg->exec_refused != NULL) {
+		*error_r = sieve_encrypt_gpg_refused_error(gpg);
+		return -1;
+	}
 	if (!sieve_encrypt_gpg_stream_complete(gpg, io)) {
 		*error_r = "gpg ended without completing the "
 			"encryption (crashed or killed?)";
@@ -835,9 +820,9 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	enum sieve_encrypt_gpg_status status = SIEVE_ENCRYPT_GPG_FAILED;
 	gpgme_encrypt_flags_t flags = GPGME_ENCRYPT_ALWAYS_TRUST;
 	gpgme_data_t plain = NULL, cipher = NULL;
+	struct sieve_encrypt_gpg_engine_env *env;
 	gpgme_key_t *recipients;
 	gpgme_error_t err;
-	char *env;
 
 	i_assert(array_count(&gpg->keys) > 0);
 	recipients = t_new(gpgme_key_t, array_count(&gpg->keys) + 1);
@@ -857,7 +842,7 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 		env = sieve_encrypt_gpg_env_push(gpg);
 		err = gpgme_op_encrypt_start(gpg->ctx, recipients, flags,
 					     plain, cipher);
-		sieve_encrypt_gpg_env_pop(&env);
+		sieve_encrypt_gpg_engine_env_pop(&env);
 		err = sieve_encrypt_gpg_io_end(gpg->io, err);
 		if (sieve_encrypt_gpg_encrypt_result(gpg, &io, err,
 						     error_r) == 0) {

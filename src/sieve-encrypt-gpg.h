@@ -28,8 +28,10 @@ struct sieve_encrypt_gpg;
 struct sieve_encrypt_gpg_params {
 	/* GnuPG home with the recipients' public keys */
 	const char *home_dir;
-	/* gpg program; NULL: gpgme's default */
+	/* the real gpg program (absolute path) */
 	const char *gpg_binary;
+	/* sieve-encrypt-gpg-exec, which gpgme starts to run gpg */
+	const char *exec_path;
 	/* deadline for each gpg run (key listing, encryption) */
 	unsigned int timeout_secs;
 	/* let gpg compress before encrypting */
@@ -51,8 +53,9 @@ sieve_encrypt_key_spec_parse(const char *spec, const char **normalized_r);
 int sieve_encrypt_key_specs_check(const char *const *specs,
 				  const char **error_r);
 
-/* Bind to the keyring in params->home_dir. Returns NO_KEY when that does
-   not exist, FAILED on other errors (error_r set). */
+/* Bind to the keyring in params->home_dir (see sieve_encrypt_keyring_find()).
+   Returns NO_KEY when there is none, FAILED on other errors and when the
+   delivery runs with root ids (error_r set). */
 enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 			     struct sieve_encrypt_gpg **gpg_r,

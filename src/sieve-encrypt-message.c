@@ -177,8 +177,8 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 	if (home == NULL)
 		return SIEVE_ENCRYPT_FAILED;
 	params.home_dir = home;
-	params.gpg_binary = (*set->gpg_binary == '\0' ? NULL :
-			     set->gpg_binary);
+	params.gpg_binary = set->gpg_binary;
+	params.exec_path = set->gpg_exec;
 	params.timeout_secs = set->timeout;
 	params.compress = set->compress;
 	status = sieve_encrypt_gpg_create(&params, &job->gpg, &report->error);

@@ -42,6 +42,7 @@ static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(BOOL, compress),
 	DEF(ENUM, on_failure),
 	DEF(STR, gpg_binary),
+	DEF(STR, gpg_exec),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -53,6 +54,7 @@ static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.compress = FALSE,
 	.on_failure = "keep:tempfail",
 	.gpg_binary = "",
+	.gpg_exec = "",
 };
 
 static bool
@@ -116,6 +118,21 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 	/* Empty means the default, as with Pigeonhole's own settings */
 	if (*set->gnupg_home == '\0')
 		set->gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME;
+	if (*set->gpg_binary == '\0')
+		set->gpg_binary = SIEVE_ENCRYPT_DEFAULT_GPG;
+	if (*set->gpg_exec == '\0')
+		set->gpg_exec = SIEVE_ENCRYPT_DEFAULT_GPG_EXEC;
+	if (set->gpg_binary[0] != '/') {
+		*error_r = "sieve_encrypt_gpg_binary must be an absolute path";
+		return FALSE;
+	}
+	/* gpgme first looks for the engine by name in PATH (see
+	   sieve-encrypt-gpg-engine.c): its directory must fit in PATH */
+	if (set->gpg_exec[0] != '/' || strchr(set->gpg_exec, ':') != NULL) {
+		*error_r = "sieve_encrypt_gpg_exec must be an absolute path "
+			"without ':'";
+		return FALSE;
+	}
 	if (set->timeout == 0) {
 		*error_r = "sieve_encrypt_timeout must be larger than 0";
 		return FALSE;

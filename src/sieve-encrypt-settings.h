@@ -26,8 +26,12 @@ struct sieve_encrypt_settings {
 	bool compress;
 	/* sieve_encrypt_on_failure: keep or tempfail */
 	const char *on_failure;
-	/* sieve_encrypt_gpg_binary: gpg program; empty: gpgme's default */
+	/* sieve_encrypt_gpg_binary: the gpg program; empty: the one found at
+	   build time */
 	const char *gpg_binary;
+	/* sieve_encrypt_gpg_exec: sieve-encrypt-gpg-exec, which gpgme runs
+	   and which runs gpg as the mail user; empty: the installed one */
+	const char *gpg_exec;
 
 	struct {
 		/* sieve_encrypt_default_keys split at spaces; NULL if empty */
@@ -39,6 +43,9 @@ struct sieve_encrypt_settings {
 
 #define SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME "~/.gnupg"
 #define SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS 60
+/* Set by configure (src/Makefile.am) */
+#define SIEVE_ENCRYPT_DEFAULT_GPG SIEVE_ENCRYPT_GPG_PATH
+#define SIEVE_ENCRYPT_DEFAULT_GPG_EXEC SIEVE_ENCRYPT_GPG_EXEC_PATH
 
 /* The settings' definition; on Dovecot 2.4 also exported by the settings
    module libsieve_encrypt_settings.so. */

@@ -97,6 +97,7 @@ for svtest in "$build"/tests/svtest/*.svtest; do
 	name=svtest/$(basename "$svtest")
 	if PIGEONHOLE_TESTSUITE_BIN="$testsuite" \
 		SIEVE_ENCRYPT_PLUGIN_DIR="$build/src/.libs" \
+		SIEVE_ENCRYPT_GPG_EXEC="$build/src/sieve-encrypt-gpg-exec" \
 		SIEVE_ENCRYPT_PRELOAD="$preload" \
 		"$build/tests/svtest/run-svtest.sh" "$svtest" \
 		>"$work/svtest.log" 2>&1; then

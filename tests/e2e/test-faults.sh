@@ -4,7 +4,11 @@
 #
 #   keyring     unreadable (mode 000; owned by root, 0700; pubring.kbx 000),
 #               not writable (with and without trustdb.gpg; user- and
-#               root-owned), a file instead of a directory
+#               root-owned), a file instead of a directory; damaged:
+#               pubring.kbx and pubring.gpg of random bytes, truncated, a
+#               directory, empty or a FIFO (pubring.kbx), mode 000
+#               (pubring.gpg), also with the test form (a damaged keyring
+#               is a failure, never "no key"); a legacy pubring.gpg alone
 #   gpg         hit by a signal from outside half-way through a large
 #               message (SIGKILL, SIGTERM, SIGSTOP), then a normal delivery;
 #               writing other output than asked for (what encrypt-to,
@@ -490,13 +494,12 @@ else
 fi
 
 chmod 000 "$GNUPG_A/pubring.kbx"
-policies "pubring.kbx mode 000" "$MSG" plain "Cannot open keyring"
+policies "pubring.kbx mode 000" "$MSG" plain \
+	"cannot read keyring .*/pubring.kbx: Permission denied"
 restore_keyring
 
-# gpg wants lock files next to pubring.kbx and trustdb.gpg: it warns when it
-# cannot make them and goes on, as long as trustdb.gpg exists. (The keyring
-# is also gpg-agent's socket directory here, as there is no /run/user/UID;
-# encrypting needs no agent, and the baseline shows that none is started.)
+# gpg reads nothing in the keyring directory but the keyring file: no lock
+# files, no trustdb.gpg (--lock-never, --trust-model always), no agent
 chmod 500 "$GNUPG_A"
 policies_ok()
 {
@@ -509,7 +512,7 @@ policies_ok()
 	expect "tempfail: $name" 0 encrypted "encrypted message to key"
 	dc_configure
 }
-policies_ok "keyring directory (also gpg-agent's socket directory) not writable (0500), trustdb.gpg present -> encrypted"
+policies_ok "keyring directory not writable (0500) -> encrypted"
 restore_keyring
 
 if [ "$IS_ROOT" = yes ]; then
@@ -522,11 +525,9 @@ else
 	dc_skip "keyring owned by root" "needs root"
 fi
 
-# Without trustdb.gpg, gpg's key listing wants to create it and stops
 rm -f "$GNUPG_A/trustdb.gpg"
 chmod 500 "$GNUPG_A"
-policies "keyring directory not writable, no trustdb.gpg" "$MSG" plain \
-	"$CANNOT"
+policies_ok "keyring directory not writable, no trustdb.gpg -> encrypted"
 restore_keyring
 
 rm -rf "$GNUPG_A"
@@ -547,21 +548,138 @@ restore_keyring
 chmod 000 "$GNUPG_A/pubring.kbx"
 deliver "$MSG"
 expect "tempfail, test form: pubring.kbx mode 000 -> exit 75" 75 none \
-	"Cannot open keyring"
+	"Error: .*cannot read keyring .*/pubring.kbx: Permission denied"
 restore_keyring
 
-# gpg cannot even open the keyring directory (or create its trustdb) and
-# lists no key: that is a failure too, not "no key"
+# The keyring directory cannot be read: a failure too, not "no key"
 chmod 000 "$GNUPG_A"
 deliver "$MSG"
 expect "tempfail, test form: keyring directory mode 000 -> exit 75" 75 none \
-	"gpg cannot use the keyring"
+	"Error: .*cannot read keyring directory .*: Permission denied"
 restore_keyring
-rm -f "$GNUPG_A/trustdb.gpg"
-chmod 500 "$GNUPG_A"
+dc_global_script "$COMMAND_FORM"
+dc_configure
+
+# --- damaged keyrings ---------------------------------------------------------
+
+# Only gpg's "no key matched" means that the user has no key. A keyring
+# that is damaged (garbage, truncated: found by the plugin from its start,
+# by gpg's errors, or as an invalid key), empty where gpg never leaves it
+# empty (a keybox has a header), or not a file is a failure: with the test
+# form and on_failure = tempfail the delivery fails (exit 75) with an Error
+# instead of storing the plaintext as for a user without a key; with the
+# command form each policy applies. (A keyring cut between packets looks
+# like one without the keys, user ids or subkeys after the cut, and gpg
+# 2.4 reads a key cut in its user id's self-signature as valid: those look
+# like a keyring without the key, or with a key that cannot encrypt.)
+LEGACY=$DC_DIR/gnupg-alice-legacy
+mkdir -m 700 "$LEGACY"
+keys_gpg "$(dc_secret_home alice)" --export alice@example.org |
+	keys_gpg "$LEGACY" --no-default-keyring \
+		--keyring "gnupg-ring:$LEGACY/pubring.gpg" --import
+keys_kill_agents "$LEGACY"
+# Where the encryption subkey's binding signature starts, plus 20 bytes:
+# a keyring cut there lists the subkey as invalid (gpg 2.2 and 2.4)
+LEGACY_CUT=$(gpg --homedir "$LEGACY" --batch --list-packets \
+	"$LEGACY/pubring.gpg" 2>/dev/null |
+	awk '/^# off=/ { split($2, o, "="); off = o[2]; tag = $4 }
+	     tag == "tag=14" { sub14 = 1 }
+	     sub14 && tag == "tag=2" { print off + 20; exit }')
+[ -n "$LEGACY_CUT" ] || { echo "test-faults.sh: no subkey signature" >&2; exit 1; }
+
+# garbage: 4 KB of random bytes (after a text, so that gpg's lenient
+# parser does not read them as packets it skips: then it finds no key)
+garbage()
+{
+	printf 'GARBAGE'
+	head -c 4096 /dev/urandom
+}
+
+# damage NAME: replace alice's keyring with the damaged one NAME
+damage()
+{
+	rm -rf "$GNUPG_A"
+	mkdir -m 700 "$GNUPG_A"
+	case $1 in
+	kbx-garbage) garbage >"$GNUPG_A/pubring.kbx" ;;
+	kbx-truncated)
+		head -c 300 "$PRISTINE/pubring.kbx" >"$GNUPG_A/pubring.kbx" ;;
+	kbx-empty) : >"$GNUPG_A/pubring.kbx" ;;
+	kbx-directory) mkdir "$GNUPG_A/pubring.kbx" ;;
+	kbx-fifo) mkfifo "$GNUPG_A/pubring.kbx" ;;
+	gpg-legacy) cp "$LEGACY/pubring.gpg" "$GNUPG_A/" ;;
+	gpg-garbage) garbage >"$GNUPG_A/pubring.gpg" ;;
+	gpg-truncated)
+		head -c "$LEGACY_CUT" "$LEGACY/pubring.gpg" \
+			>"$GNUPG_A/pubring.gpg" ;;
+	gpg-corrupt)
+		{ head -c 200 "$LEGACY/pubring.gpg"; garbage; } \
+			>"$GNUPG_A/pubring.gpg" ;;
+	gpg-directory) mkdir "$GNUPG_A/pubring.gpg" ;;
+	gpg-mode000)
+		cp "$LEGACY/pubring.gpg" "$GNUPG_A/"
+		chmod 000 "$GNUPG_A/pubring.gpg" ;;
+	esac
+	chown -R "$DC_UID:$DC_GID" "$GNUPG_A"
+}
+
+BROKEN="Error: .*encrypt action: failed to encrypt message to .alice@example.org.: "
+damaged_case()
+{
+	local name=$1 what=$2 pattern=$3
+	damage "$name"
+	policies "$what" "$MSG" plain "$BROKEN$pattern"
+	dc_global_script "$TEST_FORM"
+	dc_configure sieve_encrypt_on_failure=tempfail
+	damage "$name"
+	deliver "$MSG"
+	expect "tempfail, test form: $what -> exit 75, not \"no key\"" 75 none \
+		"$BROKEN$pattern"
+	dc_global_script "$COMMAND_FORM"
+	dc_configure
+}
+damaged_case kbx-garbage "pubring.kbx of random bytes" \
+	"keyring .*/pubring.kbx is damaged: it does not start as a keybox"
+damaged_case kbx-truncated "pubring.kbx cut after 300 bytes" \
+	"gpg cannot use the keyring .*/pubring.kbx: keylist.getkey"
+damaged_case kbx-empty "empty pubring.kbx" \
+	"keyring .*/pubring.kbx is damaged: it does not start as a keybox"
+damaged_case kbx-directory "pubring.kbx is a directory" \
+	"keyring .*/pubring.kbx is not a regular file"
+damaged_case kbx-fifo "pubring.kbx is a FIFO" \
+	"keyring .*/pubring.kbx is not a regular file"
+damaged_case gpg-garbage "pubring.gpg (legacy keyring) of random bytes" \
+	"keyring .*/pubring.gpg is damaged: it does not start as an OpenPGP keyring"
+damaged_case gpg-truncated "pubring.gpg cut in the subkey's binding signature" \
+	"key .alice@example.org. \([0-9A-F]{16}\) in .*/pubring.gpg is invalid"
+damaged_case gpg-corrupt "pubring.gpg with random bytes after 200 bytes" \
+	"gpg cannot use the keyring .*/pubring.gpg: keylist.getkey"
+damaged_case gpg-directory "pubring.gpg is a directory" \
+	"keyring .*/pubring.gpg is not a regular file"
+damaged_case gpg-mode000 "pubring.gpg mode 000" \
+	"cannot read keyring .*/pubring.gpg: Permission denied"
+
+# A legacy keyring alone is used, as gpg itself would; next to the
+# keybox gpg made, the keybox is
+damage gpg-legacy
+dc_configure
 deliver "$MSG"
-expect "tempfail, test form: keyring not writable, no trustdb.gpg -> exit 75" \
-	75 none "gpg listed no keys and reported no result"
+expect "legacy pubring.gpg alone -> encrypted" 0 encrypted \
+	"encrypted message to key"
+cp -a "$PRISTINE/pubring.kbx" "$GNUPG_A/"
+head -c 4096 /dev/urandom >"$GNUPG_A/pubring.gpg"
+deliver "$MSG"
+expect "pubring.kbx (OpenPGP keybox) beside a damaged pubring.gpg -> the keybox, encrypted" \
+	0 encrypted "encrypted message to key"
+restore_keyring
+
+# No keyring file at all is "no key", as a missing directory is
+rm -f "$GNUPG_A/pubring.kbx"
+dc_global_script "$TEST_FORM"
+dc_configure sieve_encrypt_on_failure=tempfail
+deliver "$MSG"
+expect "tempfail, test form: keyring directory without a keyring -> no key, plaintext" \
+	0 plain "Info: .*message not encrypted: no public keyring"
 restore_keyring
 dc_global_script "$COMMAND_FORM"
 dc_configure

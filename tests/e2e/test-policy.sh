@@ -65,21 +65,6 @@ deliver()
 
 count() { [ -z "$1" ] && echo 0 || printf '%s\n' "$1" | wc -l; }
 
-# hanging_fake_gpg: the pids of gpg-hang's "sleep 600" started by this
-# instance's deliveries (HOME in their environment is a home in $DC_DIR;
-# other test runs on the machine may have theirs)
-hanging_fake_gpg()
-{
-	local pid
-	for pid in $(pgrep -x sleep || :); do
-		if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
-			grep -q "^HOME=$DC_DIR/" &&
-			grep -q "600" "/proc/$pid/cmdline" 2>/dev/null; then
-			echo "$pid"
-		fi
-	done
-}
-
 # expect NAME RC STORED(plain|encrypted|none) LOG-REGEX
 expect()
 {
@@ -117,7 +102,8 @@ expect()
 		dc_fail "$name" "processes left behind: $(dc_leftover_processes)"
 		return
 	fi
-	if [ -n "$(hanging_fake_gpg)" ]; then
+	# this session only (-s 0): other runs on the machine have their own
+	if pgrep -s 0 -f "sleep 600" >/dev/null; then
 		dc_fail "$name" "a hanging gpg was left running"
 		return
 	fi

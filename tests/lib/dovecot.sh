@@ -12,8 +12,10 @@
 #   dc_cleanup                   # stops LMTP, removes $DC_DIR
 #
 # The plugin is loaded from the build tree: $SIEVE_ENCRYPT_BUILD (default
-# $DC_TOP)/src/.libs. Nothing outside the scratch directory is touched: the
-# instance has its own base_dir, state_dir, instance_name and log.
+# $DC_TOP)/src/.libs, and gpgme runs the build tree's sieve-encrypt-gpg-exec
+# (src/, the setting sieve_encrypt_gpg_exec = $DC_GPG_EXEC). Nothing outside
+# the scratch directory is touched: the instance has its own base_dir,
+# state_dir, instance_name and log.
 #
 # Users: every test user (alice@example.org, ...) is mapped by a passwd-file
 # userdb to ONE unprivileged system account, $SIEVE_ENCRYPT_TEST_USER
@@ -77,6 +79,17 @@ dc_plugin_dir()
 			"missing (run ./configure && make, or set" \
 			"SIEVE_ENCRYPT_BUILD to the build tree)" || return 1
 	printf '%s\n' "$dir"
+}
+
+# dc_gpg_exec: print the absolute path of the built sieve-encrypt-gpg-exec
+dc_gpg_exec()
+{
+	local f
+	f=$(cd "$DC_BUILD" 2>/dev/null && pwd)/src/sieve-encrypt-gpg-exec
+	[ -x "$f" ] ||
+		dc_die "not built: $f missing (run make, or set" \
+			"SIEVE_ENCRYPT_BUILD to the build tree)" || return 1
+	printf '%s\n' "$f"
 }
 
 # dc_check_tools: fail with a message when a needed program is missing
@@ -152,7 +165,7 @@ dc_as_mail()
 }
 
 # dc_init: create the scratch directory and a config for it. Sets DC_DIR,
-# DC_CONF, DC_LOG, DC_ACCOUNT, DC_UID, DC_GID, DC_PLUGIN_DIR.
+# DC_CONF, DC_LOG, DC_ACCOUNT, DC_UID, DC_GID, DC_PLUGIN_DIR, DC_GPG_EXEC.
 dc_init()
 {
 	local base=${TMPDIR:-/tmp}
@@ -160,6 +173,7 @@ dc_init()
 	dc_check_tools || return 1
 	dc_detect_version || return 1
 	DC_PLUGIN_DIR=$(dc_plugin_dir) || return 1
+	DC_GPG_EXEC=$(dc_gpg_exec) || return 1
 	DC_ACCOUNT=$(dc_mail_account)
 	DC_UID=$(id -u "$DC_ACCOUNT") && DC_GID=$(id -g "$DC_ACCOUNT") ||
 		dc_die "no such user: $DC_ACCOUNT" || return 1
@@ -188,6 +202,11 @@ dc_init()
 		echo "dovecot.sh: $DC_PLUGIN_DIR is not readable by user" \
 			"$DC_ACCOUNT, using a copy of the plugin" >&2
 		DC_PLUGIN_DIR=$DC_DIR/plugin
+	fi
+	if ! dc_as_mail test -x "$DC_GPG_EXEC"; then
+		mkdir -p "$DC_DIR/plugin"
+		cp "$DC_GPG_EXEC" "$DC_DIR/plugin/"
+		DC_GPG_EXEC=$DC_DIR/plugin/sieve-encrypt-gpg-exec
 	fi
 
 	mkdir -p "$DC_DIR/run" "$DC_DIR/state" "$DC_DIR/home" \
@@ -274,6 +293,7 @@ plugin {
   sieve_before = $DC_DIR/sieve/global.sieve
   sieve = file:~/sieve;active=~/.dovecot.sieve
   sieve_encrypt_gnupg_home = ~/.gnupg
+  sieve_encrypt_gpg_exec = $DC_GPG_EXEC
   !include_try $DC_DIR/plugin-extra.conf
 }
 !include_try $DC_DIR/extra.conf
@@ -337,6 +357,7 @@ sieve_script personal {
   active_path = ~/.dovecot.sieve
 }
 sieve_encrypt_gnupg_home = ~/.gnupg
+sieve_encrypt_gpg_exec = $DC_GPG_EXEC
 !include_try $DC_DIR/plugin-extra-2.4.conf
 !include_try $DC_DIR/extra.conf
 EOF

@@ -5,6 +5,9 @@
 # from the build tree (automake test driver; exit 77 = skipped).
 #   PIGEONHOLE_TESTSUITE_BIN  the testsuite program (tests/setup/build-testsuite.sh)
 #   SIEVE_ENCRYPT_PLUGIN_DIR  directory holding lib90_sieve_encrypt_plugin.so
+#   SIEVE_ENCRYPT_GPG_EXEC    the build tree's sieve-encrypt-gpg-exec (the
+#                             scripts set sieve_encrypt_gpg_exec to a copy,
+#                             ${tst.path}/plugin/sieve-encrypt-gpg-exec)
 #   VALGRIND=yes              run the testsuite under valgrind
 #   SIEVE_ENCRYPT_PRELOAD     LD_PRELOAD for the testsuite (the sanitizer
 #                             runtime for a plugin built with
@@ -20,6 +23,7 @@ svtest=$1
 here=$(cd "$(dirname "$0")" && pwd)
 testsuite=${PIGEONHOLE_TESTSUITE_BIN:-}
 plugin_dir=${SIEVE_ENCRYPT_PLUGIN_DIR:?SIEVE_ENCRYPT_PLUGIN_DIR not set}
+gpg_exec=${SIEVE_ENCRYPT_GPG_EXEC:?SIEVE_ENCRYPT_GPG_EXEC not set}
 
 if [ -z "$testsuite" ] || [ ! -x "$testsuite" ]; then
 	echo "testsuite program not found (PIGEONHOLE_TESTSUITE_BIN='$testsuite');" \
@@ -32,7 +36,7 @@ trap 'rm -rf "$scratch"' EXIT
 chmod 755 "$scratch"
 cp -R "$here"/. "$scratch/"
 mkdir "$scratch/plugin"
-cp "$plugin_dir/lib90_sieve_encrypt_plugin.so" "$scratch/plugin/"
+cp "$plugin_dir/lib90_sieve_encrypt_plugin.so" "$gpg_exec" "$scratch/plugin/"
 
 "$here/make-keyring.sh" "$scratch/keys"
 subst=()
@@ -64,4 +68,4 @@ rel=${svtest#"$here"/}
 [ "$rel" != "$svtest" ] || rel=$(basename "$svtest")
 cd "$scratch"
 "${run[@]}" "$testsuite" -E -P sieve_extprograms \
-	-P "$scratch/plugin/sieve_encrypt" "$rel"
+	-P "$scratch/plugin/sieve_encrypt" "$scratch/$rel"

@@ -1,0 +1,597 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
+/* sieve-encrypt-gpg-exec: the program that gpgme starts for the plugin in
+ * place of gpg (gpgme_set_engine_info()). gpgme forks and execs its engine
+ * itself, with no hook between the two, in the delivery process's
+ * privileges: under Dovecot's default LMTP service that is real and saved
+ * uid 0 with only the effective uid lowered to the mail user's. This
+ * program runs where gpg would have run and, before gpg runs:
+ *
+ *  1. drops to the effective uid and gid for good (real, effective and
+ *     saved ids all become the mail user's, which an unprivileged process
+ *     may do: setresuid(2)), clears all capabilities and sets
+ *     no_new_privs. The supplementary groups become the mail user's own
+ *     when the process can set them (real or saved uid 0: Dovecot's LMTP
+ *     run as root): the primary gid and, when a system account has the
+ *     uid, that account's groups (what Dovecot's passwd userdb gives
+ *     through system_groups_user); not what only the delivery process
+ *     has: the LMTP service's extra_groups (Dovecot's internal group, for
+ *     its sockets) and mail_access_groups (for mail storage). Otherwise
+ *     (dovecot-lda run as the user, service lmtp { user = ... }) they
+ *     stay the delivery process's, which cannot change them either;
+ *  2. checks that this holds (getresuid, getresgid, getgroups, capget):
+ *     no id and no group 0, no capability left. Otherwise it refuses to
+ *     run gpg: it says why on gpg's status channel (a
+ *     SIEVE_ENCRYPT_GPG_EXEC_REFUSED line, which the plugin logs) and on
+ *     stderr, and exits with SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED;
+ *  3. runs the real gpg (SIEVE_ENCRYPT_GPG) with options that make it read
+ *     nothing of the user's but the public keyring file
+ *     (SIEVE_ENCRYPT_GPG_KEYRING) and start no other program, then gpgme's
+ *     own arguments, in a clean environment;
+ *  4. owns gpg: gpg runs as this program's child in a process group of its
+ *     own, while this program keeps no file descriptor (gpgme sees the end
+ *     of the data when gpg ends), waits for it until the deadline
+ *     (SIEVE_ENCRYPT_GPG_DEADLINE), then kills the process group and reaps
+ *     gpg. The group is killed before gpg is reaped, so its id cannot
+ *     have been reused. gpg also dies with this program (PR_SET_PDEATHSIG).
+ *
+ * Linux only (prctl, capget). It links nothing but libc. */
+
+#define _GNU_SOURCE
+
+#include "sieve-encrypt-gpg-exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#define GPG_EXEC_NAME "sieve-encrypt-gpg-exec"
+
+/* gpg's options in front of gpgme's: no option file (--no-options), no
+   home directory at all (/dev/null: no gpg.conf, common.conf, trustdb,
+   random seed, agent socket or private key there), the user's public
+   keyring as the only key source, no trust database, no agent, dirmngr or
+   keyboxd started, no network key lookup, no lock files, no encrypt-to
+   keys. The keyring options are added after these. */
+static const char *const gpg_fixed_options[] = {
+	"--no-options",
+	"--homedir", "/dev/null",
+	"--no-default-keyring",
+	"--trust-model", "always",
+	"--no-autostart",
+	"--disable-dirmngr",
+	"--no-auto-key-retrieve",
+	"--no-auto-key-locate",
+	"--no-random-seed-file",
+	"--lock-never",
+	"--no-encrypt-to",
+	"--no-permission-warning",
+	NULL
+};
+
+/* The environment gpg gets */
+static char *const gpg_environment[] = {
+	"PATH=/usr/bin:/bin",
+	NULL
+};
+
+struct gpg_exec {
+	const char *gpg;
+	const char *keyring;
+	struct timespec deadline;
+	/* the supplementary groups set for gpg, when this process set them
+	   (else NULL) */
+	gid_t *groups;
+	int groups_count;
+	/* gpg's status channel (gpgme's --status-fd), -1 if none */
+	int status_fd;
+	/* only "--version" (gpgme's engine check) */
+	bool version_only;
+};
+
+/*
+ * Refusing
+ */
+
+static void
+refuse(const struct gpg_exec *ge, int exit_code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+static void
+refuse(const struct gpg_exec *ge, int exit_code, const char *fmt, ...)
+{
+	char reason[512], line[600];
+	va_list args;
+	int len;
+
+	va_start(args, fmt);
+	(void)vsnprintf(reason, sizeof(reason), fmt, args);
+	va_end(args);
+
+	if (ge->status_fd >= 0) {
+		len = snprintf(line, sizeof(line), "[GNUPG:] %s %s\n",
+			       SIEVE_ENCRYPT_GPG_EXEC_STATUS_REFUSED, reason);
+		if (len > 0 && (size_t)len < sizeof(line) &&
+		    write(ge->status_fd, line, len) < 0) {
+			/* Nothing to do: the plugin then reports that gpg
+			   gave no answer */
+		}
+	}
+	(void)fprintf(stderr, GPG_EXEC_NAME": %s\n", reason);
+	_exit(exit_code);
+}
+
+/*
+ * What the plugin passes
+ */
+
+static bool parse_deadline(const char *str, struct timespec *ts_r)
+{
+	unsigned long long secs, nsecs;
+	char *end;
+
+	if (str == NULL || *str < '0' || *str > '9')
+		return false;
+	errno = 0;
+	secs = strtoull(str, &end, 10);
+	if (errno != 0 || *end != '.' || end[1] < '0' || end[1] > '9')
+		return false;
+	nsecs = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || nsecs >= 1000000000ULL ||
+	    secs > (unsigned long long)LONG_MAX)
+		return false;
+	ts_r->tv_sec = (time_t)secs;
+	ts_r->tv_nsec = (long)nsecs;
+	return true;
+}
+
+/* gpgme passes "--status-fd N"; -1 if there is none (or it is not open) */
+static int find_status_fd(int argc, char **argv)
+{
+	char *end;
+	long fd;
+	int i;
+
+	for (i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--status-fd") != 0)
+			continue;
+		errno = 0;
+		fd = strtol(argv[i + 1], &end, 10);
+		if (errno != 0 || *end != '\0' || fd < 0 || fd > INT_MAX ||
+		    fcntl((int)fd, F_GETFD) < 0)
+			return -1;
+		return (int)fd;
+	}
+	return -1;
+}
+
+static void read_request(struct gpg_exec *ge, int argc, char **argv)
+{
+	ge->status_fd = find_status_fd(argc, argv);
+	ge->version_only = (argc == 2 && strcmp(argv[1], "--version") == 0);
+	ge->gpg = getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_GPG);
+	ge->keyring = getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING);
+
+	if (ge->gpg == NULL || ge->gpg[0] != '/') {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "%s is not set to the absolute path of gpg "
+		       "(this program is started by the sieve_encrypt plugin "
+		       "only)", SIEVE_ENCRYPT_GPG_EXEC_ENV_GPG);
+	}
+	if (!ge->version_only &&
+	    (ge->keyring == NULL || ge->keyring[0] != '/')) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "%s is not set to the absolute path of a keyring",
+		       SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING);
+	}
+	if (!parse_deadline(getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE),
+			    &ge->deadline)) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "%s is not set to a CLOCK_MONOTONIC time "
+		       "(SECONDS.NANOSECONDS)",
+		       SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE);
+	}
+}
+
+/*
+ * Privileges
+ */
+
+static void
+refuse_root_group(const struct gpg_exec *ge, const gid_t *groups, int count)
+{
+	int i;
+
+	for (i = 0; i < count; i++) {
+		if (groups[i] == 0) {
+			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+			       "refusing to run gpg: group 0 (root) is among "
+			       "the supplementary groups");
+		}
+	}
+}
+
+static gid_t *alloc_groups(const struct gpg_exec *ge, int count)
+{
+	gid_t *groups = calloc(count > 0 ? count : 1, sizeof(*groups));
+
+	if (groups == NULL) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "out of memory");
+	}
+	return groups;
+}
+
+/* The process's supplementary groups, in a list of their own */
+static gid_t *current_groups(const struct gpg_exec *ge, int *count_r)
+{
+	gid_t *groups;
+	int count;
+
+	count = getgroups(0, NULL);
+	groups = alloc_groups(ge, count);
+	if (count < 0 || (count = getgroups(count, groups)) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getgroups() failed: %s",
+		       strerror(errno));
+	}
+	*count_r = count;
+	return groups;
+}
+
+/* The mail user's own groups (see the top of this file) */
+static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
+{
+	struct passwd *pw;
+	int count = 0;
+
+	errno = 0;
+	pw = getpwuid(uid);
+	if (pw == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getpwuid(%ld) failed: %s",
+		       (long)uid, strerror(errno));
+	}
+	if (pw == NULL) {
+		ge->groups = alloc_groups(ge, 1);
+		ge->groups[0] = gid;
+		ge->groups_count = 1;
+		return;
+	}
+	/* The first call only says how many there are */
+	ge->groups = alloc_groups(ge, 1);
+	if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
+		free(ge->groups);
+		ge->groups = alloc_groups(ge, count);
+		if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
+			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+			       "refusing to run gpg: the groups of user %s "
+			       "changed while read", pw->pw_name);
+		}
+	}
+	ge->groups_count = count;
+}
+
+/* With real or saved uid 0 (Dovecot's root LMTP lowers only the effective
+   uid), become root for a moment to set the user's groups; else keep the
+   groups (without group 0) */
+static void set_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
+{
+	uid_t ruid, euid, suid;
+	gid_t *groups;
+	int count;
+
+	if (getresuid(&ruid, &euid, &suid) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getresuid() failed: %s",
+		       strerror(errno));
+	}
+	if (ruid != 0 && suid != 0) {
+		groups = current_groups(ge, &count);
+		refuse_root_group(ge, groups, count);
+		free(groups);
+		return;
+	}
+	find_user_groups(ge, uid, gid);
+	refuse_root_group(ge, ge->groups, ge->groups_count);
+	if (seteuid(0) < 0 ||
+	    setgroups(ge->groups_count, ge->groups) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: setting the groups of uid %ld "
+		       "failed: %s", (long)uid, strerror(errno));
+	}
+}
+
+static void clear_capabilities(const struct gpg_exec *ge)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &header, data) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: capset() failed: %s",
+		       strerror(errno));
+	}
+#ifdef PR_CAP_AMBIENT
+	/* Empty already (ambient is a subset of permitted); EINVAL on
+	   kernels without ambient capabilities */
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+#endif
+}
+
+/* Make real, effective and saved uid and gid the effective ones, for
+   good, the groups the user's, and give up every capability */
+static void drop_privileges(struct gpg_exec *ge)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+
+	if (uid == 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg as root: the effective uid is 0");
+	}
+	if (gid == 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg with group root: the effective "
+		       "gid is 0");
+	}
+	set_user_groups(ge, uid, gid);
+	/* gid first: setresgid() to one of the current gids needs no
+	   privilege, nor does setresuid() to one of the current uids */
+	if (setresgid(gid, gid, gid) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: setresgid(%ld) failed: %s",
+		       (long)gid, strerror(errno));
+	}
+	if (setresuid(uid, uid, uid) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: setresuid(%ld) failed: %s",
+		       (long)uid, strerror(errno));
+	}
+	clear_capabilities(ge);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: PR_SET_NO_NEW_PRIVS failed: %s",
+		       strerror(errno));
+	}
+}
+
+static bool has_gid(const gid_t *groups, int count, gid_t gid)
+{
+	int i;
+
+	for (i = 0; i < count; i++) {
+		if (groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+/* What the drop left, checked with the kernel's own answers */
+static void verify_privileges(const struct gpg_exec *ge)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid, *groups;
+	unsigned int i;
+	int j, count;
+
+	if (getresuid(&ruid, &euid, &suid) < 0 ||
+	    getresgid(&rgid, &egid, &sgid) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: getresuid/getresgid failed: %s",
+		       strerror(errno));
+	}
+	if (ruid != euid || suid != euid || euid == 0 ||
+	    rgid != egid || sgid != egid || egid == 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: after the drop uid is "
+		       "%ld/%ld/%ld and gid %ld/%ld/%ld (real/effective/saved)",
+		       (long)ruid, (long)euid, (long)suid,
+		       (long)rgid, (long)egid, (long)sgid);
+	}
+	groups = current_groups(ge, &count);
+	refuse_root_group(ge, groups, count);
+	for (j = 0; j < count && ge->groups != NULL; j++) {
+		if (has_gid(ge->groups, ge->groups_count, groups[j]))
+			continue;
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: group %ld is not the user's",
+		       (long)groups[j]);
+	}
+	free(groups);
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &header, data) < 0) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: capget() failed: %s",
+		       strerror(errno));
+	}
+	for (i = 0; i < 2; i++) {
+		if (data[i].permitted != 0 || data[i].effective != 0 ||
+		    data[i].inheritable != 0) {
+			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+			       "refusing to run gpg: capabilities left after "
+			       "the drop (permitted %08x, effective %08x, "
+			       "inheritable %08x in word %u)",
+			       data[i].permitted, data[i].effective,
+			       data[i].inheritable, i);
+		}
+	}
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: no_new_privs is not set");
+	}
+}
+
+/*
+ * Running gpg
+ */
+
+static char **build_argv(const struct gpg_exec *ge, int argc, char **argv)
+{
+	unsigned int fixed = sizeof(gpg_fixed_options) /
+		sizeof(gpg_fixed_options[0]) - 1;
+	char **gpg_argv;
+	unsigned int n = 0, i;
+	int j;
+
+	gpg_argv = calloc(fixed + argc + 3, sizeof(*gpg_argv));
+	if (gpg_argv == NULL) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "out of memory");
+	}
+	gpg_argv[n++] = (char *)ge->gpg;
+	for (i = 0; i < fixed; i++)
+		gpg_argv[n++] = (char *)gpg_fixed_options[i];
+	if (ge->keyring != NULL) {
+		gpg_argv[n++] = "--keyring";
+		gpg_argv[n++] = (char *)ge->keyring;
+	}
+	for (j = 1; j < argc; j++)
+		gpg_argv[n++] = argv[j];
+	gpg_argv[n] = NULL;
+	return gpg_argv;
+}
+
+static void __attribute__((noreturn))
+run_gpg(const struct gpg_exec *ge, char **gpg_argv, pid_t parent,
+	const sigset_t *sigmask)
+{
+	(void)sigprocmask(SIG_SETMASK, sigmask, NULL);
+	if (setpgid(0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    getppid() != parent)
+		_exit(SIEVE_ENCRYPT_GPG_EXEC_EXIT_NOEXEC);
+	execve(ge->gpg, gpg_argv, gpg_environment);
+	refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_NOEXEC,
+	       "cannot run gpg %s: %s", ge->gpg, strerror(errno));
+}
+
+static void close_all_fds(void)
+{
+	long max, fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 0U, ~0U, 0U) == 0)
+		return;
+#endif
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0)
+		max = 1024;
+	for (fd = 0; fd < max; fd++)
+		(void)close((int)fd);
+}
+
+/* Time left until the deadline; FALSE when it has passed */
+static bool time_left(const struct timespec *deadline, struct timespec *left_r)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+		return false;
+	left_r->tv_sec = deadline->tv_sec - now.tv_sec;
+	left_r->tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (left_r->tv_nsec < 0) {
+		left_r->tv_sec--;
+		left_r->tv_nsec += 1000000000L;
+	}
+	return left_r->tv_sec >= 0 &&
+		(left_r->tv_sec > 0 || left_r->tv_nsec > 0);
+}
+
+/* Wait until gpg ended (left unreaped) or the deadline passed */
+static void wait_until_deadline(pid_t pid, const struct timespec *deadline,
+				const sigset_t *sigchld)
+{
+	struct timespec left;
+	siginfo_t info;
+
+	for (;;) {
+		memset(&info, 0, sizeof(info));
+		if (waitid(P_PID, pid, &info,
+			   WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (info.si_pid == pid || !time_left(deadline, &left))
+			return;
+		(void)sigtimedwait(sigchld, NULL, &left);
+	}
+}
+
+/* Returns what the exit code of gpg's child says */
+static int supervise(pid_t pid, const struct timespec *deadline,
+		     const sigset_t *sigchld)
+{
+	int status;
+
+	/* Also set by the child itself; whichever comes first */
+	(void)setpgid(pid, pid);
+	close_all_fds();
+	wait_until_deadline(pid, deadline, sigchld);
+	/* The whole group: at the deadline all of it, else what gpg may have
+	   left. gpg is not reaped yet, so the group id is still its own. */
+	(void)kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return SIEVE_ENCRYPT_GPG_EXEC_EXIT_NOEXEC;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int main(int argc, char **argv)
+{
+	struct gpg_exec ge;
+	sigset_t sigchld, sigmask;
+	char **gpg_argv;
+	pid_t parent, pid;
+
+	memset(&ge, 0, sizeof(ge));
+	read_request(&ge, argc, argv);
+	drop_privileges(&ge);
+	verify_privileges(&ge);
+	gpg_argv = build_argv(&ge, argc, argv);
+
+	/* SIGCHLD blocked, for sigtimedwait(), and not ignored (an ignored
+	   SIGCHLD would have the kernel reap gpg) */
+	(void)signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&sigchld);
+	sigaddset(&sigchld, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &sigchld, &sigmask);
+
+	parent = getpid();
+	pid = fork();
+	if (pid < 0) {
+		refuse(&ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_NOEXEC,
+		       "fork() failed: %s", strerror(errno));
+	}
+	if (pid == 0)
+		run_gpg(&ge, gpg_argv, parent, &sigmask);
+	return supervise(pid, &ge.deadline, &sigchld);
+}
