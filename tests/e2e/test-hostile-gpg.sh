@@ -58,12 +58,13 @@ if envelope :matches "to" "*" {
 # user_gnupg NAME: NAME's keyring directory
 user_gnupg() { printf '%s/.gnupg\n' "$(dc_home "$1")"; }
 
-# add_mallory: user c1-mallory, whose gpg.conf makes gpg start an "agent"
-# of their own, ~/prog.sh, which records that it ran (and as whom)
+# add_mallory [POLICY]: user c1-mallory, whose gpg.conf makes gpg start an
+# "agent" of their own, ~/prog.sh, which records that it ran (and as whom)
 add_mallory()
 {
 	local home
-	dc_add_user_with_key c1-mallory make_key >/dev/null ||
+	dc_add_user_with_key c1-mallory make_key \
+		"sieve_encrypt_on_failure=${1:-keep}" >/dev/null ||
 		setup_failed "c1-mallory"
 	home=$(dc_home c1-mallory)
 	cat >"$home/prog.sh" <<EOF
@@ -301,13 +302,13 @@ dc_cleanup
 dc_init --lmtp-user
 hs_init
 dc_global_script "$GLOBAL_SCRIPT"
-add_mallory
+add_mallory tempfail
 add_hang_user c5-enc-tempfail gpg-record-hang-encrypt tempfail
 dc_kill_agents
 dc_lmtp_start || setup_failed "the LMTP service (lmtp-vmail)"
-# gpg cannot lose the service's extra groups there: refusing to run it
-# (a failure per policy) is right too
-class1 lmtp-vmail keep
+# gpg cannot lose the service's extra groups there (no privilege left to
+# do so): refusing to run it, a failure per policy, is right too
+class1 lmtp-vmail tempfail
 hang_case lmtp-vmail c5-enc-tempfail gpg-record-hang-encrypt tempfail
 dc_cleanup
 

@@ -113,12 +113,11 @@ c3_action()
 {
 	local path=$1 user=$2 what=$3 before t
 	t="hostile 3 $path: $what after encrypt"
-	before=$(ls "$HS_OUTBOX" | grep -c -v '\.args$' || :)
+	before=$(hs_sent_count)
 	hs_message plain
 	hs_deliver "$path" "$user" "$HS_MSG"
 	hs_note_leftovers
-	if [ "$(ls "$HS_OUTBOX" | grep -c -v '\.args$' || :)" -gt "$before" ]
-	then
+	if [ "$(hs_sent_count)" -gt "$before" ]; then
 		hs_expect_no_plaintext "$t: what it sends holds no plaintext (sent)"
 	elif hs_log_errors | grep -q .; then
 		hs_expect_no_plaintext "$t: what it sends holds no plaintext (action failed)"

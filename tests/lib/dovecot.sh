@@ -33,12 +33,13 @@
 #                    (setpriv --reuid --regid --clear-groups), and the LMTP
 #                    service, with no "user =" as Debian ships it, runs as
 #                    root and lowers only its effective uid per recipient.
-#                    The log, $DC_DIR/logs, $DC_DIR/store and the
-#                    instance's mail_temp_dir ($DC_DIR/mail-tmp) are
+#                    The log, $DC_DIR/logs and $DC_DIR/store are
 #                    writable by all of them.
 #   --lmtp-user      all users on the mail account (as by default), and
 #                    the LMTP service runs as that account:
 #                    service lmtp { user = ACCOUNT } (the "vmail" set-up)
+# With either option, mail_temp_dir is $DC_DIR/mail-tmp (mode 1777), so
+# that a test can see what is left in it.
 # Without an option the LMTP service is the shipped one too (root, per
 # recipient seteuid), but with every user on the one mail account.
 # Per-user settings: dc_add_user NAME KEY=VALUE... puts plugin settings
@@ -269,10 +270,14 @@ dc_init()
 	# The mail account writes the log (dovecot-lda logs itself) and
 	# deliveries into $DC_DIR/store (see dc_lda_to)
 	chown "$DC_UID:$DC_GID" "$DC_LOG" "$DC_DIR/store" "$DC_DIR/logs"
+	if [ "$DC_PER_USER$DC_LMTP_AS_ACCOUNT" != nono ]; then
+		# a temporary directory of the instance's own, to see what
+		# is left in it
+		mkdir -m 1777 "$DC_DIR/mail-tmp"
+	fi
 	if [ "$DC_PER_USER" = yes ]; then
 		# every user's dovecot-lda writes these
-		mkdir "$DC_DIR/mail-tmp"
-		chmod 1777 "$DC_DIR/store" "$DC_DIR/logs" "$DC_DIR/mail-tmp"
+		chmod 1777 "$DC_DIR/store" "$DC_DIR/logs"
 		chmod 666 "$DC_LOG"
 	fi
 	dc_write_config
@@ -299,7 +304,8 @@ lmtp_save_to_detail_mailbox = no
 # stats-writer socket left by an LMTP run
 stats_writer_socket_path =
 EOF
-	[ "$DC_PER_USER" = no ] || echo "mail_temp_dir = $DC_DIR/mail-tmp"
+	[ "$DC_PER_USER$DC_LMTP_AS_ACCOUNT" = nono ] ||
+		echo "mail_temp_dir = $DC_DIR/mail-tmp"
 }
 
 # dc_config_lmtp_service: the body of service lmtp { }: the listener, and

@@ -99,11 +99,16 @@ EOF
 }
 
 # hs_write_recorder NAME TARGET: $HS_BIN/NAME records its run (see the top)
-# and execs TARGET. Shell built-ins only: its environment may be empty.
+# and execs TARGET (a shell script through sh -p). Shell built-ins only: its
+# environment may be empty. "sh -p": dash, like bash, otherwise sets the
+# effective uid to the real one when they differ (e.g. real 0, effective
+# the user's under LMTP), which would change what gpg runs as.
 hs_write_recorder()
 {
+	local run=$2
+	case $(head -c 2 "$2") in '#!') run="/bin/sh -p $2" ;; esac
 	cat >"$HS_BIN/$1" <<EOF
-#!/bin/sh
+#!/bin/sh -p
 # Records what it runs as, then execs $2 (tests/lib/hostile.sh)
 PATH=/usr/bin:/bin
 export PATH
@@ -116,7 +121,7 @@ export PATH
 		esac
 	done </proc/\$\$/status
 } >>$HS_RUNS 2>/dev/null
-exec $2 "\$@"
+exec $run "\$@"
 EOF
 }
 
@@ -293,9 +298,16 @@ hs_deliver()
 		sleep 0.3
 		;;
 	esac
+	# shellcheck disable=SC2034 # for the test scripts
 	HS_SECS=$((($(date +%s%N) - start) / 1000000000))
 	tail -n +"$((off + 1))" "$DC_LOG" >"$HS_LOGF"
 	HS_NEW=$(dc_new_files "$DC_DIR/before" "$(dc_maildir "$HS_USER")")
+}
+
+# hs_sent_count: the number of messages sendmail got so far
+hs_sent_count()
+{
+	find "$HS_OUTBOX" -type f ! -name '*.args' | wc -l
 }
 
 # hs_outcome: one line on the last delivery, for failure messages
@@ -310,7 +322,14 @@ hs_outcome()
 		"$(hs_count "$HS_NEW")" "${line:0:220}"
 }
 
-hs_count() { [ -z "$1" ] && echo 0 || printf '%s\n' "$1" | wc -l; }
+hs_count()
+{
+	if [ -z "$1" ]; then
+		echo 0
+	else
+		printf '%s\n' "$1" | wc -l
+	fi
+}
 
 # hs_secret_home USER: the GnuPG home with USER's secret key
 hs_secret_home() { dc_secret_home "$1"; }
@@ -335,11 +354,13 @@ hs_recipients()
 		tr 'a-f' 'A-F' | sort -u
 }
 
-# hs_verify_path_option: pgpmime-verify.py's option for the last path
+# hs_verify: pgpmime-verify.py ARGS..., with the option for the last path
 # (LMTP prepends trace fields)
-hs_verify_path_option()
+hs_verify()
 {
-	case $HS_PATH in lmtp-*) echo --lmtp ;; esac
+	local opts=()
+	case $HS_PATH in lmtp-*) opts=(--lmtp) ;; esac
+	python3 "$DC_TOP/tests/tools/pgpmime-verify.py" "${opts[@]}" "$@"
 }
 
 # hs_check_encrypted_to USER FILE: FILE is the PGP/MIME form of $HS_ORIG,
@@ -348,9 +369,8 @@ hs_verify_path_option()
 hs_check_encrypted_to()
 {
 	local user=$1 file=$2 out
-	if ! out=$(python3 "$DC_TOP/tests/tools/pgpmime-verify.py" \
-		$(hs_verify_path_option) "$HS_ORIG" "$file" \
-		"$(hs_secret_home "$user")" 2>&1); then
+	if ! out=$(hs_verify "$HS_ORIG" "$file" "$(hs_secret_home "$user")" \
+		2>&1); then
 		echo "stored message is not the encrypted original: $out"
 		return 1
 	fi
@@ -367,8 +387,9 @@ hs_check_recipients()
 	want=$(keys_subkey_ids "$(hs_secret_home "$user")" "$fpr" | sort -u)
 	got=$(hs_recipients "$file")
 	if [ "$got" != "$want" ]; then
-		echo "encrypted to [$(echo $got)], expected exactly" \
-			"[$(echo $want)] (the user's encryption subkey)"
+		echo "encrypted to [$(printf '%s' "$got" | tr '\n' ' ')]," \
+			"expected exactly [$(printf '%s' "$want" | tr '\n' ' ')]" \
+			"(the user's encryption subkey)"
 		return 1
 	fi
 }
@@ -456,9 +477,8 @@ hs_policy_problem()
 			echo "expected the original stored: $(hs_outcome)"
 			return 1
 		fi
-		if ! out=$(python3 "$DC_TOP/tests/tools/pgpmime-verify.py" \
-			--expect-plain $(hs_verify_path_option) \
-			"$HS_ORIG" "$HS_NEW" 2>&1); then
+		if ! out=$(hs_verify --expect-plain "$HS_ORIG" "$HS_NEW" 2>&1)
+		then
 			echo "stored, but not the original: $out"
 			return 1
 		fi
