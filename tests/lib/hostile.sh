@@ -31,8 +31,9 @@
 # Each message carries a marker string in its body only (HS_MARKER): the
 # plaintext. hs_expect_no_plaintext greps every file under $DC_DIR (homes,
 # Maildirs with their tmp/, keyrings, the store, mail_temp_dir, base_dir,
-# state, the logs) for it, except the test's own copies (msgs/, sent/) and
-# the secret keyrings.
+# state, the logs, and outbox/: what Dovecot handed to sendmail_path,
+# $DC_DIR/bin/sendmail-record) for it, except the test's own copies
+# (msgs/, sent/) and the secret keyrings.
 
 HS_BIN=
 HS_OUTBOX=
