@@ -99,7 +99,8 @@ rt_deliver()
 		-type f 2>/dev/null | head -n 2 | tr '\n' '\t')
 	printf '%s\t%s\n' "$rc" "$stored" >"$DC_DIR/results/$id"
 }
-export -f rt_deliver dc_lda dc_lda_to dc_as_mail dc_preload_env
+export -f rt_deliver dc_lda dc_lda_to dc_as_mail dc_as_user dc_user_ids \
+	dc_user_lda_options dc_preload_env
 export DC_DIR DC_CONF DC_LDA DC_DOMAIN DC_PATH DC_ACCOUNT
 
 mkdir -p "$DC_DIR/results"

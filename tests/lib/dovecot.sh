@@ -17,14 +17,36 @@
 # the scratch directory is touched: the instance has its own base_dir,
 # state_dir, instance_name and log.
 #
-# Users: every test user (alice@example.org, ...) is mapped by a passwd-file
-# userdb to ONE unprivileged system account, $SIEVE_ENCRYPT_TEST_USER
-# (default: nobody) when run as root; when not run as root, everything runs
-# as the calling user (LMTP then cannot run: dc_lmtp_start fails). The
-# scratch directory is made under $TMPDIR (default /tmp) with mode 0755 so
-# that the mail account can reach it; if it cannot (a 0700 directory such
-# as /root), /tmp is used instead. A build tree that the mail account
-# cannot read is handled by copying the plugin into the scratch directory.
+# Users: by default every test user (alice@example.org, ...) is mapped by
+# a passwd-file userdb to ONE unprivileged system account,
+# $SIEVE_ENCRYPT_TEST_USER (default: nobody) when run as root; when not run
+# as root, everything runs as the calling user (LMTP then cannot run:
+# dc_lmtp_start fails). The scratch directory is made under $TMPDIR
+# (default /tmp) with mode 0755 so that the mail account can reach it; if
+# it cannot (a 0700 directory such as /root), /tmp is used instead. A
+# build tree that the mail account cannot read is handled by copying the
+# plugin into the scratch directory.
+#
+# dc_init options (as root only), for the deployments Dovecot ships:
+#   --per-user-uids  every user gets a uid and gid of its own (20001,
+#                    20002, ... in the order of dc_add_user; no system
+#                    account needed): home, Maildir, keyring and script
+#                    are owned by it, dc_lda runs dovecot-lda as it
+#                    (setpriv --reuid --regid --clear-groups), and the LMTP
+#                    service, with no "user =" as Debian ships it, runs as
+#                    root and lowers only its effective uid per recipient.
+#                    The log, $DC_DIR/logs and $DC_DIR/store are
+#                    writable by all of them.
+#   --lmtp-user      all users on the mail account (as by default), and
+#                    the LMTP service runs as that account:
+#                    service lmtp { user = ACCOUNT } (the "vmail" set-up)
+# With either option, mail_temp_dir is $DC_DIR/mail-tmp (mode 1777), so
+# that a test can see what is left in it.
+# Without an option the LMTP service is the shipped one too (root, per
+# recipient seteuid), but with every user on the one mail account.
+# Per-user settings: dc_add_user NAME KEY=VALUE... puts plugin settings
+# into the user's userdb extra fields (LMTP) and gives them to dovecot-lda
+# as -o options (dc_lda), on 2.3 and 2.4 alike.
 #
 # Dovecot version: dc_init asks `dovecot --version` (or, failing that,
 # /usr/include/dovecot/config.h) and writes a 2.3 configuration (settings in
@@ -57,6 +79,11 @@ if [ -n "${SIEVE_ENCRYPT_PRELOAD:-}" ]; then
 fi
 
 DC_V24=${DC_V24:-}
+# dc_init options: "yes" with --per-user-uids / --lmtp-user
+DC_PER_USER=no
+DC_LMTP_AS_ACCOUNT=no
+# uid and gid of the first user with --per-user-uids
+DC_UID_BASE=20001
 DC_DIR=
 DC_CONF=
 DC_LOG=
@@ -164,12 +191,56 @@ dc_as_mail()
 	fi
 }
 
-# dc_init: create the scratch directory and a config for it. Sets DC_DIR,
-# DC_CONF, DC_LOG, DC_ACCOUNT, DC_UID, DC_GID, DC_PLUGIN_DIR, DC_GPG_EXEC.
+# dc_as_user NAME CMD...: run CMD as test user NAME (with --per-user-uids
+# its own uid and gid, no supplementary groups; otherwise as the mail
+# account, see dc_as_mail)
+dc_as_user()
+{
+	local name=$1 ids
+	shift
+	if [ "${DC_PER_USER:-no}" != yes ]; then
+		dc_as_mail "$@"
+		return
+	fi
+	ids=$(dc_user_ids "$name")
+	dc_preload_env
+	setpriv --reuid="${ids%:*}" --regid="${ids#*:}" --clear-groups \
+		env -i PATH="$DC_PATH" "${DC_PRELOAD_ENV[@]}" "$@"
+}
+
+# dc_user_ids NAME: print "UID:GID" of test user NAME (for chown); the
+# userdb file is the record, so that this works in subshells too
+dc_user_ids()
+{
+	local ids
+	ids=$(awk -F: -v u="$1@$DC_DOMAIN" '$1 == u { print $3 ":" $4 }' \
+		"$DC_DIR/users" 2>/dev/null)
+	printf '%s\n' "${ids:-$DC_UID:$DC_GID}"
+}
+
+# dc_init [--per-user-uids | --lmtp-user]: create the scratch directory
+# and a config for it (see the top of this file for the options). Sets
+# DC_DIR, DC_CONF, DC_LOG, DC_ACCOUNT, DC_UID, DC_GID, DC_PLUGIN_DIR,
+# DC_GPG_EXEC.
 dc_init()
 {
-	local base=${TMPDIR:-/tmp}
+	local base=${TMPDIR:-/tmp} opts=("$@")
 
+	DC_PER_USER=no
+	DC_LMTP_AS_ACCOUNT=no
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--per-user-uids) DC_PER_USER=yes ;;
+		--lmtp-user) DC_LMTP_AS_ACCOUNT=yes ;;
+		*) dc_die "dc_init: unknown option $1" || return 1 ;;
+		esac
+		shift
+	done
+	if [ "$DC_PER_USER$DC_LMTP_AS_ACCOUNT" != nono ] &&
+		[ "$(id -u)" -ne 0 ]; then
+		dc_die "dc_init: --per-user-uids and --lmtp-user need root" ||
+			return 1
+	fi
 	dc_check_tools || return 1
 	dc_detect_version || return 1
 	DC_PLUGIN_DIR=$(dc_plugin_dir) || return 1
@@ -189,7 +260,7 @@ dc_init()
 			return 1
 		echo "dovecot.sh: $base is not reachable by user" \
 			"$DC_ACCOUNT, using /tmp" >&2
-		TMPDIR=/tmp dc_init
+		TMPDIR=/tmp dc_init "${opts[@]}"
 		return
 	fi
 	# The mail account loads the plugin: a build tree it cannot read
@@ -219,6 +290,16 @@ dc_init()
 	# The mail account writes the log (dovecot-lda logs itself) and
 	# deliveries into $DC_DIR/store (see dc_lda_to)
 	chown "$DC_UID:$DC_GID" "$DC_LOG" "$DC_DIR/store" "$DC_DIR/logs"
+	if [ "$DC_PER_USER$DC_LMTP_AS_ACCOUNT" != nono ]; then
+		# a temporary directory of the instance's own, to see what
+		# is left in it
+		mkdir -m 1777 "$DC_DIR/mail-tmp"
+	fi
+	if [ "$DC_PER_USER" = yes ]; then
+		# every user's dovecot-lda writes these
+		chmod 1777 "$DC_DIR/store" "$DC_DIR/logs"
+		chmod 666 "$DC_LOG"
+	fi
 	dc_write_config
 }
 
@@ -243,6 +324,16 @@ lmtp_save_to_detail_mailbox = no
 # stats-writer socket left by an LMTP run
 stats_writer_socket_path =
 EOF
+	[ "$DC_PER_USER$DC_LMTP_AS_ACCOUNT" = nono ] ||
+		echo "mail_temp_dir = $DC_DIR/mail-tmp"
+}
+
+# dc_config_lmtp_service: the body of service lmtp { }: the listener, and
+# with --lmtp-user the account the service runs as
+dc_config_lmtp_service()
+{
+	echo "  !include_try $DC_DIR/lmtp-listener.conf"
+	[ "$DC_LMTP_AS_ACCOUNT" = no ] || echo "  user = $DC_ACCOUNT"
 }
 
 # dc_write_config: (re)write $DC_CONF. Extra plugin settings can be put in
@@ -277,7 +368,7 @@ passdb {
 }
 
 service lmtp {
-  !include_try $DC_DIR/lmtp-listener.conf
+$(dc_config_lmtp_service)
 }
 protocol lda {
   mail_plugins = \$mail_plugins sieve
@@ -327,7 +418,7 @@ userdb passwd-file {
 }
 
 service lmtp {
-  !include_try $DC_DIR/lmtp-listener.conf
+$(dc_config_lmtp_service)
 }
 protocol lda {
   mail_plugins {
@@ -447,31 +538,65 @@ dc_plugin_setting()
 	dc_write_config
 }
 
-# dc_add_user NAME: add NAME@example.org with home $DC_DIR/home/NAME
-# (owned by the mail account)
+# dc_add_user NAME [KEY=VALUE...]: add NAME@example.org with home
+# $DC_DIR/home/NAME, owned by the mail account (with --per-user-uids: by
+# NAME's own uid). KEY=VALUE are plugin settings for this user only (2.3
+# names, the same on 2.4; values without white space): userdb extra
+# fields for LMTP, -o options for dc_lda.
 dc_add_user()
 {
-	local name=$1 home=$DC_DIR/home/$1
+	local name=$1 home=$DC_DIR/home/$1 ids=$DC_UID:$DC_GID id kv fields=
+	shift
+	if [ "$DC_PER_USER" = yes ]; then
+		id=$((DC_UID_BASE + $(grep -c . "$DC_DIR/users")))
+		ids=$id:$id
+	fi
+	for kv in "$@"; do
+		# the auth process expands %: %% for a literal one
+		fields="$fields userdb_${kv//%/%%}"
+	done
 	mkdir -p "$home"
-	chown "$DC_UID:$DC_GID" "$home"
-	printf '%s@%s::%s:%s::%s\n' "$name" "$DC_DOMAIN" "$DC_UID" \
-		"$DC_GID" "$home" >>"$DC_DIR/users"
+	chown "$ids" "$home"
+	printf '%s@%s::%s:%s::%s::%s\n' "$name" "$DC_DOMAIN" "${ids%:*}" \
+		"${ids#*:}" "$home" "${fields# }" >>"$DC_DIR/users"
 }
 
-# dc_add_user_with_key NAME MAKER: add user NAME whose ~/.gnupg holds only
-# the public part of a key made by MAKER (make_key, make_expired_key, ...
-# from keys.sh, which must be sourced); the secret key stays in
+# dc_user_lda_options NAME: set the array DC_USER_LDA_OPTS to the -o
+# options that give dovecot-lda NAME's settings of dc_add_user (read back
+# from the userdb file)
+dc_user_lda_options()
+{
+	local kv fields
+	DC_USER_LDA_OPTS=()
+	fields=$(awk -F: -v u="$1@$DC_DOMAIN" '$1 == u { print $8 }' \
+		"$DC_DIR/users" 2>/dev/null)
+	for kv in $fields; do
+		kv=${kv#userdb_}
+		kv=${kv//%%/%}
+		if [ "$DC_V24" = yes ]; then
+			DC_USER_LDA_OPTS+=(-o "$kv")
+		else
+			DC_USER_LDA_OPTS+=(-o "plugin/$kv")
+		fi
+	done
+}
+
+# dc_add_user_with_key NAME MAKER [KEY=VALUE...]: add user NAME (with
+# these settings, see dc_add_user) whose ~/.gnupg holds only the public
+# part of a key made by MAKER (make_key, make_expired_key, ... from
+# keys.sh, which must be sourced); the secret key stays in
 # $(dc_secret_home NAME), for decrypting. Prints the fingerprint.
 dc_add_user_with_key()
 {
 	local name=$1 maker=$2 fpr home secret
+	shift 2
 	home=$DC_DIR/home/$name
 	secret=$(dc_secret_home "$name")
-	dc_add_user "$name"
+	dc_add_user "$name" "$@"
 	mkdir -p "$DC_DIR/secret"
 	fpr=$("$maker" "$secret" "${name^}" "$name@$DC_DOMAIN") &&
 		keys_export_public "$secret" "$home/.gnupg" "$fpr" &&
-		keys_give "$home/.gnupg" "$DC_UID:$DC_GID" || return 1
+		keys_give "$home/.gnupg" "$(dc_user_ids "$name")" || return 1
 	printf '%s\n' "$fpr"
 }
 
@@ -516,21 +641,24 @@ dc_user_script()
 {
 	local home=$DC_DIR/home/$1
 	printf '%s\n' "$2" >"$home/.dovecot.sieve"
-	chown "$DC_UID:$DC_GID" "$home/.dovecot.sieve"
+	chown "$(dc_user_ids "$1")" "$home/.dovecot.sieve"
 }
 
 # dc_lda NAME MSG [LDA ARGS...]: deliver MSG to NAME@example.org with
-# dovecot-lda -e, as the mail account. Returns dovecot-lda's exit code
-# (0 stored, 75 temporary failure, other: permanent failure). To log one
-# delivery into a file of its own, add: -o log_path=$DC_DIR/logs/NAME.log
-# ($DC_DIR/logs is writable by the mail account).
+# dovecot-lda -e, as the mail account (with --per-user-uids: as NAME's own
+# uid), with NAME's settings of dc_add_user. Returns dovecot-lda's exit
+# code (0 stored, 75 temporary failure, other: permanent failure). To log
+# one delivery into a file of its own, add:
+# -o log_path=$DC_DIR/logs/NAME.log ($DC_DIR/logs is writable by the
+# mail account, and by every user with --per-user-uids).
 dc_lda()
 {
 	local name=$1 msg=$2 home=$DC_DIR/home/$1
 	shift 2
-	dc_as_mail USER="$name@$DC_DOMAIN" HOME="$home" \
+	dc_user_lda_options "$name"
+	dc_as_user "$name" USER="$name@$DC_DOMAIN" HOME="$home" \
 		"$DC_LDA" -c "$DC_CONF" -e -f "sender@example.net" \
-		-a "$name@$DC_DOMAIN" "$@" <"$msg"
+		-a "$name@$DC_DOMAIN" "${DC_USER_LDA_OPTS[@]}" "$@" <"$msg"
 }
 
 # dc_lda_to NAME MSG STORE [LDA ARGS...]: like dc_lda, but into the Maildir
@@ -697,17 +825,24 @@ dc_lmtp_stop()
 # line per recipient: "<code> <rcpt> <MSGFILE> <reply text>"; the reply of
 # a delivery is "2.0.0 <rcpt> SESSION-ID Saved", SESSION-ID being the id in
 # the log lines of that delivery. Returns 1 if any recipient was not
-# accepted with 2xx.
+# accepted with 2xx. With DC_LMTP_TIMEOUT=N in the environment it gives up
+# after N seconds without a reply (recipients without a reply get no line,
+# as when the server drops the connection).
 dc_lmtp_send()
 {
 	python3 - "$DC_LMTP_PORT" "$1" <<'EOF'
+import os
 import re
 import smtplib
 import sys
 
 port, spec = int(sys.argv[1]), sys.argv[2]
 failed = False
-lmtp = smtplib.LMTP("127.0.0.1", port)
+# DC_LMTP_TIMEOUT: give up on a reply after so many seconds (a hanging
+# delivery); default: wait
+timeout = float(os.environ.get("DC_LMTP_TIMEOUT") or 0)
+lmtp = (smtplib.LMTP("127.0.0.1", port, timeout=timeout) if timeout
+        else smtplib.LMTP("127.0.0.1", port))
 try:
     code, _ = lmtp.ehlo("e2e.example.net")  # LHLO for LMTP
     if code != 250:
