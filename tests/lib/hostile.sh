@@ -672,6 +672,7 @@ hs_creds_problem()
 	groups="${ids#*:}"
 	[ "${DC_PER_USER:-no}" = yes ] ||
 		groups="$groups $(id -G "$DC_ACCOUNT")"
+	groups="$groups ${HS_SERVICE_GROUPS:-}"
 	awk -v uid="${ids%:*}" -v gid="${ids#*:}" -v groups="$groups" '
 		function bad(what) {
 			if (!seen[run]++)
