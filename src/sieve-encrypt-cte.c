@@ -8,8 +8,9 @@
 
 /* Decoded bytes are passed on in pieces of up to this size */
 #define CTE_OUT_SIZE 256
-/* "=", up to a quoted-printable line's worth of white space, CR */
-#define QP_PENDING_MAX 80
+/* The most spaces and tabs between "=" and the line end of a soft line
+   break (a quoted-printable line's worth) */
+#define QP_MAX_PADDING 76
 
 enum qp_state {
 	QP_TEXT = 0,
@@ -37,7 +38,8 @@ struct sieve_encrypt_cte_decoder {
 	/* quoted-printable: what follows a "=" until it is clear what the
 	   "=" means */
 	enum qp_state qp_state;
-	unsigned char qp_pending[QP_PENDING_MAX];
+	/* "=", the padding, CR */
+	unsigned char qp_pending[1 + QP_MAX_PADDING + 1];
 	size_t qp_pending_used;
 };
 
@@ -196,7 +198,7 @@ cte_qp_after_equals(struct sieve_encrypt_cte_decoder *dec, unsigned char c)
 	switch (c) {
 	case ' ':
 	case '\t':
-		if (dec->qp_pending_used + 1 < sizeof(dec->qp_pending)) {
+		if (dec->qp_pending_used - 1 < QP_MAX_PADDING) {
 			cte_qp_pend(dec, c, QP_SPACE);
 			return TRUE;
 		}

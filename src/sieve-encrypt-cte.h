@@ -32,9 +32,9 @@ enum sieve_encrypt_cte sieve_encrypt_cte_from_name(const char *name);
    the last 4-character group, anything but white space after the padding,
    or an incomplete last group makes the sink fail.
    quoted-printable follows RFC 2045, note (1) of section 6.7: "=" and two
-   hex digits (either case) is the byte, "=" before white space and the
-   line end is a soft line break (also at the end of the data), and any
-   other "=" stands for itself. Trailing white space of lines is passed on
+   hex digits (either case) is the byte, "=" before up to 76 spaces or tabs
+   and the line end is a soft line break (also at the end of the data),
+   and any other "=" stands for itself. Trailing white space of lines is passed on
    (the checks accept white space at the ends of lines anyway). */
 struct sieve_encrypt_sink *
 sieve_encrypt_cte_decoder_create(enum sieve_encrypt_cte cte,
