@@ -468,7 +468,9 @@ static const struct check_case pgpmime_cases[] = {
 	{ PGPMIME, PART1 PART2 "-----BEGIN PGP SIGNED MESSAGE-----\n"
 		   "Hash: SHA256\n\nsecret\n-----BEGIN PGP SIGNATURE-----\n\n"
 		   DATA "-----END PGP SIGNATURE-----\n" CLOSE, FALSE },
-	/* a delimiter is "--b" exactly */
+	/* a delimiter is "--b" exactly (and white space) */
+	{ PGPMIME, "--b x\nContent-Type: application/pgp-encrypted\n\n"
+		   "Version: 1\n\n" PART2 ARMOR CLOSE, FALSE },
 	{ PGPMIME, PART1 PART2 ARMOR "--bx\n" CLOSE, FALSE },
 	{ PGPMIME, PART1 PART2 ARMOR "\n --b--\n", FALSE },
 	{ PGPMIME, PART1 "--b\n--b\n" PART2 ARMOR CLOSE, FALSE },
