@@ -7,20 +7,13 @@
 #include "randgen.h"
 #include "istream.h"
 #include "istream-concat.h"
-#include "istream-base64.h"
-#include "istream-qp.h"
 #include "ostream.h"
-#include "rfc822-parser.h"
-#include "rfc2231-parser.h"
 #include "message-size.h"
 #include "message-header-parser.h"
 
+#include "sieve-encrypt-content.h"
+#include "sieve-encrypt-check.h"
 #include "sieve-encrypt-mime.h"
-
-/* How far into a text/plain body leading white space is skipped when
-   looking for an inline PGP message */
-#define SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE 4096
-#define PGP_MESSAGE_BEGIN "-----BEGIN PGP MESSAGE-----"
 
 /* A run of consecutive header fields that all stay in the outer header, or
    that all move into the encrypted entity (inner) */
@@ -39,9 +32,7 @@ struct sieve_encrypt_mime {
 	/* the field being parsed */
 	uoff_t field_offset;
 
-	const char *content_type;		/* "type/subtype" or NULL */
-	const char *smime_type;			/* parameter or NULL */
-	const char *transfer_encoding;		/* token or NULL */
+	struct sieve_encrypt_content content;
 
 	bool has_eoh:1;
 	bool crlf:1;
@@ -98,67 +89,12 @@ sieve_encrypt_mime_close_runs(struct sieve_encrypt_mime *mime,
 }
 
 static void
-sieve_encrypt_mime_parse_content_type(struct sieve_encrypt_mime *mime,
-				      const unsigned char *value, size_t size)
-{
-	struct rfc822_parser_context parser;
-	const char *const *params;
-	string_t *ctype = t_str_new(64);
-
-	rfc822_parser_init(&parser, value, size, NULL);
-	rfc822_skip_lwsp(&parser);
-	if (rfc822_parse_content_type(&parser, ctype) < 0) {
-		/* Unparseable: treated as not encrypted */
-		rfc822_parser_deinit(&parser);
-		return;
-	}
-	mime->content_type = p_strdup(mime->pool, str_c(ctype));
-
-	(void)rfc2231_parse(&parser, &params);
-	for (; *params != NULL; params += 2) {
-		if (strcasecmp(params[0], "smime-type") == 0) {
-			mime->smime_type = p_strdup(mime->pool, params[1]);
-			break;
-		}
-	}
-	rfc822_parser_deinit(&parser);
-}
-
-static void
-sieve_encrypt_mime_parse_transfer_encoding(struct sieve_encrypt_mime *mime,
-					   const unsigned char *value,
-					   size_t size)
-{
-	struct rfc822_parser_context parser;
-	string_t *token = t_str_new(32);
-
-	rfc822_parser_init(&parser, value, size, NULL);
-	rfc822_skip_lwsp(&parser);
-	if (rfc822_parse_mime_token(&parser, token) >= 0 &&
-	    str_len(token) > 0)
-		mime->transfer_encoding = p_strdup(mime->pool, str_c(token));
-	rfc822_parser_deinit(&parser);
-}
-
-static void
 sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 			       struct message_header_line *hdr)
 {
-	/* As in Dovecot's message parser, the first of duplicate fields
-	   counts */
-	if (strcasecmp(hdr->name, "Content-Type") == 0) {
-		if (mime->content_type == NULL) {
-			sieve_encrypt_mime_parse_content_type(
-				mime, hdr->full_value, hdr->full_value_len);
-		}
-	} else if (strcasecmp(hdr->name, "Content-Transfer-Encoding") == 0) {
-		if (mime->transfer_encoding == NULL) {
-			sieve_encrypt_mime_parse_transfer_encoding(
-				mime, hdr->full_value, hdr->full_value_len);
-		}
-	} else if (strcasecmp(hdr->name, "MIME-Version") == 0) {
+	if (strcasecmp(hdr->name, "MIME-Version") == 0)
 		mime->has_mime_version = TRUE;
-	}
+	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
 
 /* The fields that go into the encrypted entity: the Content-* ones, and
@@ -211,120 +147,6 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 	} T_END;
 }
 
-/*
- * Encryption status
- */
-
-static bool
-sieve_encrypt_mime_is_smime_enveloped(const struct sieve_encrypt_mime *mime)
-{
-	const char *ctype = mime->content_type;
-
-	if (strcasecmp(ctype, "application/pkcs7-mime") != 0 &&
-	    strcasecmp(ctype, "application/x-pkcs7-mime") != 0)
-		return FALSE;
-	/* RFC 8551: without smime-type, the receiver must look inside;
-	   in practice that is enveloped data. */
-	return (mime->smime_type == NULL ||
-		strcasecmp(mime->smime_type, "enveloped-data") == 0 ||
-		strcasecmp(mime->smime_type, "authEnveloped-data") == 0);
-}
-
-static struct istream *
-sieve_encrypt_mime_decoded_body(const struct sieve_encrypt_mime *mime,
-				struct istream *input)
-{
-	const char *cte = mime->transfer_encoding;
-	struct istream *body, *decoded;
-
-	body = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
-	if (cte == NULL)
-		return body;
-	if (strcasecmp(cte, "base64") == 0)
-		decoded = i_stream_create_base64_decoder(body);
-	else if (strcasecmp(cte, "quoted-printable") == 0)
-		decoded = i_stream_create_qp_decoder(body);
-	else
-		return body;
-	i_stream_unref(&body);
-	return decoded;
-}
-
-/* Read up to max bytes from the start of input into dest. Every read is
-   consumed before the next one: Dovecot's QP decoder returns 0 on a
-   blocking stream when read again with its buffer unconsumed. */
-static void
-sieve_encrypt_read_prefix(struct istream *input, string_t *dest, size_t max)
-{
-	const unsigned char *data;
-	size_t size;
-
-	while (str_len(dest) < max &&
-	       i_stream_read_more(input, &data, &size) > 0) {
-		size = I_MIN(size, max - str_len(dest));
-		str_append_data(dest, data, size);
-		i_stream_skip(input, size);
-	}
-}
-
-static bool sieve_encrypt_starts_with_pgp_message(struct istream *body)
-{
-	static const size_t marker_len = sizeof(PGP_MESSAGE_BEGIN) - 1;
-	string_t *prefix;
-	const char *p, *end;
-
-	prefix = t_str_new(SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE + marker_len);
-	sieve_encrypt_read_prefix(body, prefix,
-		SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE + marker_len);
-
-	p = str_c(prefix);
-	end = p + str_len(prefix);
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return ((size_t)(end - p) >= marker_len &&
-		memcmp(p, PGP_MESSAGE_BEGIN, marker_len) == 0);
-}
-
-static bool
-sieve_encrypt_mime_is_inline_pgp(const struct sieve_encrypt_mime *mime,
-				 struct istream *input)
-{
-	struct istream *body;
-	bool found;
-
-	if (mime->content_type != NULL &&
-	    strcasecmp(mime->content_type, "text/plain") != 0)
-		return FALSE;
-
-	/* The raw body first: quoted-printable leaves the marker as it is,
-	   even when the decoder stops at a broken sequence further on (an
-	   armor checksum line "=XXXX" is one) */
-	body = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
-	found = sieve_encrypt_starts_with_pgp_message(body);
-	i_stream_unref(&body);
-	if (found || mime->transfer_encoding == NULL)
-		return found;
-
-	body = sieve_encrypt_mime_decoded_body(mime, input);
-	found = sieve_encrypt_starts_with_pgp_message(body);
-	i_stream_unref(&body);
-	return found;
-}
-
-static bool
-sieve_encrypt_mime_find_encrypted(const struct sieve_encrypt_mime *mime,
-				  struct istream *input)
-{
-	if (mime->content_type != NULL) {
-		if (strcasecmp(mime->content_type,
-			       "multipart/encrypted") == 0)
-			return TRUE;
-		if (sieve_encrypt_mime_is_smime_enveloped(mime))
-			return TRUE;
-	}
-	return sieve_encrypt_mime_is_inline_pgp(mime, input);
-}
-
 int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 			     struct sieve_encrypt_mime **mime_r)
 {
@@ -332,7 +154,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;
 	struct message_size hdr_size;
-	bool first_line = TRUE;
+	bool first_line = TRUE, encrypted;
 	int ret;
 
 	mime = p_new(pool, struct sieve_encrypt_mime, 1);
@@ -357,9 +179,12 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 		mime->eoh_offset = mime->body_offset;
 	sieve_encrypt_mime_close_runs(mime, mime->eoh_offset);
 
-	mime->encrypted = sieve_encrypt_mime_find_encrypted(mime, input);
-	if (input->stream_errno != 0)
+	if (sieve_encrypt_check_encrypted(&mime->content, input,
+					  mime->body_offset,
+					  SIEVE_ENCRYPT_CHECK_MAX_BODY_SIZE,
+					  &encrypted) < 0)
 		return -1;
+	mime->encrypted = encrypted;
 	*mime_r = mime;
 	return 0;
 }

@@ -14,14 +14,16 @@
 struct sieve_encrypt_mime;
 
 /* Parse the header of the message in input (from offset 0) with Dovecot's
-   header parser. Returns 0 on success, -1 on a read error (see the stream's
-   error). */
+   header parser, and decide whether the message is encrypted already (which
+   reads the body, see sieve-encrypt-check.h). Returns 0 on success, -1 on
+   a read error (see the stream's error). */
 int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 			     struct sieve_encrypt_mime **mime_r);
 
-/* TRUE when the message is already encrypted as a whole: top-level
-   multipart/encrypted, S/MIME enveloped data, or an inline PGP message in a
-   single text/plain body. */
+/* TRUE when the message is already encrypted as a whole, judged from what
+   its content is: a PGP/MIME message of the RFC 3156 shape, S/MIME
+   enveloped data, or a text/plain body that is one armored OpenPGP
+   encrypted message and white space (sieve_encrypt_check_encrypted()). */
 bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime);
 
 /* The MIME entity to encrypt: the Content-* header fields and the body of

@@ -7,7 +7,21 @@
 #include "ostream.h"
 #include "test-common.h"
 
+#include "sieve-encrypt-armor.h"
 #include "sieve-encrypt-mime.h"
+
+#define BEGIN "-----BEGIN PGP MESSAGE-----\n"
+#define END "-----END PGP MESSAGE-----\n"
+/* An encrypted session key packet and an encrypted data packet */
+#define DATA "wQwBAgMEBQYHCAkKCwzSMEBBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n" \
+	     "YGFiY2RlZmdoaWprbG1ubw==\n"
+#define ARMOR BEGIN "\n" DATA "=AAAA\n" END
+/* DATA in quoted-printable */
+#define QP_DATA "wQwBAgMEBQYHCAkKCwzSMEBBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n" \
+		"YGFiY2RlZmdoaWprbG1ubw=3D=3D\n"
+/* CMS ContentInfo of enveloped-data and of signed-data */
+#define CMS_ENVELOPED "MA8GCSqGSIb3DQEHA6ACBAA=\n"
+#define CMS_SIGNED "MA8GCSqGSIb3DQEHAqACBAA=\n"
 
 struct mime_case {
 	const char *input;
@@ -72,45 +86,79 @@ static const struct mime_case mime_cases[] = {
 	  .entity = "Content-ID: <x>\nContent-Type: text/plain\n"
 		    "Content-Language: de\n\nb",
 	  .outer = "To: t\nX-A: 1\nMIME-Version: 1.0\n" },
-	/* Encrypted as a whole already */
-	{ .input = "Content-Type: multipart/encrypted; boundary=x;\n"
-		   " protocol=\"application/pgp-encrypted\"\n\n--x--\n",
+	/* Encrypted as a whole already (the rules in detail:
+	   test-sieve-encrypt-check.c), with the Content-* fields where the
+	   header parse finds them: folded, after others, the first of two */
+	{ .input = "Subject: s\nContent-Type: multipart/encrypted;\n"
+		   " boundary=x;\n"
+		   " protocol=\"application/pgp-encrypted\"\n\n"
+		   "--x\nContent-Type: application/pgp-encrypted\n\n"
+		   "Version: 1\n\n"
+		   "--x\nContent-Type: application/octet-stream\n\n"
+		   ARMOR "\n--x--\n",
 	  .outer = "" },
 	{ .input = "Content-Type: application/pkcs7-mime;"
-		   " smime-type=enveloped-data\n\nMIAG\n",
+		   " smime-type=enveloped-data\n"
+		   "Content-Transfer-Encoding: base64\n\n" CMS_ENVELOPED,
 	  .outer = "" },
-	{ .input = "Content-Type: application/x-pkcs7-mime\n\nMIAG\n",
+	{ .input = "Content-Type: application/x-pkcs7-mime\n"
+		   "Subject: s\n"
+		   "Content-Transfer-Encoding: base64\n\n" CMS_ENVELOPED,
 	  .outer = "" },
-	{ .input = "Subject: s\n\n \n-----BEGIN PGP MESSAGE-----\nx\n",
+	{ .input = "Subject: s\n\n \n" ARMOR "\n",
+	  .outer = "" },
+	{ .input = "Content-Type: text/plain\nContent-Type: text/html\n\n"
+		   ARMOR,
 	  .outer = "" },
 	{ .input = "Content-Type: text/plain\n"
 		   "Content-Transfer-Encoding: quoted-printable\n\n"
-		   "-----BEGIN PGP MESSAGE=\n-----\n",
+		   "-----BEGIN PGP MESSAGE=\n-----\n\n" QP_DATA END,
 	  .outer = "" },
 	/* Quoted-printable text/plain shorter than the PGP marker (found
-	   by fuzzing: Dovecot's QP decoder must not be re-read unconsumed) */
+	   by fuzzing when Dovecot's QP decoder read the body) */
 	{ .input = "Content-Type: text/plain\n"
 		   "Content-Transfer-Encoding: quoted-printable\n\ntest\n",
 	  .entity = "Content-Type: text/plain\n"
 		    "Content-Transfer-Encoding: quoted-printable\n\ntest\n",
 	  .outer = "MIME-Version: 1.0\n" },
 	/* Inline PGP in quoted-printable with an armor checksum line that
-	   is not valid quoted-printable */
+	   is not valid quoted-printable (and so stands for itself) */
 	{ .input = "Content-Transfer-Encoding: quoted-printable\n\n"
-		   "-----BEGIN PGP MESSAGE-----\n\nhQEMA\n=Fijx\n"
-		   "-----END PGP MESSAGE-----\n",
+		   BEGIN "\n" QP_DATA "=Fijx\n" END,
 	  .outer = "" },
-	/* Not encrypted as a whole */
+	/* Not encrypted as a whole: looking encrypted is not enough */
 	{ .input = "Content-Type: application/pkcs7-mime;"
 		   " smime-type=signed-data\n\nMIAG\n",
 	  .entity = "Content-Type: application/pkcs7-mime;"
 		    " smime-type=signed-data\n\nMIAG\n",
 	  .outer = "MIME-Version: 1.0\n" },
-	{ .input = "Content-Type: text/html\n\n-----BEGIN PGP MESSAGE-----\n",
-	  .entity = "Content-Type: text/html\n\n-----BEGIN PGP MESSAGE-----\n",
+	{ .input = "Content-Type: application/x-pkcs7-mime\n"
+		   "Content-Transfer-Encoding: base64\n\n" CMS_SIGNED,
+	  .entity = "Content-Type: application/x-pkcs7-mime\n"
+		    "Content-Transfer-Encoding: base64\n\n" CMS_SIGNED,
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Subject: s\n\n" ARMOR "\nplaintext\n",
+	  .entity = "\n" ARMOR "\nplaintext\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	{ .input = "Content-Type: multipart/encrypted; boundary=x;\n"
+		   " protocol=\"application/pgp-encrypted\"\n\n--x--\n",
+	  .entity = "Content-Type: multipart/encrypted; boundary=x;\n"
+		    " protocol=\"application/pgp-encrypted\"\n\n--x--\n",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/html\n\n" ARMOR,
+	  .entity = "Content-Type: text/html\n\n" ARMOR,
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/html\nContent-Type: text/plain\n\n"
+		   ARMOR,
+	  .entity = "Content-Type: text/html\nContent-Type: text/plain\n\n"
+		    ARMOR,
 	  .outer = "MIME-Version: 1.0\n" },
 	{ .input = "Subject: s\n\nx-----BEGIN PGP MESSAGE-----\n",
 	  .entity = "\nx-----BEGIN PGP MESSAGE-----\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	/* A header without body */
+	{ .input = "Subject: s\n" BEGIN,
+	  .entity = BEGIN "\n",
 	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
 };
 
@@ -227,6 +275,68 @@ static void test_mime_output(void)
 	test_end();
 }
 
+/* What the plugin writes is encrypted already: a second encrypt leaves it
+   alone. The ciphertext packets decide: a literal data packet in the same
+   wrapper is not encrypted. */
+static void test_mime_output_encrypted(void)
+{
+	static const unsigned char encrypted[] = {
+		0xc1, 0x03, 0x01, 0x02, 0x03,
+		/* 2-octet length: 1000 bytes */
+		0xd2, 0xc3, 0x28
+	};
+	static const unsigned char literal[] = {
+		0xcb, 0xc3, 0x28
+	};
+	static const struct {
+		const unsigned char *packet;
+		size_t size;
+		bool encrypted;
+	} packets[] = {
+		{ encrypted, sizeof(encrypted), TRUE },
+		{ literal, sizeof(literal), FALSE },
+	};
+	unsigned char zeros[1000];
+	unsigned int i;
+
+	memset(zeros, 0, sizeof(zeros));
+	test_begin("mime: the output is encrypted already");
+	for (i = 0; i < N_ELEMENTS(packets) * 2; i++) T_BEGIN {
+		bool crlf = (i % 2 == 1);
+		const char *msg = (crlf ?
+			"Subject: s\r\nContent-Type: text/plain\r\n\r\nb\r\n" :
+			"Subject: s\nContent-Type: text/plain\n\nb\n");
+		pool_t pool = pool_alloconly_create("test", 512);
+		buffer_t *buf = t_buffer_create(4096);
+		struct ostream *output = o_stream_create_buffer(buf);
+		struct sieve_encrypt_mime *mime, *again;
+		struct sieve_encrypt_armor *armor;
+		struct istream *input;
+
+		input = i_stream_create_from_data(msg, strlen(msg));
+		test_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+		test_assert(!sieve_encrypt_mime_is_encrypted(mime));
+		sieve_encrypt_mime_write_head(mime, input, output, "B");
+		armor = sieve_encrypt_armor_begin(output, crlf);
+		sieve_encrypt_armor_write(armor, packets[i / 2].packet,
+					  packets[i / 2].size);
+		sieve_encrypt_armor_write(armor, zeros, sizeof(zeros));
+		sieve_encrypt_armor_end(&armor);
+		sieve_encrypt_mime_write_tail(mime, output, "B");
+		test_assert(o_stream_finish(output) > 0);
+		o_stream_destroy(&output);
+		i_stream_unref(&input);
+
+		input = i_stream_create_from_data(buf->data, buf->used);
+		test_assert(sieve_encrypt_mime_parse(pool, input, &again) == 0);
+		test_assert_idx(sieve_encrypt_mime_is_encrypted(again) ==
+				packets[i / 2].encrypted, i);
+		i_stream_unref(&input);
+		pool_unref(&pool);
+	} T_END;
+	test_end();
+}
+
 static void test_mime_large_header(void)
 {
 	/* More header than any stream buffer: offsets stay exact */
@@ -265,6 +375,7 @@ int main(void)
 	static void (*const test_functions[])(void) = {
 		test_mime_cases,
 		test_mime_output,
+		test_mime_output_encrypted,
 		test_mime_large_header,
 		NULL
 	};

@@ -16,8 +16,11 @@
 # Each message goes into a Maildir of its own, with a log of its own (one
 # dovecot-lda run each). Test messages with an "X-E2E-Expect:" header are
 # checked in that mode; all others in mode auto (the verifier decides from
-# what was stored). Prints a PASS:/FAIL: line per message, per-tag counts,
-# and finally "N passed, N failed"; exits 1 if any failed.
+# what was stored, and checks that the input is encrypted already, by the
+# plugin's rules, exactly when it was stored unchanged). A message stored
+# encrypted must not show a PLAINTEXT-MARKER of the original. Prints a
+# PASS:/FAIL: line per message, per-tag counts, and finally "N passed, N
+# failed"; exits 1 if any failed.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +29,7 @@ DC_TOP=$TOP
 . "$TOP/tests/lib/dovecot.sh"
 VERIFY=$TOP/tests/tools/pgpmime-verify.py
 MESSAGES=$TOP/tests/messages
+PLAINTEXT_MARKER=PLAINTEXT-MARKER
 
 JOBS=${SIEVE_ENCRYPT_JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ "$JOBS" -le 4 ] || JOBS=4
@@ -187,6 +191,16 @@ while IFS=$'\t' read -r id msg mode; do
 		continue
 	fi
 	r=${RESULT[$msg]:-no verifier result}
+	# a message that carries a plaintext marker (the attack messages:
+	# looking encrypted, but not) must not show it where it is stored
+	IFS=$'\t' read -r _ stored _ <"$DC_DIR/results/$id" || :
+	case $r in
+	ok:\ encrypted*)
+		if grep -q "$PLAINTEXT_MARKER" "$msg" &&
+			grep -q "$PLAINTEXT_MARKER" "$stored"; then
+			r="stored encrypted, but $PLAINTEXT_MARKER is readable"
+		fi ;;
+	esac
 	case $r in
 	ok:*)
 		echo "PASS: roundtrip $label: ${r#ok: }"

@@ -3,12 +3,15 @@
 
 /* libFuzzer target for the part of the plugin that reads untrusted input:
    the top-level header split, the "encrypted already?" decision and the
-   PGP/MIME wrapper (sieve-encrypt-mime.c), and the ASCII armor of the
-   ciphertext (sieve-encrypt-armor.c). Besides crashes and sanitizer
-   reports it checks that no byte of the message is lost or duplicated:
-   the kept header, the entity and the generated lines add up to the input
-   plus at most the newlines the plugin adds; and the input, taken as
-   ciphertext, comes back from its armor with a matching checksum. */
+   PGP/MIME wrapper (sieve-encrypt-mime.c, sieve-encrypt-check*.c,
+   sieve-encrypt-cte.c), and the ASCII armor of the ciphertext
+   (sieve-encrypt-armor.c). Besides crashes and sanitizer reports it checks
+   that no byte of the message is lost or duplicated: the kept header, the
+   entity and the generated lines add up to the input plus at most the
+   newlines the plugin adds; that each "encrypted already?" check, given
+   the input as a body, answers the same whether it gets the data in one
+   piece or in pieces; and the input, taken as ciphertext, comes back from
+   its armor with a matching checksum. */
 
 #include "lib.h"
 #include "str.h"
@@ -18,6 +21,9 @@
 #include "ostream.h"
 
 #include "sieve-encrypt-armor.h"
+#include "sieve-encrypt-content.h"
+#include "sieve-encrypt-sink.h"
+#include "sieve-encrypt-check.h"
 #include "sieve-encrypt-mime.h"
 
 #include <stdint.h>
@@ -126,6 +132,47 @@ static void fuzz_armor(const uint8_t *data, size_t size)
 					    data, size));
 }
 
+/* The headers of the bodies each check is given */
+static const struct sieve_encrypt_content fuzz_contents[] = {
+	{ .type = "text/plain" },
+	{ .type = "text/plain", .transfer_encoding = "base64" },
+	{ .type = "text/plain", .transfer_encoding = "quoted-printable" },
+	{ .type = "multipart/encrypted", .boundary = "b",
+	  .protocol = "application/pgp-encrypted" },
+	{ .type = "application/pkcs7-mime" },
+	{ .type = "application/pkcs7-mime", .transfer_encoding = "base64" },
+};
+
+static bool
+fuzz_check_run(const struct sieve_encrypt_content *content,
+	       const uint8_t *data, size_t size, size_t piece)
+{
+	struct sieve_encrypt_sink *check = sieve_encrypt_check_create(content);
+	size_t pos, n;
+
+	i_assert(check != NULL);
+	for (pos = 0; pos < size; pos += n) {
+		n = I_MIN(piece, size - pos);
+		if (!sieve_encrypt_sink_write(check, data + pos, n))
+			return FALSE;
+	}
+	return sieve_encrypt_sink_finish(check);
+}
+
+/* Each check answers the same for data in one piece and in pieces of a
+   size the first byte decides (1 to 8) */
+static void fuzz_checks(const uint8_t *data, size_t size)
+{
+	size_t piece = (size > 0 ? (data[0] & 7) + 1 : 1);
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(fuzz_contents); i++) {
+		i_assert(fuzz_check_run(&fuzz_contents[i], data, size,
+					size + 1) ==
+			 fuzz_check_run(&fuzz_contents[i], data, size, piece));
+	}
+}
+
 static void fuzz_one(const uint8_t *data, size_t size)
 {
 	pool_t pool = pool_alloconly_create("fuzz mime", 1024);
@@ -157,6 +204,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	T_BEGIN {
 		fuzz_one(data, size);
+	} T_END;
+	T_BEGIN {
+		fuzz_checks(data, size);
 	} T_END;
 	T_BEGIN {
 		fuzz_armor(data, size);

@@ -46,14 +46,16 @@ What "the encrypted form" is, computed here independently of the plugin:
    (raw, folded, in original order) + the header/body separator line as it
    was (a newline if there was none) + the original body.
 
-Encrypted already (stored unchanged), by the first parseable
-Content-Type (and Content-Transfer-Encoding) field of the top level, as
-the plugin sees them: multipart/encrypted; application/(x-)pkcs7-mime with
-smime-type enveloped-data or authEnveloped-data or none; a text/plain (or
-untyped) body that, decoded from base64/quoted-printable, starts with
-"-----BEGIN PGP MESSAGE-----" after white space. Where the plugin's answer
-depends on its stream buffering (marker after 4 KB of white space, invalid
-encoded data after the marker), either outcome is accepted and said so.
+Encrypted already (stored unchanged): decided from the content, with the
+plugin's rules (doc/extensions/vnd.x.encrypt.txt), implemented here again:
+a text/plain (or untyped) body that, decoded from its transfer encoding, is
+one armored PGP MESSAGE of encrypted session key packets and one encrypted
+data packet, and white space; application/(x-)pkcs7-mime whose decoded body
+is one CMS enveloped-data or authEnveloped-data object (smime-type not
+signed-data, certs-only or compressed-data); multipart/encrypted with
+protocol application/pgp-encrypted in the exact RFC 3156 shape (a short
+preamble, "Version: 1", the armor as above, an empty epilogue). An
+encrypted message the plugin made must count as encrypted already too.
 
 Line ends in the Maildir: Dovecot (mail_save_crlf = no, the default)
 stores every CRLF of the delivered message as LF; a lone CR stays as it is,
@@ -84,7 +86,6 @@ the first differing offset. With --batch FILE, each line of FILE is
 
 import argparse
 import base64
-import binascii
 import re
 import subprocess
 import sys
@@ -93,12 +94,15 @@ PGP_BEGIN = b"-----BEGIN PGP MESSAGE-----"
 PGP_END = b"-----END PGP MESSAGE-----"
 LMTP_TRACE_FIELDS = ("return-path", "delivered-to", "received")
 
-# Skip limit for white space before an inline PGP marker, as in the plugin
-# (SIEVE_ENCRYPT_MIME_MAX_LEADING_SPACE). The plugin checks the limit per
-# chunk it reads, so past this offset the outcome depends on buffer sizes:
-# a marker found at or after it is "ambiguous" (either outcome accepted).
-MAX_LEADING_SPACE = 4096
-AMBIGUOUS_SPACE_END = MAX_LEADING_SPACE + 65536
+# The limits of the plugin's "encrypted already?" check
+# (src/sieve-encrypt-check*.h, sieve-encrypt-sink.h, sieve-encrypt-cte.c)
+CHECK_MAX_BODY_SIZE = 64 * 1024 * 1024
+LINE_MAX = 1000
+MAX_ARMOR_HEADERS = 1024
+MAX_DATA_LINE = 76
+MAX_PREAMBLE = 1024
+MAX_PART_HEADER = 4096
+QP_MAX_PADDING = 76
 
 
 class Mismatch(Exception):
@@ -333,13 +337,14 @@ class Rfc822Parser:
         if self.skip_lwsp() <= 0:
             return None
         main, ret = self.mime_token()
-        if ret <= 0 or self.cur() != 0x2f:
+        if ret <= 0 or not main or self.cur() != 0x2f:
             return None
         self.pos += 1
         if self.skip_lwsp() <= 0:
             return None
         sub, ret = self.mime_token()
-        if ret < 0:
+        # (Dovecot wants ";" or the end after the subtype)
+        if ret < 0 or not sub or (not self.at_end() and self.cur() != 0x3b):
             return None
         return (main + b"/" + sub).decode("latin-1")
 
@@ -388,18 +393,18 @@ class Rfc822Parser:
 
 
 def mime_info(msg):
-    """(content_type, smime_type, transfer_encoding) of the top level, the
-    first parseable field of each kind counting (as in the plugin)."""
-    ctype = smime = cte = None
+    """(content_type, params, transfer_encoding) of a header: the first
+    parseable field of each kind counts (as in the plugin); params holds
+    the first value of each parameter of that Content-Type (bytes)."""
+    ctype = cte = None
+    params = {}
     for value in msg.values("Content-Type"):
         p = Rfc822Parser(value)
         ctype = p.content_type()
         if ctype is None:
             continue
         for key, val in p.params():
-            if key == "smime-type":
-                smime = val.decode("latin-1")
-                break
+            params.setdefault(key, val)
         break
     for value in msg.values("Content-Transfer-Encoding"):
         p = Rfc822Parser(value)
@@ -409,121 +414,365 @@ def mime_info(msg):
         if ret >= 0 and tok:
             cte = tok.decode("latin-1")
             break
-    return ctype, smime, cte
+    return ctype, params, cte
 
 
-B64_CHARS = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                b"0123456789+/=")
+# ---------------------------------------------------------------------------
+# "Encrypted already?", decided from the content as the plugin does, written
+# independently of it: the stored message must be unchanged exactly when
+# this says so.
+
+class NotEncrypted(Exception):
+    pass
 
 
-def decode_base64_prefix(body):
-    """(decoded bytes up to the first invalid character, whether there was
-    one)"""
-    clean = bytearray()
-    invalid = False
+B64_ALPHABET = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                b"0123456789+/")
+HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def limited_lines(data):
+    """Lines with their LF; none may be longer than LINE_MAX."""
+    lines = split_lines(data)
+    for line in lines:
+        if len(line) > LINE_MAX:
+            raise NotEncrypted("a line of %d bytes" % len(line))
+    return lines
+
+
+def trimmed(line):
+    """A line without its LF (or CRLF) and the spaces and tabs before."""
+    return line_content(line).rstrip(b" \t")
+
+
+def decode_base64_strict(body):
+    """White space (SP, HT, CR, LF) is skipped; anything else outside the
+    alphabet, misplaced padding or an incomplete group is an error."""
+    chars = bytearray()
+    pad = 0
     for c in body:
-        if c in (0x20, 0x09, 0x0d, 0x0a):
+        if c in b" \t\r\n":
             continue
-        if c not in B64_CHARS:
-            invalid = True
-            break
-        clean.append(c)
-        if c == 0x3d and len(clean) % 4 == 0:
-            break
-    clean = bytes(clean)
-    eq = clean.find(b"=")
-    usable = len(clean) if eq >= 0 else len(clean) - len(clean) % 4
-    try:
-        return base64.b64decode(clean[:usable]), invalid
-    except (binascii.Error, ValueError):
-        return (base64.b64decode(clean[:eq - eq % 4]) if eq > 0 else b"",
-                True)
+        if c == 0x3d:
+            if len(chars) % 4 + pad >= 4 or (pad == 0 and
+                                              len(chars) % 4 < 2):
+                raise NotEncrypted("misplaced base64 padding")
+            pad += 1
+        elif c in B64_ALPHABET and not pad:
+            chars.append(c)
+        else:
+            raise NotEncrypted("invalid base64 (byte 0x%02x)" % c)
+    if (len(chars) + pad) % 4 != 0:
+        raise NotEncrypted("incomplete base64")
+    return base64.b64decode(bytes(chars) + b"=" * pad)
 
 
 def decode_qp(body):
-    """(quoted-printable decoded up to the first invalid '=' sequence,
-    whether there was one)"""
+    """RFC 2045: "=XX" is a byte, "=" before up to QP_MAX_PADDING spaces or
+    tabs and the line end (or the end of the data) a soft line break; any
+    other "=" stands for itself. Other white space stays."""
     out = bytearray()
-    for line in split_lines(body):
-        content = line_content(line)
-        has_nl = line.endswith(b"\n")
-        stripped = content.rstrip(b" \t")
-        soft = stripped.endswith(b"=")
-        if soft:
-            stripped = stripped[:-1]
-        i = 0
-        while i < len(stripped):
-            c = stripped[i]
-            if c == 0x3d:
-                hx = stripped[i + 1:i + 3]
-                if len(hx) == 2 and all(ch in b"0123456789abcdefABCDEF"
-                                        for ch in hx):
-                    out.append(int(hx, 16))
-                    i += 3
-                    continue
-                return bytes(out), True
-            out.append(c)
+    i, n = 0, len(body)
+    while i < n:
+        if body[i] != 0x3d:
+            out.append(body[i])
             i += 1
-        if has_nl and not soft:
-            out += b"\n"
-    return bytes(out), False
+            continue
+        j = i + 1
+        if j < n and body[j] in HEX_DIGITS:
+            if j + 1 < n and body[j + 1] in HEX_DIGITS:
+                out.append(int(body[j:j + 2], 16))
+                i = j + 2
+            else:
+                out += body[i:j + 1]
+                i = j + 1
+            continue
+        k = j
+        while k < n and body[k] in b" \t" and k - j < QP_MAX_PADDING:
+            k += 1
+        if k == n:
+            break
+        if body[k] == 0x0a:
+            i = k + 1
+        elif body[k] == 0x0d and k + 1 < n and body[k + 1] == 0x0a:
+            i = k + 2
+        elif body[k] == 0x0d:
+            out += body[i:k + 1]
+            i = k + 1
+        else:
+            out += body[i:k]
+            i = k
+    return bytes(out)
 
 
-def inline_pgp_state(msg, ctype, cte):
-    """True/False: does the (decoded) text body start with an armored PGP
-    message after white space; None when ambiguous (see above)."""
-    if ctype is not None and ctype.lower() != "text/plain":
-        return False
-    if msg.separator is None:
-        return False
-    body = msg.body
-    invalid = False
-    if cte is not None and cte.lower() == "base64":
-        body, invalid = decode_base64_prefix(body)
-    elif cte is not None and cte.lower() == "quoted-printable":
-        body, invalid = decode_qp(body)
-    m = re.match(rb"[ \t\r\n]*", body)
-    pos = m.end()
-    if pos >= len(body):
-        return False
-    found = body[pos:pos + len(PGP_BEGIN)] == PGP_BEGIN
-    if pos >= AMBIGUOUS_SPACE_END:
-        return False
-    if pos >= MAX_LEADING_SPACE:
-        return None if found else False
-    # Invalid encoded data anywhere in the chunk the plugin's decoder reads
-    # first makes its stream fail before the marker is seen, so its result
-    # depends on where the bad data is: accept either outcome.
-    if found and invalid:
-        return None
-    return found
+def decode_transfer_encoding(body, cte):
+    name = (cte or "7bit").lower()
+    if name in ("7bit", "8bit", "binary"):
+        return body
+    if name == "base64":
+        return decode_base64_strict(body)
+    if name == "quoted-printable":
+        return decode_qp(body)
+    raise NotEncrypted("Content-Transfer-Encoding %s" % printable(cte))
+
+
+def check_packets(data):
+    """Marker and encrypted session key packets, then one encrypted data
+    packet (tags 9, 18, 20) that ends where data ends."""
+    pos = 0
+
+    def take(count):
+        nonlocal pos
+        if pos + count > len(data):
+            raise NotEncrypted("OpenPGP data cut short")
+        pos += count
+        return data[pos - count:pos]
+
+    while True:
+        if pos == len(data):
+            raise NotEncrypted("no encrypted data packet")
+        octet = take(1)[0]
+        if not octet & 0x80:
+            raise NotEncrypted("not an OpenPGP packet")
+        new = bool(octet & 0x40)
+        tag = octet & 0x3f if new else (octet >> 2) & 0x0f
+        if tag not in (1, 3, 10, 9, 18, 20):
+            raise NotEncrypted("OpenPGP packet with tag %d" % tag)
+        is_data = tag in (9, 18, 20)
+        if not new and octet & 3 == 3:
+            if not is_data:
+                raise NotEncrypted("session key of indeterminate length")
+            return
+        while True:
+            partial = False
+            if not new:
+                length = int.from_bytes(take(1 << (octet & 3)), "big")
+            else:
+                first = take(1)[0]
+                if first < 192:
+                    length = first
+                elif first < 224:
+                    length = ((first - 192) << 8) + take(1)[0] + 192
+                elif first == 255:
+                    length = int.from_bytes(take(4), "big")
+                elif is_data:
+                    length, partial = 1 << (first & 0x1f), True
+                else:
+                    raise NotEncrypted("partial length of a session key")
+            take(length)
+            if not partial:
+                break
+        if is_data:
+            if pos != len(data):
+                raise NotEncrypted("data after the encrypted data packet")
+            return
+
+
+def check_armor(data):
+    """One armored PGP MESSAGE and white space."""
+    state = "before"
+    headers = 0
+    chars = bytearray()
+    for line in limited_lines(data):
+        text = trimmed(line)
+        if state == "before":
+            if text:
+                if text != PGP_BEGIN:
+                    raise NotEncrypted("text before the armor")
+                state = "headers"
+        elif state == "headers":
+            if not text:
+                state = "first"
+                continue
+            headers += len(line)
+            if headers > MAX_ARMOR_HEADERS or not re.fullmatch(
+                    rb"(Version|Comment|MessageID|Hash|Charset):( .*)?",
+                    text, re.S):
+                raise NotEncrypted("armor header")
+        elif state in ("data", "checksum") and text == PGP_END:
+            check_packets(decode_base64_strict(bytes(chars)))
+            state = "after"
+        elif state == "data" and text.startswith(b"="):
+            if not re.fullmatch(rb"=[A-Za-z0-9+/]{4}", text):
+                raise NotEncrypted("armor checksum line")
+            state = "checksum"
+        elif state in ("first", "data"):
+            if not 0 < len(text) <= MAX_DATA_LINE or \
+                    not re.fullmatch(rb"[A-Za-z0-9+/]*=*", text):
+                raise NotEncrypted("armor data line")
+            chars += text
+            state = "data"
+        elif state == "checksum":
+            raise NotEncrypted("no tail line after the checksum")
+        elif text:
+            raise NotEncrypted("text after the armor")
+    if state != "after":
+        raise NotEncrypted("incomplete armor")
+
+
+def check_cms(data):
+    """One BER ContentInfo of enveloped-data or authEnveloped-data."""
+    pos = 0
+
+    def take(count):
+        nonlocal pos
+        if pos + count > len(data):
+            raise NotEncrypted("CMS data cut short")
+        pos += count
+        return data[pos - count:pos]
+
+    def element():
+        """(first identifier octet, length or None if indefinite)"""
+        octet = take(1)[0]
+        if octet & 0x1f == 0x1f:
+            for _ in range(3):
+                if not take(1)[0] & 0x80:
+                    break
+            else:
+                raise NotEncrypted("BER tag too long")
+        first = take(1)[0]
+        if first == 0x80:
+            if octet == 0 or not octet & 0x20:
+                raise NotEncrypted("indefinite length of a primitive")
+            return octet, None
+        if first < 0x80:
+            return octet, first
+        if first - 0x80 > 4:
+            raise NotEncrypted("BER length too long")
+        return octet, int.from_bytes(take(first - 0x80), "big")
+
+    tag, length = element()
+    if tag != 0x30:
+        raise NotEncrypted("not a CMS ContentInfo")
+    start = pos
+    tag, oid_length = element()
+    if tag != 0x06 or oid_length is None:
+        raise NotEncrypted("no contentType")
+    oid = take(oid_length)
+    if oid not in (bytes.fromhex("2a864886f70d010703"),
+                   bytes.fromhex("2a864886f70d0109100117")):
+        raise NotEncrypted("CMS content type %s" % oid.hex())
+    if length is not None:
+        if pos - start > length or start + length != len(data):
+            raise NotEncrypted("CMS length %d for %d bytes"
+                               % (length, len(data) - start))
+        return
+    depth = 1
+    while depth > 0:
+        tag, length = element()
+        if length is None:
+            depth += 1
+        elif tag == 0:
+            if length != 0:
+                raise NotEncrypted("end-of-contents with a length")
+            depth -= 1
+        else:
+            take(length)
+    if pos != len(data):
+        raise NotEncrypted("data after the CMS ContentInfo")
+
+
+def check_version_part(data):
+    lines = [trimmed(l) for l in limited_lines(data)]
+    if sorted(l for l in lines if l) != [b"Version: 1"]:
+        raise NotEncrypted("the first part is not \"Version: 1\"")
+
+
+def check_pgpmime_part(number, header, content):
+    ctype, _, cte = mime_info(Message(header))
+    want = ("application/pgp-encrypted", "application/octet-stream")
+    if (ctype or "").lower() != want[number - 1]:
+        raise NotEncrypted("part %d is %s" % (number, printable(ctype)))
+    content = decode_transfer_encoding(content, cte)
+    if number == 1:
+        check_version_part(content)
+    else:
+        check_armor(content)
+
+
+def check_pgpmime(body, boundary):
+    """The RFC 3156 shape with exact delimiter lines."""
+    state, number, preamble = "preamble", 0, 0
+    header = content = b""
+    for line in limited_lines(body):
+        text = trimmed(line)
+        delimiter = text == b"--" + boundary
+        close = text == b"--" + boundary + b"--"
+        if state == "preamble":
+            if close:
+                raise NotEncrypted("close delimiter first")
+            if not delimiter:
+                preamble += len(line)
+                if preamble > MAX_PREAMBLE:
+                    raise NotEncrypted("preamble of %d bytes" % preamble)
+                continue
+        elif state == "header":
+            if delimiter or close:
+                raise NotEncrypted("delimiter in a part header")
+            header += line
+            if len(header) > MAX_PART_HEADER:
+                raise NotEncrypted("part header of %d bytes" % len(header))
+            if line_content(line) == b"":
+                state = "content"
+            continue
+        elif state == "content":
+            if not delimiter and not close:
+                content += line
+                continue
+            check_pgpmime_part(number, header, content)
+            if (number, close) == (2, True):
+                state = "epilogue"
+                continue
+            if (number, delimiter) != (1, True):
+                raise NotEncrypted("not exactly two parts")
+        else:
+            if text:
+                raise NotEncrypted("text after the close delimiter")
+            continue
+        number += 1
+        state, header, content = "header", b"", b""
+    if state != "epilogue":
+        raise NotEncrypted("no close delimiter")
 
 
 def printable(text):
     """A header token fit for a one-line diagnostic: short, printable."""
     if text is None:
         return None
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
     return re.sub(r"[^\x21-\x7e]", "?", text)[:60]
 
 
 def encrypted_already(msg):
-    """(state, reason): state True/False/None (ambiguous)."""
-    ctype, smime, cte = (printable(v) for v in mime_info(msg))
-    if ctype is not None:
-        lc = ctype.lower()
+    """(True/False, reason)"""
+    ctype, params, cte = mime_info(msg)
+    lc = (ctype or "text/plain").lower()
+    smime = params.get("smime-type", b"").decode("latin-1").lower()
+    try:
+        if len(msg.body) > CHECK_MAX_BODY_SIZE:
+            raise NotEncrypted("body larger than the check reads")
         if lc == "multipart/encrypted":
-            return True, "multipart/encrypted"
-        if lc in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
-            if smime is None or smime.lower() in ("enveloped-data",
-                                                  "authenveloped-data"):
-                return True, "%s smime-type=%s" % (lc, smime)
-    state = inline_pgp_state(msg, ctype, cte)
-    if state is None:
-        return None, "inline PGP, but after long white space or with " \
-            "invalid %s data" % cte
-    if state:
-        return True, "inline PGP in %s" % (ctype or "untyped body")
-    return False, "not encrypted (%s)" % (ctype or "no Content-Type")
+            if (cte or "7bit").lower() not in ("7bit", "8bit", "binary"):
+                raise NotEncrypted("multipart with %s" % printable(cte))
+            if params.get("protocol", b"").lower() != \
+                    b"application/pgp-encrypted":
+                raise NotEncrypted("protocol %s"
+                                   % printable(params.get("protocol")))
+            if not params.get("boundary"):
+                raise NotEncrypted("no boundary")
+            check_pgpmime(msg.body, params["boundary"])
+        elif lc in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+            if smime in ("signed-data", "certs-only", "compressed-data"):
+                raise NotEncrypted("smime-type %s" % smime)
+            check_cms(decode_transfer_encoding(msg.body, cte))
+        elif lc == "text/plain":
+            check_armor(decode_transfer_encoding(msg.body, cte))
+        else:
+            raise NotEncrypted("not a type that can be encrypted")
+    except NotEncrypted as e:
+        return False, "not encrypted (%s: %s)" % (printable(lc), e)
+    return True, "%s, encrypted" % printable(lc)
 
 
 # ---------------------------------------------------------------------------
@@ -716,7 +965,13 @@ def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
     if not armored.startswith(PGP_BEGIN) or not armored.endswith(PGP_END):
         raise Mismatch("part 2 is not an ASCII-armored PGP message")
 
-    # (c) decrypt and compare with the expected entity
+    # (c) a second encrypt would leave it alone
+    state, reason = encrypted_already(Message(body_stored))
+    if not state:
+        raise Mismatch("the stored message does not count as encrypted "
+                       "already: %s" % reason)
+
+    # (d) decrypt and compare with the expected entity
     entity = expected_entity(orig)
     plain, keys = gpg_decrypt(gnupghome, armored + b"\n")
     compare("decrypted payload", plain, entity)
@@ -762,24 +1017,21 @@ def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
     if mode == "auto":
         rest, _ = strip_trace(stored, trace_fields, orig.data)
         mode = "unchanged" if rest == crlf_to_lf(orig.data) else "encrypted"
-        if state is None:
-            pass
-        elif state and mode == "encrypted":
+        if state and mode == "encrypted":
             raise Mismatch("input is encrypted already (%s), but the "
                            "stored message differs from it" % reason)
     if mode == "unchanged":
-        if state is False:
+        if not state:
             raise Mismatch("stored unchanged, but the input is not an "
                            "encrypted message: %s" % reason)
         check_same(orig, stored, trace_fields)
         return "unchanged (%s)" % reason
-    if state is True:
+    if state:
         raise Mismatch("input is encrypted already (%s): it should have "
                        "been stored unchanged" % reason)
-    result = check_encrypted(orig, stored, gnupghome, trace_fields, sizes)
-    if state is None:
-        result += " (either outcome accepted: %s)" % reason
-    return result
+    return "%s; input %s" % (
+        check_encrypted(orig, stored, gnupghome, trace_fields, sizes),
+        reason)
 
 
 def read(path):
