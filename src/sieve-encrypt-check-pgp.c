@@ -361,7 +361,7 @@ static bool pgp_check_finish(struct sieve_encrypt_sink *sink)
 		check->state == ARMOR_AFTER);
 }
 
-struct sieve_encrypt_sink *sieve_encrypt_pgp_check_create(void)
+struct sieve_encrypt_sink *sieve_encrypt_inline_pgp_check_create(void)
 {
 	struct pgp_check *check = t_new(struct pgp_check, 1);
 

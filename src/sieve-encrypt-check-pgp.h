@@ -39,6 +39,6 @@
    compressed or literal "PGP MESSAGE", a message with packets after the
    encrypted data, or one that is cut short, is not encrypted. Allocated
    from the data stack. */
-struct sieve_encrypt_sink *sieve_encrypt_pgp_check_create(void);
+struct sieve_encrypt_sink *sieve_encrypt_inline_pgp_check_create(void);
 
 #endif

@@ -141,7 +141,7 @@ static bool pgpmime_part_begin(struct pgpmime_check *check)
 		return FALSE;
 
 	content_check = (check->part == 1 ? pgpmime_version_create() :
-			 sieve_encrypt_pgp_check_create());
+			 sieve_encrypt_inline_pgp_check_create());
 	check->part_body = sieve_encrypt_cte_decoder_create(cte,
 							    content_check);
 	check->state = PGPMIME_PART_BODY;

@@ -58,7 +58,7 @@ sieve_encrypt_check_create(const struct sieve_encrypt_content *content)
 		return NULL;
 	if (type == NULL || strcasecmp(type, "text/plain") == 0) {
 		return sieve_encrypt_cte_decoder_create(
-			cte, sieve_encrypt_pgp_check_create());
+			cte, sieve_encrypt_inline_pgp_check_create());
 	}
 	if (strcasecmp(type, "multipart/encrypted") == 0) {
 		if (!sieve_encrypt_check_is_pgpmime(content, cte))
