@@ -27,8 +27,8 @@
 #     unchanged and no error is logged for him
 #
 # The instance differs from an installed system only in its paths: the
-# plugin is loaded from the build tree, and the global script is in the
-# scratch directory (the example's sieve_before / sieve_script path is set
+# plugin and sieve-encrypt-gpg-exec are taken from the build tree, and the
+# global script is in the scratch directory (the example's sieve_before / sieve_script path is set
 # again after it). The message comes From: an address @bank.example and
 # has no List-Id, so that every example script encrypts it.
 #
@@ -140,6 +140,7 @@ service lmtp {
 }
 !include $conf
 sieve_plugin_dir = $DC_PLUGIN_DIR
+sieve_encrypt_gpg_exec = $DC_GPG_EXEC
 sieve_script ${block:-none} {
   path = $DC_DIR/sieve/global.sieve
 }
@@ -173,6 +174,7 @@ service lmtp {
 !include $conf
 plugin {
   sieve_plugin_dir = $DC_PLUGIN_DIR
+  sieve_encrypt_gpg_exec = $DC_GPG_EXEC
   sieve_before = $DC_DIR/sieve/global.sieve
 EOF
 		[ -z "$keys" ] || echo "  sieve_encrypt_default_keys = $keys"
