@@ -121,7 +121,6 @@ static bool pgp_packet_header(struct pgp_packets *pkt, unsigned char c)
 		return FALSE;
 	}
 
-	pkt->partial = FALSE;
 	pkt->length_have = pkt->length_need = 0;
 	pkt->state = PACKET_LENGTH;
 	if (pkt->new_format)
@@ -151,15 +150,16 @@ static bool pgp_packet_length_done(struct pgp_packets *pkt)
 {
 	const unsigned char *len = pkt->length;
 
-	if (!pkt->new_format)
+	pkt->partial = FALSE;
+	if (!pkt->new_format) {
 		pkt->remaining = pgp_be_value(len, pkt->length_have);
-	else if (len[0] < 192)
+	} else if (len[0] < 192) {
 		pkt->remaining = len[0];
-	else if (len[0] < 224)
+	} else if (len[0] < 224) {
 		pkt->remaining = ((len[0] - 192) << 8) + len[1] + 192;
-	else if (len[0] == 255)
+	} else if (len[0] == 255) {
 		pkt->remaining = pgp_be_value(len + 1, 4);
-	else {
+	} else {
 		/* partial body lengths are for data packets only */
 		if (!pkt->encrypted_data)
 			return FALSE;
@@ -182,8 +182,6 @@ static bool pgp_packet_length(struct pgp_packets *pkt, unsigned char c)
 			pkt->length_need = 2;
 		else
 			pkt->length_need = 5;
-		/* after a partial chunk, the next one is the same packet */
-		pkt->partial = FALSE;
 	}
 	pkt->length[pkt->length_have++] = c;
 	if (pkt->length_have < pkt->length_need)

@@ -87,9 +87,9 @@ void sieve_encrypt_content_parse_field(pool_t pool,
 	}
 }
 
-void sieve_encrypt_content_parse_header(const unsigned char *data,
-					size_t size,
-					struct sieve_encrypt_content *content_r)
+void sieve_encrypt_content_parse_header(
+	const unsigned char *data, size_t size,
+	struct sieve_encrypt_content *content_r)
 {
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;

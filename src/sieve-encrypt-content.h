@@ -29,8 +29,8 @@ void sieve_encrypt_content_parse_field(pool_t pool,
 
 /* Parse a whole header (up to and with its empty line) in data; strings
    come from the data stack */
-void sieve_encrypt_content_parse_header(const unsigned char *data,
-					size_t size,
-					struct sieve_encrypt_content *content_r);
+void sieve_encrypt_content_parse_header(
+	const unsigned char *data, size_t size,
+	struct sieve_encrypt_content *content_r);
 
 #endif

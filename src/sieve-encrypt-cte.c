@@ -189,7 +189,8 @@ static void cte_qp_reset(struct sieve_encrypt_cte_decoder *dec)
 	dec->qp_pending_used = 0;
 }
 
-static bool cte_qp_char(struct sieve_encrypt_cte_decoder *dec, unsigned char c);
+static bool
+cte_qp_char(struct sieve_encrypt_cte_decoder *dec, unsigned char c);
 
 /* c follows "=" and maybe white space */
 static bool
@@ -213,7 +214,8 @@ cte_qp_after_equals(struct sieve_encrypt_cte_decoder *dec, unsigned char c)
 	return cte_qp_literal(dec) && cte_qp_char(dec, c);
 }
 
-static bool cte_qp_char(struct sieve_encrypt_cte_decoder *dec, unsigned char c)
+static bool
+cte_qp_char(struct sieve_encrypt_cte_decoder *dec, unsigned char c)
 {
 	unsigned char value;
 

@@ -34,8 +34,8 @@ enum sieve_encrypt_cte sieve_encrypt_cte_from_name(const char *name);
    quoted-printable follows RFC 2045, note (1) of section 6.7: "=" and two
    hex digits (either case) is the byte, "=" before up to 76 spaces or tabs
    and the line end is a soft line break (also at the end of the data),
-   and any other "=" stands for itself. Trailing white space of lines is passed on
-   (the checks accept white space at the ends of lines anyway). */
+   and any other "=" stands for itself. Trailing white space of lines is
+   passed on (the checks accept white space at the ends of lines anyway). */
 struct sieve_encrypt_sink *
 sieve_encrypt_cte_decoder_create(enum sieve_encrypt_cte cte,
 				 struct sieve_encrypt_sink *next);

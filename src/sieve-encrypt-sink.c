@@ -35,8 +35,10 @@ bool sieve_encrypt_lines_write(struct sieve_encrypt_lines *lines,
 
 	while (data < end) {
 		lf = memchr(data, '\n', end - data);
-		if (lf == NULL)
-			return sieve_encrypt_lines_append(lines, data, end - data);
+		if (lf == NULL) {
+			return sieve_encrypt_lines_append(lines, data,
+							  end - data);
+		}
 		line_size = lf + 1 - data;
 		if (lines->partial->used == 0) {
 			/* the whole line is here: no copy */

@@ -13,12 +13,14 @@
 #define BEGIN "-----BEGIN PGP MESSAGE-----\n"
 #define END "-----END PGP MESSAGE-----\n"
 /* An encrypted session key packet and an encrypted data packet */
-#define DATA "wQwBAgMEBQYHCAkKCwzSMEBBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n" \
-	     "YGFiY2RlZmdoaWprbG1ubw==\n"
+#define DATA \
+	"wQwBAgMEBQYHCAkKCwzSMEBBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n" \
+	"YGFiY2RlZmdoaWprbG1ubw==\n"
 #define ARMOR BEGIN "\n" DATA "=AAAA\n" END
 /* DATA in quoted-printable */
-#define QP_DATA "wQwBAgMEBQYHCAkKCwzSMEBBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n" \
-		"YGFiY2RlZmdoaWprbG1ubw=3D=3D\n"
+#define QP_DATA \
+	"wQwBAgMEBQYHCAkKCwzSMEBBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5f\n" \
+	"YGFiY2RlZmdoaWprbG1ubw=3D=3D\n"
 /* CMS ContentInfo of enveloped-data and of signed-data */
 #define CMS_ENVELOPED "MA8GCSqGSIb3DQEHA6ACBAA=\n"
 #define CMS_SIGNED "MA8GCSqGSIb3DQEHAqACBAA=\n"

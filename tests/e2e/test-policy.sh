@@ -451,8 +451,10 @@ if envelope :localpart :is "to" ["alice", "carol"] {
 	fi
 	# The userdb gives carol alone an invalid value (2.3 and 2.4)
 	cp "$DC_DIR/users" "$DC_DIR/users.valid"
-	sed -i 's|^\(carol@example.org:.*\)$|\1::userdb_sieve_encrypt_on_failure=tempfial|' \
-		"$DC_DIR/users"
+	# (the extra fields are the 8th field: dc_add_user writes all 8)
+	awk -F: -v OFS=: '$1 == "carol@example.org" {
+		$8 = ($8 == "" ? "" : $8 " ") "userdb_sieve_encrypt_on_failure=tempfial"
+	} { print }' "$DC_DIR/users.valid" >"$DC_DIR/users"
 	lmtp_invalid_settings "LMTP, on_failure mistyped in carol's userdb entry" \
 		"carol" "sieve_encrypt_on_failure.*Invalid value: tempfial" \
 		"carol@example.org alice@example.org bob@example.org" \
