@@ -4,10 +4,12 @@
 #include "lib.h"
 
 #include "sieve-encrypt-gpg-exec.h"
+#include "sieve-encrypt-groups.h"
 #include "sieve-encrypt-gpg-engine.h"
 
 #include <gpgme.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,7 +18,7 @@
 #define SIEVE_ENCRYPT_GPGME_NO_VERSION "1.0.0"
 
 /* The environment variables set for one gpgme call */
-#define SIEVE_ENCRYPT_ENGINE_ENV_MAX 4
+#define SIEVE_ENCRYPT_ENGINE_ENV_MAX 5
 
 struct sieve_encrypt_env_var {
 	const char *name;
@@ -44,7 +46,65 @@ void sieve_encrypt_gpg_deadline_in(unsigned int msecs,
 	}
 }
 
-int sieve_encrypt_gpg_engine_check_ids(const char **error_r)
+static const char *sieve_encrypt_group_name(gid_t gid)
+{
+	const struct group *gr = getgrgid(gid);
+
+	if (gr == NULL)
+		return t_strdup_printf("gid %lu", (unsigned long)gid);
+	return t_strdup_printf("%s (gid %lu)", gr->gr_name,
+			       (unsigned long)gid);
+}
+
+/* Where the delivery process cannot change its groups (neither real nor
+   saved uid is 0), gpg keeps them: each must be the mail user's own or
+   allowed by the admin. (Else the engine sets the user's own.) */
+static int
+sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
+					   const char *allowed_gids,
+					   const char **error_r)
+{
+	uid_t euid = geteuid();
+	gid_t *own, *allowed, foreign;
+	int settable, own_count, allowed_count;
+	bool found;
+
+	if ((settable = sieve_encrypt_groups_settable()) != 0) {
+		if (settable < 0)
+			*error_r = t_strdup_printf("getresuid() failed: %m");
+		return settable;
+	}
+	own = sieve_encrypt_user_groups(euid, getegid(), &own_count);
+	allowed = sieve_encrypt_groups_parse(allowed_gids, &allowed_count);
+	if (own == NULL || allowed == NULL) {
+		*error_r = t_strdup_printf("the groups of uid %lu: %m",
+					   (unsigned long)euid);
+		free(own);
+		free(allowed);
+		return -1;
+	}
+	found = sieve_encrypt_groups_find_foreign(groups, count,
+						  own, own_count,
+						  allowed, allowed_count,
+						  &foreign);
+	free(own);
+	free(allowed);
+	if (found) {
+		*error_r = t_strdup_printf(
+			"refusing to run gpg: the delivery process has group "
+			"%s, which is not the mail user's own and which it "
+			"cannot drop (service lmtp { user = ... } keeps the "
+			"service's extra_groups): run the LMTP service as "
+			"root (Dovecot's default) or list the group in "
+			"sieve_encrypt_gpg_allowed_groups",
+			sieve_encrypt_group_name(foreign));
+		return -1;
+	}
+	return 0;
+}
+
+int sieve_encrypt_gpg_engine_check_ids(const char *allowed_gids,
+				       const char **error_r)
 {
 	gid_t *groups;
 	int i, count;
@@ -75,7 +135,9 @@ int sieve_encrypt_gpg_engine_check_ids(const char **error_r)
 			return -1;
 		}
 	}
-	return 0;
+	return sieve_encrypt_gpg_engine_check_kept_groups(groups, count,
+							  allowed_gids,
+							  error_r);
 }
 
 /*
@@ -110,6 +172,8 @@ sieve_encrypt_gpg_engine_env_push(const struct sieve_encrypt_gpg_run *run)
 	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE,
 		t_strdup_printf("%lld.%09ld", (long long)run->deadline.tv_sec,
 				run->deadline.tv_nsec));
+	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS,
+			      run->allowed_gids);
 	return env;
 }
 
@@ -195,11 +259,13 @@ sieve_encrypt_gpg_check_executable(const char *what, const char *path,
 }
 
 int sieve_encrypt_gpg_engine_use(const char *exec_path, const char *gpg,
+				 const char *allowed_gids,
 				 unsigned int timeout_msecs,
 				 const char **error_r)
 {
 	struct sieve_encrypt_gpg_run run = {
 		.gpg = gpg,
+		.allowed_gids = allowed_gids,
 	};
 	struct sieve_encrypt_gpg_engine_env *env;
 	gpgme_error_t err;

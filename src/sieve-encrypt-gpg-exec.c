@@ -18,8 +18,10 @@
  *     through system_groups_user); not what only the delivery process
  *     has: the LMTP service's extra_groups (Dovecot's internal group, for
  *     its sockets) and mail_access_groups (for mail storage). Otherwise
- *     (dovecot-lda run as the user, service lmtp { user = ... }) they
- *     stay the delivery process's, which cannot change them either;
+ *     (dovecot-lda run as the user, service lmtp { user = ... }) the
+ *     process cannot change them: then each of them must be the user's
+ *     own or one the admin allowed (sieve_encrypt_gpg_allowed_groups,
+ *     SIEVE_ENCRYPT_GPG_ALLOWED_GROUPS), else it refuses;
  *  2. checks that this holds (getresuid, getresgid, getgroups, capget):
  *     no id and no group 0, no capability left. Otherwise it refuses to
  *     run gpg: it says why on gpg's status channel (a
@@ -41,6 +43,7 @@
 #define _GNU_SOURCE
 
 #include "sieve-encrypt-gpg-exec.h"
+#include "sieve-encrypt-groups.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,8 +98,11 @@ struct gpg_exec {
 	const char *gpg;
 	const char *keyring;
 	struct timespec deadline;
-	/* the supplementary groups set for gpg, when this process set them
-	   (else NULL) */
+	/* the groups the admin allows besides the user's own, where this
+	   process cannot drop them */
+	gid_t *allowed_groups;
+	int allowed_groups_count;
+	/* the supplementary groups gpg may have */
 	gid_t *groups;
 	int groups_count;
 	/* gpg's status channel (gpgme's --status-fd), -1 if none */
@@ -200,6 +206,15 @@ static void read_request(struct gpg_exec *ge, int argc, char **argv)
 		       "%s is not set to the absolute path of a keyring",
 		       SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING);
 	}
+	ge->allowed_groups = sieve_encrypt_groups_parse(
+		getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS),
+		&ge->allowed_groups_count);
+	if (ge->allowed_groups == NULL) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "%s is not a list of gids: %s",
+		       SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS,
+		       strerror(errno));
+	}
 	if (!parse_deadline(getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE),
 			    &ge->deadline)) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
@@ -227,85 +242,71 @@ refuse_root_group(const struct gpg_exec *ge, const gid_t *groups, int count)
 	}
 }
 
-static gid_t *alloc_groups(const struct gpg_exec *ge, int count)
-{
-	gid_t *groups = calloc(count > 0 ? count : 1, sizeof(*groups));
-
-	if (groups == NULL) {
-		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "out of memory");
-	}
-	return groups;
-}
-
 /* The process's supplementary groups, in a list of their own */
 static gid_t *current_groups(const struct gpg_exec *ge, int *count_r)
 {
-	gid_t *groups;
-	int count;
+	gid_t *groups = sieve_encrypt_current_groups(count_r);
 
-	count = getgroups(0, NULL);
-	groups = alloc_groups(ge, count);
-	if (count < 0 || (count = getgroups(count, groups)) < 0) {
+	if (groups == NULL) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
 		       "refusing to run gpg: getgroups() failed: %s",
 		       strerror(errno));
 	}
-	*count_r = count;
 	return groups;
 }
 
 /* The mail user's own groups (see the top of this file) */
 static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 {
-	struct passwd *pw;
-	int count = 0;
-
-	errno = 0;
-	pw = getpwuid(uid);
-	if (pw == NULL && errno != 0 && errno != ENOENT && errno != ESRCH) {
+	ge->groups = sieve_encrypt_user_groups(uid, gid, &ge->groups_count);
+	if (ge->groups == NULL) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "refusing to run gpg: getpwuid(%ld) failed: %s",
+		       "refusing to run gpg: the groups of uid %ld: %s",
 		       (long)uid, strerror(errno));
 	}
-	if (pw == NULL) {
-		ge->groups = alloc_groups(ge, 1);
-		ge->groups[0] = gid;
-		ge->groups_count = 1;
-		return;
+}
+
+/* Where the groups cannot be changed: each must be the user's own or
+   allowed by the admin */
+static void check_kept_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
+{
+	gid_t *groups, foreign;
+	int count;
+
+	groups = current_groups(ge, &count);
+	refuse_root_group(ge, groups, count);
+	find_user_groups(ge, uid, gid);
+	if (sieve_encrypt_groups_find_foreign(groups, count, ge->groups,
+					      ge->groups_count,
+					      ge->allowed_groups,
+					      ge->allowed_groups_count,
+					      &foreign)) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: group %ld is not uid %ld's "
+		       "own, and this process cannot drop it "
+		       "(sieve_encrypt_gpg_allowed_groups)",
+		       (long)foreign, (long)uid);
 	}
-	/* The first call only says how many there are */
-	ge->groups = alloc_groups(ge, 1);
-	if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
-		free(ge->groups);
-		ge->groups = alloc_groups(ge, count);
-		if (getgrouplist(pw->pw_name, gid, ge->groups, &count) < 0) {
-			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-			       "refusing to run gpg: the groups of user %s "
-			       "changed while read", pw->pw_name);
-		}
-	}
+	/* What gpg keeps */
+	free(ge->groups);
+	ge->groups = groups;
 	ge->groups_count = count;
 }
 
 /* With real or saved uid 0 (Dovecot's root LMTP lowers only the effective
    uid), become root for a moment to set the user's groups; else keep the
-   groups (without group 0) */
+   groups if each is the user's own or allowed */
 static void set_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 {
-	uid_t ruid, euid, suid;
-	gid_t *groups;
-	int count;
+	int settable = sieve_encrypt_groups_settable();
 
-	if (getresuid(&ruid, &euid, &suid) < 0) {
+	if (settable < 0) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
 		       "refusing to run gpg: getresuid() failed: %s",
 		       strerror(errno));
 	}
-	if (ruid != 0 && suid != 0) {
-		groups = current_groups(ge, &count);
-		refuse_root_group(ge, groups, count);
-		free(groups);
+	if (settable == 0) {
+		check_kept_groups(ge, uid, gid);
 		return;
 	}
 	find_user_groups(ge, uid, gid);
@@ -375,17 +376,6 @@ static void drop_privileges(struct gpg_exec *ge)
 	}
 }
 
-static bool has_gid(const gid_t *groups, int count, gid_t gid)
-{
-	int i;
-
-	for (i = 0; i < count; i++) {
-		if (groups[i] == gid)
-			return true;
-	}
-	return false;
-}
-
 /* What the drop left, checked with the kernel's own answers */
 static void verify_privileges(const struct gpg_exec *ge)
 {
@@ -394,9 +384,9 @@ static void verify_privileges(const struct gpg_exec *ge)
 	};
 	struct __user_cap_data_struct data[2];
 	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid, *groups;
+	gid_t rgid, egid, sgid, *groups, foreign;
 	unsigned int i;
-	int j, count;
+	int count;
 
 	if (getresuid(&ruid, &euid, &suid) < 0 ||
 	    getresgid(&rgid, &egid, &sgid) < 0) {
@@ -414,12 +404,12 @@ static void verify_privileges(const struct gpg_exec *ge)
 	}
 	groups = current_groups(ge, &count);
 	refuse_root_group(ge, groups, count);
-	for (j = 0; j < count && ge->groups != NULL; j++) {
-		if (has_gid(ge->groups, ge->groups_count, groups[j]))
-			continue;
+	if (sieve_encrypt_groups_find_foreign(groups, count, ge->groups,
+					      ge->groups_count, NULL, 0,
+					      &foreign)) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "refusing to run gpg: group %ld is not the user's",
-		       (long)groups[j]);
+		       "refusing to run gpg: group %ld is left after the drop",
+		       (long)foreign);
 	}
 	free(groups);
 

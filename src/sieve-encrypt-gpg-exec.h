@@ -16,6 +16,11 @@
 #define SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING "SIEVE_ENCRYPT_GPG_KEYRING"
 /* When gpg is killed: CLOCK_MONOTONIC time as "SECONDS.NANOSECONDS" */
 #define SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE "SIEVE_ENCRYPT_GPG_DEADLINE"
+/* The gids, separated by spaces, that gpg may keep besides the user's
+   own where the program cannot drop them (sieve_encrypt_gpg_allowed_groups);
+   unset or empty: none */
+#define SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS \
+	"SIEVE_ENCRYPT_GPG_ALLOWED_GROUPS"
 
 /* The status line keyword (on gpg's --status-fd) with which the program
    says why it did not run gpg; the reason follows it */

@@ -29,6 +29,9 @@ struct sieve_encrypt_gpg {
 	char *keyring;
 	/* the real gpg, run by sieve-encrypt-gpg-exec */
 	char *gpg_binary;
+	/* gids gpg may keep besides the user's own (see
+	   sieve_encrypt_gpg_engine_check_ids()) */
+	char *allowed_gids;
 	unsigned int timeout_secs;
 	bool compress;
 
@@ -221,6 +224,7 @@ sieve_encrypt_gpg_env_push(const struct sieve_encrypt_gpg *gpg)
 		.gpg = gpg->gpg_binary,
 		.keyring = gpg->keyring,
 		.deadline = *sieve_encrypt_gpg_io_deadline(gpg->io),
+		.allowed_gids = gpg->allowed_gids,
 	};
 
 	return sieve_encrypt_gpg_engine_env_push(&run);
@@ -245,13 +249,15 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 	gpgme_error_t err;
 
 	*gpg_r = NULL;
-	if (sieve_encrypt_gpg_engine_check_ids(error_r) < 0)
+	if (sieve_encrypt_gpg_engine_check_ids(params->allowed_gids,
+					       error_r) < 0)
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	status = sieve_encrypt_keyring_find(params->home_dir, &keyring,
 					    error_r);
 	if (status != SIEVE_ENCRYPT_GPG_OK)
 		return status;
 	if (sieve_encrypt_gpg_engine_use(params->exec_path, params->gpg_binary,
+					 params->allowed_gids,
 					 params->timeout_secs * 1000,
 					 error_r) < 0)
 		return SIEVE_ENCRYPT_GPG_FAILED;
@@ -271,6 +277,7 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 	gpg->ctx = ctx;
 	gpg->keyring = i_strdup(keyring);
 	gpg->gpg_binary = i_strdup(params->gpg_binary);
+	gpg->allowed_gids = i_strdup(params->allowed_gids);
 	gpg->timeout_secs = params->timeout_secs;
 	gpg->compress = params->compress;
 	i_array_init(&gpg->listed, 8);
@@ -304,6 +311,7 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 	gpgme_release(gpg->ctx);
 	i_free(gpg->keyring);
 	i_free(gpg->gpg_binary);
+	i_free(gpg->allowed_gids);
 	i_free(gpg);
 }
 

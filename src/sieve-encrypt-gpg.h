@@ -32,6 +32,9 @@ struct sieve_encrypt_gpg_params {
 	const char *gpg_binary;
 	/* sieve-encrypt-gpg-exec, which gpgme starts to run gpg */
 	const char *exec_path;
+	/* gids (separated by spaces) that gpg may keep besides the user's
+	   own where they cannot be dropped */
+	const char *allowed_gids;
 	/* deadline for each gpg run (key listing, encryption) */
 	unsigned int timeout_secs;
 	/* let gpg compress before encrypting */

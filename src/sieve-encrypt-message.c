@@ -179,6 +179,7 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 	params.home_dir = home;
 	params.gpg_binary = set->gpg_binary;
 	params.exec_path = set->gpg_exec;
+	params.allowed_gids = set->parsed.gpg_allowed_gids;
 	params.timeout_secs = set->timeout;
 	params.compress = set->compress;
 	status = sieve_encrypt_gpg_create(&params, &job->gpg, &report->error);

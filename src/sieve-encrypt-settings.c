@@ -2,6 +2,7 @@
  */
 
 #include "lib.h"
+#include "str.h"
 #include "settings-parser.h"
 
 #include "sieve-encrypt-compat.h"
@@ -16,6 +17,7 @@
 #endif
 
 #include <ctype.h>
+#include <grp.h>
 
 /* One definition serves both Dovecot versions. On 2.4 Dovecot's settings
    framework parses it (settings_get(); doveconf knows it through the
@@ -43,6 +45,7 @@ static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(ENUM, on_failure),
 	DEF(STR, gpg_binary),
 	DEF(STR, gpg_exec),
+	DEF(STR, gpg_allowed_groups),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -55,6 +58,7 @@ static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.on_failure = "keep:tempfail",
 	.gpg_binary = "",
 	.gpg_exec = "",
+	.gpg_allowed_groups = "",
 };
 
 static bool
@@ -101,6 +105,55 @@ sieve_encrypt_settings_check_vars(const char *key, const char *value,
 }
 #endif
 
+/* One group of sieve_encrypt_gpg_allowed_groups: a name or a gid, not
+   root's */
+static bool
+sieve_encrypt_settings_parse_group(const char *name, gid_t *gid_r,
+				   const char **error_r)
+{
+	const struct group *gr;
+
+	if (str_to_gid(name, gid_r) < 0) {
+		errno = 0;
+		if ((gr = getgrnam(name)) == NULL) {
+			*error_r = t_strdup_printf(
+				"sieve_encrypt_gpg_allowed_groups: "
+				"no such group: %s%s", name, errno == 0 ? "" :
+				t_strdup_printf(" (%m)"));
+			return FALSE;
+		}
+		*gid_r = gr->gr_gid;
+	}
+	if (*gid_r == 0) {
+		*error_r = t_strdup_printf(
+			"sieve_encrypt_gpg_allowed_groups: %s is root's group "
+			"(gid 0), which gpg never keeps", name);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* sieve_encrypt_gpg_allowed_groups as gids, for sieve-encrypt-gpg-exec */
+static bool
+sieve_encrypt_settings_parse_groups(struct sieve_encrypt_settings *set,
+				    pool_t pool, const char **error_r)
+{
+	const char *const *names;
+	string_t *gids;
+	gid_t gid;
+
+	names = t_strsplit_spaces(set->gpg_allowed_groups, " ,");
+	gids = t_str_new(64);
+	for (; *names != NULL; names++) {
+		if (!sieve_encrypt_settings_parse_group(*names, &gid, error_r))
+			return FALSE;
+		str_printfa(gids, "%s%lu", str_len(gids) > 0 ? " " : "",
+			    (unsigned long)gid);
+	}
+	set->parsed.gpg_allowed_gids = p_strdup(pool, str_c(gids));
+	return TRUE;
+}
+
 /* Called by both versions' parsers (2.4: also by doveconf) */
 static bool
 sieve_encrypt_settings_check(void *_set, pool_t pool,
@@ -137,6 +190,8 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 		*error_r = "sieve_encrypt_timeout must be larger than 0";
 		return FALSE;
 	}
+	if (!sieve_encrypt_settings_parse_groups(set, pool, error_r))
+		return FALSE;
 	set->parsed.tempfail = (strcmp(set->on_failure, "tempfail") == 0);
 	set->parsed.default_keys = (*set->default_keys == '\0' ? NULL :
 		(const char *const *)p_strsplit_spaces(pool, set->default_keys,

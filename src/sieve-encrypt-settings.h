@@ -32,12 +32,20 @@ struct sieve_encrypt_settings {
 	/* sieve_encrypt_gpg_exec: sieve-encrypt-gpg-exec, which gpgme runs
 	   and which runs gpg as the mail user; empty: the installed one */
 	const char *gpg_exec;
+	/* sieve_encrypt_gpg_allowed_groups: groups (names or gids,
+	   separated by spaces) that gpg may keep besides the mail user's
+	   own where the delivery process cannot drop them (service lmtp {
+	   user = vmail } keeps the service's extra_groups); empty: none, gpg
+	   is not run then */
+	const char *gpg_allowed_groups;
 
 	struct {
 		/* sieve_encrypt_default_keys split at spaces; NULL if empty */
 		const char *const *default_keys;
 		/* on_failure = tempfail */
 		bool tempfail;
+		/* gpg_allowed_groups as gids separated by spaces */
+		const char *gpg_allowed_gids;
 	} parsed;
 };
 

@@ -11,14 +11,17 @@
 #                seteuid), a passwd-file user with a uid of its own (20101),
 #                mail_privileged_group = mail (a saved gid) and
 #                mail_access_groups = users (a supplementary group)
-#   lmtp-user    service lmtp { user = nobody }, users mapped to nobody
+#   lmtp-user    service lmtp { user = nobody }, users mapped to nobody:
+#                refused (the service keeps Dovecot's internal group),
+#                then run with sieve_encrypt_gpg_allowed_groups = dovecot
 # Each checks: every gpg run had real = effective = saved = filesystem uid
 # and gid of the user, no capability (CapInh, CapPrm, CapEff, CapAmb all
 # 0), no_new_privs, --no-options and --homedir /dev/null and the user's
 # keyring file; the message was stored encrypted. Groups: under the root
 # LMTP the user's own only (its gid: no system account; not Dovecot's
 # internal group that the lmtp process has, nor mail_access_groups), else
-# the delivery process's (which cannot change them).
+# the delivery process's (which cannot change them), refused if one of
+# them is neither the user's nor allowed.
 # A hostile keyring directory (gpg.conf with armor, dry-run, encrypt-to,
 # hidden-encrypt-to, group, with-secret + agent-program; common.conf with
 # use-keyboxd + keyboxd-program; a second public key) changes nothing:
@@ -328,20 +331,43 @@ records_check "lmtp-root, uid $DUID, mail_privileged_group = mail" \
 	"$DUID" "$DUID" "$DUID" "$(dc_home dora)"
 dc_lmtp_stop
 
-# LMTP running as the mail account
+# LMTP running as the mail account: Dovecot gives the service its internal
+# group (extra_groups), which a process without privilege cannot drop. gpg
+# would keep it, so it is refused unless the admin allows that group.
+INTERNAL=$(doveconf -c "$DC_CONF" -h default_internal_group)
+INTERNAL_GID=$(getent group "$INTERNAL" | cut -d: -f3)
 cat >"$DC_DIR/extra.conf" <<EOF
 service lmtp {
   user = $DC_ACCOUNT
 }
 EOF
-dc_configure "${RUNAS[@]}"
+dc_configure "${RUNAS[@]}" sieve_encrypt_on_failure=tempfail
+dc_lmtp_start || setup_failed "LMTP (user = $DC_ACCOUNT)"
+lmtp_deliver alice
+name="lmtp-user ($DC_ACCOUNT), group $INTERNAL kept by the service: gpg is not run"
+if printf '%s\n' "$REPLY" | grep -q '^4' && [ -z "$NEW" ] &&
+	[ ! -s "$RECORD" ] &&
+	grep -q "Error: .*refusing to run gpg: the delivery process has group $INTERNAL (gid $INTERNAL_GID), which is not the mail user's own.*sieve_encrypt_gpg_allowed_groups" \
+		"$LOGF"; then
+	dc_pass "$name (4xx, the error names the group and the setting)"
+else
+	dc_fail "$name" "reply '$REPLY', $(grep -c . "$RECORD") record lines: $(grep -E 'encrypt' "$LOGF" | tail -n 1)"
+fi
+dc_lmtp_stop
+dc_configure "${RUNAS[@]}" sieve_encrypt_gpg_allowed_groups="$INTERNAL"
 dc_lmtp_start || setup_failed "LMTP (user = $DC_ACCOUNT)"
 lmtp_deliver alice
 lmtp_groups=$(sed -n 's/^Groups:\t*//p' "/proc/$(lmtp_process)/status" \
 	2>/dev/null)
-stored_check "lmtp-user ($DC_ACCOUNT)" "$NEW" alice --lmtp
-records_check "lmtp-user ($DC_ACCOUNT), the lmtp process's groups" \
-	"$DC_UID" "$DC_GID" "${lmtp_groups:-?}" "$(dc_home alice)"
+stored_check "lmtp-user ($DC_ACCOUNT), $INTERNAL allowed" "$NEW" alice --lmtp
+case " $lmtp_groups " in
+*" $INTERNAL_GID "*)
+	records_check "lmtp-user ($DC_ACCOUNT), $INTERNAL allowed: the lmtp process's groups" \
+		"$DC_UID" "$DC_GID" "$lmtp_groups" "$(dc_home alice)" ;;
+*)
+	dc_fail "lmtp-user ($DC_ACCOUNT): the lmtp process has group $INTERNAL" \
+		"groups '$lmtp_groups'" ;;
+esac
 dc_lmtp_stop
 : >"$DC_DIR/extra.conf"
 
@@ -486,6 +512,9 @@ helper_refuses "group 0" "group 0 (root) is among" \
 	setpriv --reuid="$DUID" --regid="$DUID" --groups=0
 helper_refuses "effective gid 0" "the effective gid is 0" \
 	setpriv --euid="$DUID" --egid=0 --clear-groups
+helper_refuses "a group it cannot drop, neither the user's nor allowed" \
+	"group $INTERNAL_GID is not uid $DUID's own" \
+	setpriv --reuid="$DUID" --regid="$DUID" --groups="$INTERNAL_GID"
 out=$(setpriv --reuid="$DUID" --regid="$DUID" --clear-groups env -i \
 	SIEVE_ENCRYPT_GPG=/usr/bin/gpg "$DC_GPG_EXEC" --version 2>&1) && rc=0 ||
 	rc=$?

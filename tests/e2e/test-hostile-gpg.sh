@@ -114,8 +114,9 @@ class1()
 		# Dovecot gives the lmtp service its internal group
 		# (default_internal_group) besides the account's; a service
 		# that runs as the account has no privilege left to drop it,
-		# so gpg keeps it there (doc/design.md): allowed, nothing more
-		n="$t: gpg runs with the account's uids and gids, no capabilities, no group beyond the service's own (its account's, Dovecot's internal group)"
+		# so gpg keeps it there when the admin allows it
+		# (sieve_encrypt_gpg_allowed_groups): nothing more
+		n="$t: gpg runs with the account's uids and gids, no capabilities, no group beyond the account's and the allowed one (Dovecot's internal group)"
 		HS_SERVICE_GROUPS=$(getent group "$(doveconf -c "$DC_CONF" -h \
 			default_internal_group)" | cut -d: -f3)
 	fi
@@ -315,10 +316,13 @@ dc_global_script "$GLOBAL_SCRIPT"
 add_mallory tempfail
 add_hang_user c5-enc-tempfail gpg-record-hang-encrypt tempfail
 dc_kill_agents
-dc_lmtp_start || setup_failed "the LMTP service (lmtp-vmail)"
 # gpg cannot lose the service's extra groups there (no privilege left to
-# do so): refusing to run it, a failure per policy, is right too
-class1 lmtp-vmail tempfail
+# do so): the plugin refuses unless the admin allows them (test-gpg-exec.sh
+# shows the refusal); allowed here, gpg must have nothing more
+dc_plugin_setting sieve_encrypt_gpg_allowed_groups \
+	"$(doveconf -c "$DC_CONF" -h default_internal_group)"
+dc_lmtp_start || setup_failed "the LMTP service (lmtp-vmail)"
+class1 lmtp-vmail
 hang_case lmtp-vmail c5-enc-tempfail gpg-record-hang-encrypt tempfail
 dc_cleanup
 
