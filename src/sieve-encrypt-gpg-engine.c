@@ -93,9 +93,10 @@ sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
 		*error_r = t_strdup_printf(
 			"refusing to run gpg: the delivery process has group "
 			"%s, which is not the mail user's own and which it "
-			"cannot drop (service lmtp { user = ... } keeps the "
-			"service's extra_groups): run the LMTP service as "
-			"root (Dovecot's default) or list the group in "
+			"cannot drop without root privileges (the service's "
+			"extra_groups under service lmtp { user = ... }, "
+			"mail_access_groups): run the LMTP service as root "
+			"(Dovecot's default) or list the group in "
 			"sieve_encrypt_gpg_allowed_groups",
 			sieve_encrypt_group_name(foreign));
 		return -1;
