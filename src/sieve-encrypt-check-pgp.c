@@ -5,6 +5,7 @@
 #include "base64.h"
 
 #include "sieve-encrypt-cte.h"
+#include "sieve-encrypt-pgp-packet.h"
 #include "sieve-encrypt-check-pgp.h"
 
 #define ARMOR_BEGIN "-----BEGIN PGP MESSAGE-----"
@@ -22,32 +23,12 @@ enum pgp_tag {
 	PGP_TAG_OCB = 20
 };
 
-enum packet_state {
-	/* the first octet of a packet */
-	PACKET_HEADER = 0,
-	/* its length octets */
-	PACKET_LENGTH,
-	/* its content */
-	PACKET_BODY,
-	/* after the encrypted data: nothing may follow */
-	PACKET_END
-};
-
 /* The packet sequence of the decoded armor */
 struct pgp_packets {
 	struct sieve_encrypt_sink sink;
-	enum packet_state state;
-
-	/* the current packet */
-	bool new_format:1;
-	bool encrypted_data:1;
-	/* old format length type 3: the packet goes on to the end */
-	bool indeterminate:1;
-	/* a partial body length: another length follows this chunk */
-	bool partial:1;
-	unsigned char length[5];
-	unsigned int length_have, length_need;
-	uoff_t remaining;
+	struct sieve_encrypt_pgp_packet_parser parser;
+	/* the encrypted data has ended: nothing may follow */
+	bool ended;
 };
 
 enum armor_state {
@@ -84,109 +65,27 @@ static const char *const pgp_armor_keys[] = {
  * Packets
  */
 
-/* The packet has been read to its end */
-static void pgp_packet_body_done(struct pgp_packets *pkt)
+static bool pgp_tag_is_encrypted_data(unsigned int tag)
 {
-	if (pkt->partial) {
-		pkt->length_have = pkt->length_need = 0;
-		pkt->state = PACKET_LENGTH;
-	} else if (pkt->encrypted_data) {
-		pkt->state = PACKET_END;
-	} else {
-		pkt->state = PACKET_HEADER;
-	}
+	return (tag == PGP_TAG_SED || tag == PGP_TAG_SEIPD ||
+		tag == PGP_TAG_OCB);
 }
 
-static bool pgp_packet_header(struct pgp_packets *pkt, unsigned char c)
+static bool
+pgp_packet_header_valid(const struct sieve_encrypt_pgp_packet *packet)
 {
-	unsigned int tag;
-
-	/* bit 7 is always set; bit 6 tells the format */
-	if ((c & 0x80) == 0)
-		return FALSE;
-	pkt->new_format = (c & 0x40) != 0;
-	tag = (pkt->new_format ? c & 0x3f : (c >> 2) & 0x0f);
-	switch (tag) {
+	if (pgp_tag_is_encrypted_data(packet->tag))
+		return TRUE;
+	switch (packet->tag) {
 	case PGP_TAG_PKESK:
 	case PGP_TAG_SKESK:
 	case PGP_TAG_MARKER:
-		pkt->encrypted_data = FALSE;
-		break;
-	case PGP_TAG_SED:
-	case PGP_TAG_SEIPD:
-	case PGP_TAG_OCB:
-		pkt->encrypted_data = TRUE;
-		break;
-	default:
-		return FALSE;
+		/* partial and indeterminate lengths are for the encrypted
+		   data only */
+		return (packet->length_type ==
+			SIEVE_ENCRYPT_PGP_LENGTH_DEFINITE);
 	}
-
-	pkt->length_have = pkt->length_need = 0;
-	pkt->state = PACKET_LENGTH;
-	if (pkt->new_format)
-		return TRUE;
-	if ((c & 0x03) == 3) {
-		/* only the encrypted data may go on to the end */
-		pkt->indeterminate = TRUE;
-		pkt->state = PACKET_BODY;
-		return pkt->encrypted_data;
-	}
-	/* old format: 1, 2 or 4 length octets */
-	pkt->length_need = 1U << (c & 0x03);
-	return TRUE;
-}
-
-static uoff_t pgp_be_value(const unsigned char *data, unsigned int size)
-{
-	uoff_t value = 0;
-	unsigned int i;
-
-	for (i = 0; i < size; i++)
-		value = (value << 8) | data[i];
-	return value;
-}
-
-static bool pgp_packet_length_done(struct pgp_packets *pkt)
-{
-	const unsigned char *len = pkt->length;
-
-	pkt->partial = FALSE;
-	if (!pkt->new_format) {
-		pkt->remaining = pgp_be_value(len, pkt->length_have);
-	} else if (len[0] < 192) {
-		pkt->remaining = len[0];
-	} else if (len[0] < 224) {
-		pkt->remaining = ((len[0] - 192) << 8) + len[1] + 192;
-	} else if (len[0] == 255) {
-		pkt->remaining = pgp_be_value(len + 1, 4);
-	} else {
-		/* partial body lengths are for data packets only */
-		if (!pkt->encrypted_data)
-			return FALSE;
-		pkt->partial = TRUE;
-		pkt->remaining = (uoff_t)1 << (len[0] & 0x1f);
-	}
-	pkt->state = PACKET_BODY;
-	if (pkt->remaining == 0)
-		pgp_packet_body_done(pkt);
-	return TRUE;
-}
-
-static bool pgp_packet_length(struct pgp_packets *pkt, unsigned char c)
-{
-	if (pkt->length_have == 0 && pkt->new_format) {
-		/* RFC 4880, section 4.2.2 */
-		if (c < 192 || (c >= 224 && c < 255))
-			pkt->length_need = 1;
-		else if (c < 224)
-			pkt->length_need = 2;
-		else
-			pkt->length_need = 5;
-	}
-	pkt->length[pkt->length_have++] = c;
-	if (pkt->length_have < pkt->length_need)
-		return TRUE;
-	return pgp_packet_length_done(pkt);
+	return FALSE;
 }
 
 static bool
@@ -194,45 +93,46 @@ pgp_packets_write(struct sieve_encrypt_sink *sink,
 		  const unsigned char *data, size_t size)
 {
 	struct pgp_packets *pkt = (struct pgp_packets *)sink;
-	size_t n;
+	const unsigned char *end = data + size;
 
-	while (size > 0) {
-		switch (pkt->state) {
-		case PACKET_HEADER:
-			if (!pgp_packet_header(pkt, *data))
-				return FALSE;
-			n = 1;
-			break;
-		case PACKET_LENGTH:
-			if (!pgp_packet_length(pkt, *data))
-				return FALSE;
-			n = 1;
-			break;
-		case PACKET_BODY:
-			if (pkt->indeterminate)
-				return TRUE;
-			n = I_MIN(pkt->remaining, size);
-			pkt->remaining -= n;
-			if (pkt->remaining == 0)
-				pgp_packet_body_done(pkt);
-			break;
-		case PACKET_END:
+	for (;;) {
+		if (pkt->ended && data < end)
 			return FALSE;
-		default:
-			i_unreached();
+		switch (sieve_encrypt_pgp_packet_read(&pkt->parser,
+						      &data, end)) {
+		case SIEVE_ENCRYPT_PGP_PACKET_MORE:
+			return TRUE;
+		case SIEVE_ENCRYPT_PGP_PACKET_HEADER:
+			if (!pgp_packet_header_valid(&pkt->parser.packet))
+				return FALSE;
+			break;
+		case SIEVE_ENCRYPT_PGP_PACKET_BODY:
+		case SIEVE_ENCRYPT_PGP_PACKET_CHUNK:
+			break;
+		case SIEVE_ENCRYPT_PGP_PACKET_END:
+			pkt->ended = pgp_tag_is_encrypted_data(
+				pkt->parser.packet.tag);
+			break;
+		case SIEVE_ENCRYPT_PGP_PACKET_INVALID:
+			return FALSE;
 		}
-		data += n;
-		size -= n;
 	}
-	return TRUE;
 }
 
 static bool pgp_packets_finish(struct sieve_encrypt_sink *sink)
 {
 	struct pgp_packets *pkt = (struct pgp_packets *)sink;
 
-	return (pkt->state == PACKET_END ||
-		(pkt->state == PACKET_BODY && pkt->indeterminate));
+	switch (sieve_encrypt_pgp_packet_eof(&pkt->parser)) {
+	case SIEVE_ENCRYPT_PGP_PACKET_EOF_BETWEEN:
+		return pkt->ended;
+	case SIEVE_ENCRYPT_PGP_PACKET_EOF_END:
+		/* only the encrypted data may go on to the end */
+		return TRUE;
+	case SIEVE_ENCRYPT_PGP_PACKET_EOF_TRUNCATED:
+		break;
+	}
+	return FALSE;
 }
 
 /*
@@ -368,6 +268,7 @@ struct sieve_encrypt_sink *sieve_encrypt_inline_pgp_check_create(void)
 	sieve_encrypt_lines_init(&check->lines, pgp_check_line, check);
 	check->packets.sink.write = pgp_packets_write;
 	check->packets.sink.finish = pgp_packets_finish;
+	sieve_encrypt_pgp_packet_parser_init(&check->packets.parser);
 	check->base64 = sieve_encrypt_cte_decoder_create(
 		SIEVE_ENCRYPT_CTE_BASE64, &check->packets.sink);
 	return &check->sink;

@@ -6,6 +6,7 @@
 #include "byteorder.h"
 #include "strnum.h"
 
+#include "sieve-encrypt-pgp-packet.h"
 #include "sieve-encrypt-pgp-check.h"
 
 /* Packet tags (RFC 4880 section 4.3; 20 is LibrePGP's OCB encrypted data,
@@ -31,12 +32,8 @@
 #define PGP_PKESK_HEAD_SIZE 10
 
 enum pgp_check_state {
-	/* expecting a packet's first octet (its tag) */
-	PGP_CHECK_TAG,
-	/* reading a body length: the packet's, or its next chunk's */
-	PGP_CHECK_LENGTH,
-	/* inside a chunk of a packet body */
-	PGP_CHECK_BODY,
+	/* reading the session key packets and the encrypted data packet */
+	PGP_CHECK_PACKETS = 0,
 	/* the encrypted data packet ended: nothing may follow */
 	PGP_CHECK_DONE,
 	/* something was wrong; the rest is ignored */
@@ -56,23 +53,10 @@ struct sieve_encrypt_pgp_check {
 	ARRAY(struct pgp_check_recipient) recipients;
 	enum pgp_check_state state;
 	const char *error;
-	/* of the octet being read, and of the current packet's tag */
-	uoff_t offset, packet_offset;
-	unsigned int tag, pkesk_count;
-	bool new_format;
+	struct sieve_encrypt_pgp_packet_parser parser;
+	unsigned int pkesk_count;
 
-	/* the length octets read so far, and how many there are */
-	unsigned char length[5];
-	unsigned int length_have, length_need;
-
-	/* octets left in the current body chunk; a partial body length
-	   (another chunk follows); an old-format indeterminate length (the
-	   body runs to the end of the output) */
-	uoff_t chunk_left;
-	bool partial, indeterminate;
-	/* the packet's length octets are read: its body has begun */
-	bool body_begun;
-	/* the body's first octets, and its size so far */
+	/* the current packet's first body octets, and its size so far */
 	unsigned char head[PGP_PKESK_HEAD_SIZE];
 	uoff_t body_size;
 };
@@ -86,6 +70,7 @@ struct sieve_encrypt_pgp_check *sieve_encrypt_pgp_check_create(void)
 	check = p_new(pool, struct sieve_encrypt_pgp_check, 1);
 	check->pool = pool;
 	p_array_init(&check->recipients, pool, 4);
+	sieve_encrypt_pgp_packet_parser_init(&check->parser);
 	return check;
 }
 
@@ -106,7 +91,7 @@ void sieve_encrypt_pgp_check_expect(struct sieve_encrypt_pgp_check *check,
 	struct pgp_check_recipient *recipient;
 	uint64_t key_id;
 
-	i_assert(check->offset == 0);
+	i_assert(check->parser.offset == 0);
 
 	recipient = array_append_space(&check->recipients);
 	recipient->name = p_strdup(check->pool, name);
@@ -176,19 +161,20 @@ pgp_check_find_recipient(struct sieve_encrypt_pgp_check *check,
 
 static void pgp_check_pkesk(struct sieve_encrypt_pgp_check *check)
 {
+	uoff_t offset = check->parser.packet.offset;
 	struct pgp_check_recipient *recipient;
 	uint64_t key_id;
 
 	if (check->body_size < PGP_PKESK_HEAD_SIZE) {
 		pgp_check_fail(check, "session key packet at offset %"PRIuUOFF_T
 			       " is too short (%"PRIuUOFF_T" octets)",
-			       check->packet_offset, check->body_size);
+			       offset, check->body_size);
 		return;
 	}
 	if (check->head[0] != PGP_PKESK_VERSION) {
 		pgp_check_fail(check, "session key packet at offset %"PRIuUOFF_T
 			       " has version %u (only %u is accepted)",
-			       check->packet_offset, check->head[0],
+			       offset, check->head[0],
 			       PGP_PKESK_VERSION);
 		return;
 	}
@@ -222,18 +208,19 @@ static void pgp_check_pkesk(struct sieve_encrypt_pgp_check *check)
  * Packets
  */
 
-/* The packet's length octets are read */
+/* The packet's header is read */
 static void pgp_check_packet_begin(struct sieve_encrypt_pgp_check *check)
 {
-	check->body_begun = TRUE;
+	const struct sieve_encrypt_pgp_packet *packet = &check->parser.packet;
+
 	check->body_size = 0;
-	switch (check->tag) {
+	switch (packet->tag) {
 	case PGP_TAG_PKESK:
 		/* Partial body lengths are for data packets only */
-		if (check->partial) {
+		if (packet->length_type == SIEVE_ENCRYPT_PGP_LENGTH_PARTIAL) {
 			pgp_check_fail(check, "session key packet at offset "
 				       "%"PRIuUOFF_T" has a partial body "
-				       "length", check->packet_offset);
+				       "length", packet->offset);
 		}
 		return;
 	case PGP_TAG_SEIPD:
@@ -241,14 +228,28 @@ static void pgp_check_packet_begin(struct sieve_encrypt_pgp_check *check)
 		if (check->pkesk_count == 0) {
 			pgp_check_fail(check, "encrypted data at offset "
 				       "%"PRIuUOFF_T" follows no session key "
-				       "packet", check->packet_offset);
+				       "packet", packet->offset);
 		}
 		return;
 	}
 	pgp_check_fail(check, "%s packet (tag %u) at offset %"PRIuUOFF_T
 		       " where a session key or encrypted data packet "
-		       "belongs", pgp_tag_name(check->tag), check->tag,
-		       check->packet_offset);
+		       "belongs", pgp_tag_name(packet->tag), packet->tag,
+		       packet->offset);
+}
+
+static void
+pgp_check_body(struct sieve_encrypt_pgp_check *check,
+	       const unsigned char *data, size_t size)
+{
+	size_t head_left;
+
+	if (check->body_size < sizeof(check->head)) {
+		head_left = sizeof(check->head) - check->body_size;
+		memcpy(check->head + check->body_size, data,
+		       I_MIN(size, head_left));
+	}
+	check->body_size += size;
 }
 
 static void
@@ -257,7 +258,8 @@ pgp_check_data_version(struct sieve_encrypt_pgp_check *check,
 {
 	if (check->body_size == 0 || check->head[0] != version) {
 		pgp_check_fail(check, "encrypted data packet (tag %u) has "
-			       "version %u (only %u is accepted)", check->tag,
+			       "version %u (only %u is accepted)",
+			       check->parser.packet.tag,
 			       (check->body_size == 0 ? 0 : check->head[0]),
 			       version);
 	}
@@ -266,10 +268,8 @@ pgp_check_data_version(struct sieve_encrypt_pgp_check *check,
 /* The packet's last body octet is read */
 static void pgp_check_packet_end(struct sieve_encrypt_pgp_check *check)
 {
-	check->body_begun = FALSE;
-	switch (check->tag) {
+	switch (check->parser.packet.tag) {
 	case PGP_TAG_PKESK:
-		check->state = PGP_CHECK_TAG;
 		pgp_check_pkesk(check);
 		break;
 	case PGP_TAG_SEIPD:
@@ -285,162 +285,88 @@ static void pgp_check_packet_end(struct sieve_encrypt_pgp_check *check)
 	}
 }
 
-static void pgp_check_chunk_end(struct sieve_encrypt_pgp_check *check)
+static void
+pgp_check_invalid(struct sieve_encrypt_pgp_check *check, unsigned char octet)
 {
-	if (check->partial) {
-		check->state = PGP_CHECK_LENGTH;
-		check->length_have = 0;
-		check->length_need = 1;
+	uoff_t offset = check->parser.offset;
+
+	if (offset == 0 && octet == '-') {
+		pgp_check_fail(check, "the output is ASCII armor, "
+			       "not binary OpenPGP");
 	} else {
+		pgp_check_fail(check, "no OpenPGP packet at offset "
+			       "%"PRIuUOFF_T" (octet 0x%02x)", offset, octet);
+	}
+}
+
+/* Read up to the parser's next event; FALSE when all of data is read */
+static bool
+pgp_check_packets(struct sieve_encrypt_pgp_check *check,
+		  const unsigned char **data, const unsigned char *end)
+{
+	const unsigned char *start = *data;
+
+	switch (sieve_encrypt_pgp_packet_read(&check->parser, data, end)) {
+	case SIEVE_ENCRYPT_PGP_PACKET_MORE:
+		return FALSE;
+	case SIEVE_ENCRYPT_PGP_PACKET_HEADER:
+		pgp_check_packet_begin(check);
+		break;
+	case SIEVE_ENCRYPT_PGP_PACKET_BODY:
+		pgp_check_body(check, start, *data - start);
+		break;
+	case SIEVE_ENCRYPT_PGP_PACKET_CHUNK:
+		break;
+	case SIEVE_ENCRYPT_PGP_PACKET_END:
 		pgp_check_packet_end(check);
-	}
-}
-
-/* The length octets of a new-format header that begins with octet */
-static unsigned int pgp_new_length_size(unsigned char octet)
-{
-	if (octet < 192 || (octet >= 224 && octet < 255))
-		return 1;
-	return (octet < 224 ? 2 : 5);
-}
-
-static void pgp_check_length_parse(struct sieve_encrypt_pgp_check *check)
-{
-	const unsigned char *l = check->length;
-
-	check->partial = FALSE;
-	if (!check->new_format) {
-		check->chunk_left = (check->length_need == 1 ? l[0] :
-				     check->length_need == 2 ?
-				     be16_to_cpu_unaligned(l) :
-				     be32_to_cpu_unaligned(l));
-	} else if (l[0] < 192) {
-		check->chunk_left = l[0];
-	} else if (l[0] < 224) {
-		check->chunk_left = ((l[0] - 192) << 8) + l[1] + 192;
-	} else if (l[0] < 255) {
-		check->chunk_left = (uoff_t)1 << (l[0] & 0x1f);
-		check->partial = TRUE;
-	} else {
-		check->chunk_left = be32_to_cpu_unaligned(l + 1);
-	}
-}
-
-static void
-pgp_check_length_octet(struct sieve_encrypt_pgp_check *check,
-		       unsigned char octet)
-{
-	check->length[check->length_have++] = octet;
-	if (check->new_format && check->length_have == 1)
-		check->length_need = pgp_new_length_size(octet);
-	if (check->length_have < check->length_need)
-		return;
-
-	pgp_check_length_parse(check);
-	check->state = PGP_CHECK_BODY;
-	if (!check->body_begun)
-		pgp_check_packet_begin(check);
-	if (check->state == PGP_CHECK_BODY && check->chunk_left == 0)
-		pgp_check_chunk_end(check);
-}
-
-static void
-pgp_check_tag_octet(struct sieve_encrypt_pgp_check *check, unsigned char octet)
-{
-	check->packet_offset = check->offset;
-	if ((octet & 0x80) == 0) {
-		if (check->offset == 0 && octet == '-') {
-			pgp_check_fail(check, "the output is ASCII armor, "
-				       "not binary OpenPGP");
-		} else {
-			pgp_check_fail(check, "no OpenPGP packet at offset "
-				       "%"PRIuUOFF_T" (octet 0x%02x)",
-				       check->offset, octet);
-		}
-		return;
-	}
-	check->new_format = (octet & 0x40) != 0;
-	check->indeterminate = FALSE;
-	check->length_have = 0;
-	check->state = PGP_CHECK_LENGTH;
-	if (check->new_format) {
-		check->tag = octet & 0x3f;
-		/* known after the first length octet */
-		check->length_need = 1;
-		return;
-	}
-	check->tag = (octet >> 2) & 0x0f;
-	switch (octet & 0x03) {
-	case 0:
-		check->length_need = 1;
 		break;
-	case 1:
-		check->length_need = 2;
-		break;
-	case 2:
-		check->length_need = 4;
-		break;
-	default:
-		check->indeterminate = TRUE;
-		check->partial = FALSE;
-		check->state = PGP_CHECK_BODY;
-		pgp_check_packet_begin(check);
+	case SIEVE_ENCRYPT_PGP_PACKET_INVALID:
+		pgp_check_invalid(check, **data);
 		break;
 	}
-}
-
-/* Returns how much of data belongs to the current body chunk */
-static size_t
-pgp_check_body(struct sieve_encrypt_pgp_check *check,
-	       const unsigned char *data, size_t size)
-{
-	size_t head_left;
-
-	if (!check->indeterminate && size > check->chunk_left)
-		size = check->chunk_left;
-	if (check->body_size < sizeof(check->head)) {
-		head_left = sizeof(check->head) - check->body_size;
-		memcpy(check->head + check->body_size, data,
-		       I_MIN(size, head_left));
-	}
-	check->body_size += size;
-	if (!check->indeterminate) {
-		check->chunk_left -= size;
-		if (check->chunk_left == 0)
-			pgp_check_chunk_end(check);
-	}
-	return size;
+	return TRUE;
 }
 
 void sieve_encrypt_pgp_check_feed(struct sieve_encrypt_pgp_check *check,
 				  const void *data, size_t size)
 {
 	const unsigned char *p = data, *end = p + size;
-	size_t n;
 
-	while (p < end) {
-		switch (check->state) {
-		case PGP_CHECK_BODY:
-			n = pgp_check_body(check, p, end - p);
-			p += n;
-			check->offset += n;
-			continue;
-		case PGP_CHECK_TAG:
-			pgp_check_tag_octet(check, *p);
-			break;
-		case PGP_CHECK_LENGTH:
-			pgp_check_length_octet(check, *p);
-			break;
-		case PGP_CHECK_DONE:
-			pgp_check_fail(check, "data follows the encrypted "
-				       "data packet (at offset %"PRIuUOFF_T")",
-				       check->offset);
+	while (check->state == PGP_CHECK_PACKETS) {
+		if (!pgp_check_packets(check, &p, end))
 			return;
-		case PGP_CHECK_FAILED:
-			return;
-		}
-		p++;
-		check->offset++;
+	}
+	if (check->state == PGP_CHECK_DONE && p < end) {
+		pgp_check_fail(check, "data follows the encrypted data packet "
+			       "(at offset %"PRIuUOFF_T")",
+			       check->parser.offset);
+	}
+}
+
+/* The output ended while reading packets */
+static void pgp_check_packets_end(struct sieve_encrypt_pgp_check *check)
+{
+	const struct sieve_encrypt_pgp_packet *packet = &check->parser.packet;
+
+	switch (sieve_encrypt_pgp_packet_eof(&check->parser)) {
+	case SIEVE_ENCRYPT_PGP_PACKET_EOF_BETWEEN:
+		break;
+	case SIEVE_ENCRYPT_PGP_PACKET_EOF_END:
+		pgp_check_packet_end(check);
+		break;
+	case SIEVE_ENCRYPT_PGP_PACKET_EOF_TRUNCATED:
+		pgp_check_fail(check, "the output is truncated: it ends "
+			       "inside the packet (tag %u) at offset "
+			       "%"PRIuUOFF_T, packet->tag, packet->offset);
+		return;
+	}
+	if (check->state != PGP_CHECK_PACKETS)
+		return;
+	if (check->parser.offset == 0)
+		pgp_check_fail(check, "gpg wrote nothing");
+	else {
+		pgp_check_fail(check, "the output ends without an "
+			       "encrypted data packet");
 	}
 }
 
@@ -448,30 +374,10 @@ static void pgp_check_end_of_output(struct sieve_encrypt_pgp_check *check)
 {
 	const struct pgp_check_recipient *recipient;
 
-	if (check->state == PGP_CHECK_BODY && check->indeterminate)
-		pgp_check_packet_end(check);
-
-	switch (check->state) {
-	case PGP_CHECK_TAG:
-		if (check->offset == 0)
-			pgp_check_fail(check, "gpg wrote nothing");
-		else {
-			pgp_check_fail(check, "the output ends without an "
-				       "encrypted data packet");
-		}
+	if (check->state == PGP_CHECK_PACKETS)
+		pgp_check_packets_end(check);
+	if (check->state != PGP_CHECK_DONE)
 		return;
-	case PGP_CHECK_LENGTH:
-	case PGP_CHECK_BODY:
-		pgp_check_fail(check, "the output is truncated: it ends "
-			       "inside the packet (tag %u) at offset "
-			       "%"PRIuUOFF_T, check->tag,
-			       check->packet_offset);
-		return;
-	case PGP_CHECK_DONE:
-		break;
-	case PGP_CHECK_FAILED:
-		return;
-	}
 	array_foreach(&check->recipients, recipient) {
 		if (!recipient->used) {
 			pgp_check_fail(check, "no session key packet for "

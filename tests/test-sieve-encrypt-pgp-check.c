@@ -369,14 +369,15 @@ static void test_gpg_wrong_recipients(void)
 	const struct test_key *one[] = { &alice, NULL };
 	const struct test_key *two[] = { &alice, &bob, NULL };
 	const struct test_key *other[] = { &bob, NULL };
+	const char *not_requested = t_strdup_printf(
+		"session key packet for key id %s, which is no encryption "
+		"subkey of the requested keys", test_subkey(&bob, 0));
 	const buffer_t *output;
 
 	/* as encrypt-to or hidden-encrypt-to in a gpg.conf would add */
 	output = test_gpg_encrypt(two, TEST_LARGE_SIZE, "");
 	test_check_output("pgp check: gpg, an extra session key", one, output,
-		t_strdup_printf("session key packet for key id %s, which is "
-				"no encryption subkey of the requested keys",
-				test_subkey(&bob, 0)));
+			  not_requested);
 
 	output = test_gpg_encrypt(one, TEST_LARGE_SIZE, "");
 	test_check_output("pgp check: gpg, a session key missing", two, output,
@@ -386,9 +387,7 @@ static void test_gpg_wrong_recipients(void)
 	/* as a group in a gpg.conf would make it */
 	output = test_gpg_encrypt(other, TEST_LARGE_SIZE, "");
 	test_check_output("pgp check: gpg, a wrong key id", one, output,
-		t_strdup_printf("session key packet for key id %s, which is "
-				"no encryption subkey of the requested keys",
-				test_subkey(&bob, 0)));
+			  not_requested);
 
 	/* as throw-keyids or hidden-encrypt-to would make it */
 	output = test_gpg_encrypt(one, TEST_LARGE_SIZE, "--throw-keyids");
@@ -530,6 +529,81 @@ test_pkesk(buffer_t *buf, const char *key_id, unsigned int length_octets)
 	buffer_append_zero(buf, 40 - 10);
 }
 
+/* A packet whose body (the version octet, then filler) comes with a
+   regular length, or in partial chunks (test_partial) and then the rest:
+   after a session key packet for alice, or before an encrypted data
+   packet */
+struct test_packet_case {
+	const char *name;
+	unsigned int tag, version;
+	size_t size;
+	bool partial;
+	/* NULL: the check accepts it */
+	const char *error;
+};
+
+static const struct test_packet_case test_after_pkesk_good[] = {
+	/* partial body lengths, then a two- or five-octet length, or an
+	   empty last chunk */
+	{ "pgp check: partial lengths, then 2 octets",
+	  18, 1, TEST_PARTIAL_SIZE + 300, TRUE, NULL },
+	{ "pgp check: partial lengths, then 5 octets",
+	  18, 1, TEST_PARTIAL_SIZE + 9000, TRUE, NULL },
+	{ "pgp check: partial lengths, then 0",
+	  18, 1, TEST_PARTIAL_SIZE, TRUE, NULL },
+	/* gpg 2.3+ for keys that ask for AEAD */
+	{ "pgp check: OCB encrypted data (tag 20)",
+	  20, 1, TEST_PARTIAL_SIZE + 10, TRUE, NULL },
+};
+
+static const struct test_packet_case test_after_pkesk_bad[] = {
+	{ "pgp check: literal data instead of encrypted", 11, 'b', 100, FALSE,
+	  "literal (unencrypted) data packet (tag 11)" },
+	{ "pgp check: compressed data instead of encrypted",
+	  8, 0, TEST_PARTIAL_SIZE + 10, TRUE,
+	  "compressed data packet (tag 8)" },
+	{ "pgp check: encrypted data without integrity protection",
+	  9, 0, 100, FALSE, "integrity protection packet (tag 9)" },
+	{ "pgp check: encrypted data of version 2", 18, 2, 100, FALSE,
+	  "encrypted data packet (tag 18) has version 2" },
+	{ "pgp check: empty encrypted data packet", 18, 1, 0, FALSE,
+	  "encrypted data packet (tag 18) has version 0" },
+};
+
+static const struct test_packet_case test_before_data_bad[] = {
+	{ "pgp check: session key of version 6", 1, 6, 40, FALSE,
+	  "has version 6 (only 3 is accepted)" },
+	{ "pgp check: session key packet too short", 1, 3, 9, FALSE,
+	  "is too short (9 octets)" },
+	{ "pgp check: session key with a partial length",
+	  1, 3, TEST_PARTIAL_SIZE + 10, TRUE, "has a partial body length" },
+};
+
+static void
+test_packet_cases(const struct test_packet_case *cases, unsigned int count,
+		  bool before_data)
+{
+	const struct test_key *one[] = { &alice, NULL };
+	const char *ok = t_strconcat("OK: ", test_subkey(&alice, 0), NULL);
+	unsigned int i;
+
+	for (i = 0; i < count; i++) T_BEGIN {
+		const struct test_packet_case *c = &cases[i];
+		buffer_t *buf = t_buffer_create(2048);
+
+		if (!before_data)
+			test_pkesk(buf, test_subkey(&alice, 0), 1);
+		test_packet_partial(buf, c->tag, c->version, c->size,
+				    (c->partial ? test_partial : NULL),
+				    (c->partial ?
+				     N_ELEMENTS(test_partial) : 0));
+		if (before_data)
+			test_packet(buf, 18, 1, 100);
+		test_check_output(c->name, one, buf,
+				  (c->error == NULL ? ok : c->error));
+	} T_END;
+}
+
 static void test_handmade_good(void)
 {
 	const struct test_key *one[] = { &alice, NULL };
@@ -546,33 +620,8 @@ static void test_handmade_good(void)
 			octets), one, buf, ok);
 	}
 
-	/* partial body lengths, then a two- or five-octet length, or an
-	   empty last chunk */
-	buf = t_buffer_create(4096);
-	test_pkesk(buf, test_subkey(&alice, 0), 1);
-	test_packet_partial(buf, 18, 1, TEST_PARTIAL_SIZE + 300,
-			    test_partial, N_ELEMENTS(test_partial));
-	test_check_output("pgp check: partial lengths, then 2 octets", one,
-			  buf, ok);
-	buf = t_buffer_create(16384);
-	test_pkesk(buf, test_subkey(&alice, 0), 1);
-	test_packet_partial(buf, 18, 1, TEST_PARTIAL_SIZE + 9000,
-			    test_partial, N_ELEMENTS(test_partial));
-	test_check_output("pgp check: partial lengths, then 5 octets", one,
-			  buf, ok);
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, test_subkey(&alice, 0), 1);
-	test_packet_partial(buf, 18, 1, TEST_PARTIAL_SIZE,
-			    test_partial, N_ELEMENTS(test_partial));
-	test_check_output("pgp check: partial lengths, then 0", one, buf, ok);
-
-	/* gpg 2.3+ for keys that ask for AEAD */
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, test_subkey(&alice, 0), 1);
-	test_packet_partial(buf, 20, 1, TEST_PARTIAL_SIZE + 10,
-			    test_partial, N_ELEMENTS(test_partial));
-	test_check_output("pgp check: OCB encrypted data (tag 20)", one, buf,
-			  ok);
+	test_packet_cases(test_after_pkesk_good,
+			  N_ELEMENTS(test_after_pkesk_good), FALSE);
 }
 
 static void test_handmade_bad(void)
@@ -582,24 +631,10 @@ static void test_handmade_bad(void)
 	const char *alice_sub = test_subkey(&alice, 0);
 	buffer_t *buf;
 
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, alice_sub, 1);
-	test_packet(buf, 11, 'b', 100);
-	test_check_output("pgp check: literal data instead of encrypted", one,
-		buf, "literal (unencrypted) data packet (tag 11)");
-
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, alice_sub, 1);
-	test_packet_partial(buf, 8, 0, TEST_PARTIAL_SIZE + 10, test_partial,
-			    N_ELEMENTS(test_partial));
-	test_check_output("pgp check: compressed data instead of encrypted",
-		one, buf, "compressed data packet (tag 8)");
-
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, alice_sub, 1);
-	test_packet(buf, 9, 0, 100);
-	test_check_output("pgp check: encrypted data without integrity "
-		"protection", one, buf, "integrity protection packet (tag 9)");
+	test_packet_cases(test_after_pkesk_bad,
+			  N_ELEMENTS(test_after_pkesk_bad), FALSE);
+	test_packet_cases(test_before_data_bad,
+			  N_ELEMENTS(test_before_data_bad), TRUE);
 
 	buf = t_buffer_create(2048);
 	test_packet(buf, 3, 4, 30);
@@ -612,37 +647,6 @@ static void test_handmade_bad(void)
 	test_packet(buf, 18, 1, 100);
 	test_check_output("pgp check: encrypted data without session key",
 		one, buf, "follows no session key packet");
-
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, alice_sub, 1);
-	test_packet(buf, 18, 2, 100);
-	test_check_output("pgp check: encrypted data of version 2", one, buf,
-		"encrypted data packet (tag 18) has version 2");
-
-	buf = t_buffer_create(2048);
-	test_pkesk(buf, alice_sub, 1);
-	test_packet(buf, 18, 1, 0);
-	test_check_output("pgp check: empty encrypted data packet", one, buf,
-		"encrypted data packet (tag 18) has version 0");
-
-	buf = t_buffer_create(2048);
-	test_packet(buf, 1, 6, 40);
-	test_packet(buf, 18, 1, 100);
-	test_check_output("pgp check: session key of version 6", one, buf,
-		"has version 6 (only 3 is accepted)");
-
-	buf = t_buffer_create(2048);
-	test_packet(buf, 1, 3, 9);
-	test_packet(buf, 18, 1, 100);
-	test_check_output("pgp check: session key packet too short", one, buf,
-		"is too short (9 octets)");
-
-	buf = t_buffer_create(2048);
-	test_packet_partial(buf, 1, 3, TEST_PARTIAL_SIZE + 10, test_partial,
-			    N_ELEMENTS(test_partial));
-	test_packet(buf, 18, 1, 100);
-	test_check_output("pgp check: session key with a partial length", one,
-		buf, "has a partial body length");
 
 	/* an old-format indeterminate length runs to the end */
 	buf = t_buffer_create(2048);
