@@ -23,6 +23,8 @@
 struct sieve_encrypt_env_var {
 	const char *name;
 	char *old_value;
+	/* "name=value", in the environment until the pop */
+	char *entry;
 };
 
 struct sieve_encrypt_gpg_engine_env {
@@ -155,10 +157,16 @@ sieve_encrypt_env_set(struct sieve_encrypt_gpg_engine_env *env,
 	var = &env->vars[env->count++];
 	var->name = name;
 	var->old_value = i_strdup(getenv(name));
-	if (value == NULL)
+	if (value == NULL) {
 		(void)unsetenv(name);
-	else if (setenv(name, value, 1) < 0)
-		i_fatal("setenv(%s) failed: %m", name);
+		return;
+	}
+	/* putenv() with a string of our own, freed at the pop: glibc's
+	   setenv() keeps every value it was given for the life of the
+	   process, and each run has a deadline of its own */
+	var->entry = i_strdup_printf("%s=%s", name, value);
+	if (putenv(var->entry) < 0)
+		i_fatal("putenv(%s) failed: %m", name);
 }
 
 struct sieve_encrypt_gpg_engine_env *
@@ -190,6 +198,8 @@ void sieve_encrypt_gpg_engine_env_pop(struct sieve_encrypt_gpg_engine_env **_env
 			(void)unsetenv(var->name);
 		else if (setenv(var->name, var->old_value, 1) < 0)
 			i_fatal("setenv(%s) failed: %m", var->name);
+		/* no longer in the environment */
+		i_free(var->entry);
 		i_free(var->old_value);
 	}
 	i_free(env);
