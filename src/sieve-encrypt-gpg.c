@@ -63,8 +63,9 @@ struct sieve_encrypt_gpg_stream {
 
 void sieve_encrypt_gpg_global_init(void)
 {
-	/* gpg is found at gpgme's built-in path (or sieve_encrypt_gpg_binary):
-	   asking gpgconf for it costs two more processes per delivery */
+	/* gpgme must not ask gpgconf where gpg is: the engine is set by the
+	   plugin (sieve-encrypt-gpg-engine.c), and gpgconf would run with
+	   the delivery's privileges, not through sieve-encrypt-gpg-exec */
 	(void)gpgme_set_global_flag("disable-gpgconf", "1");
 	/* Initializes gpgme's internals; required once before use */
 	(void)gpgme_check_version(NULL);
