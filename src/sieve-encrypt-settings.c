@@ -190,6 +190,10 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 		*error_r = "sieve_encrypt_timeout must be larger than 0";
 		return FALSE;
 	}
+	if (set->timeout > SIEVE_ENCRYPT_MAX_TIMEOUT_SECS) {
+		*error_r = "sieve_encrypt_timeout must be at most 1 day";
+		return FALSE;
+	}
 	if (!sieve_encrypt_settings_parse_groups(set, pool, error_r))
 		return FALSE;
 	set->parsed.tempfail = (strcmp(set->on_failure, "tempfail") == 0);

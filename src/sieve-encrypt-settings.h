@@ -51,6 +51,9 @@ struct sieve_encrypt_settings {
 
 #define SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME "~/.gnupg"
 #define SIEVE_ENCRYPT_DEFAULT_TIMEOUT_SECS 60
+/* The deadline is kept in milliseconds (unsigned int), which would wrap
+   around at 49 days; no gpg run needs more than a day */
+#define SIEVE_ENCRYPT_MAX_TIMEOUT_SECS (24 * 60 * 60)
 /* Set by configure (src/Makefile.am) */
 #define SIEVE_ENCRYPT_DEFAULT_GPG SIEVE_ENCRYPT_GPG_PATH
 #define SIEVE_ENCRYPT_DEFAULT_GPG_EXEC SIEVE_ENCRYPT_GPG_EXEC_PATH
