@@ -77,12 +77,17 @@ sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
 		return settable;
 	}
 	own = sieve_encrypt_user_groups(euid, getegid(), &own_count);
-	allowed = sieve_encrypt_groups_parse(allowed_gids, &allowed_count);
-	if (own == NULL || allowed == NULL) {
+	if (own == NULL) {
 		*error_r = t_strdup_printf("the groups of uid %lu: %m",
 					   (unsigned long)euid);
+		return -1;
+	}
+	allowed = sieve_encrypt_groups_parse(allowed_gids, &allowed_count);
+	if (allowed == NULL) {
+		*error_r = t_strdup_printf(
+			"sieve_encrypt_gpg_allowed_groups: not a list of gids: "
+			"%s", allowed_gids);
 		free(own);
-		free(allowed);
 		return -1;
 	}
 	found = sieve_encrypt_groups_find_foreign(groups, count,
