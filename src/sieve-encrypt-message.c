@@ -56,16 +56,25 @@ sieve_encrypt_gnupg_home(struct sieve_instance *svinst,
 {
 	const char *path = set->gnupg_home, *home;
 
-	if (path[0] != '~')
-		return path;
-	home = sieve_environment_get_homedir(svinst);
-	if (home == NULL) {
+	if (path[0] == '~') {
+		home = sieve_environment_get_homedir(svinst);
+		if (home == NULL) {
+			*error_r = t_strdup_printf(
+				"sieve_encrypt_gnupg_home=%s needs the user's "
+				"home directory, which is unknown", path);
+			return NULL;
+		}
+		path = home_expand_tilde(path, home);
+	}
+	/* A relative path would depend on the delivery's working directory,
+	   where it would mostly not exist: "no keyring" for everyone */
+	if (path[0] != '/') {
 		*error_r = t_strdup_printf(
-			"sieve_encrypt_gnupg_home=%s needs the user's home "
-			"directory, which is unknown", path);
+			"sieve_encrypt_gnupg_home=%s is not an absolute path "
+			"(it must begin with / or ~/)", set->gnupg_home);
 		return NULL;
 	}
-	return home_expand_tilde(path, home);
+	return path;
 }
 
 static struct ostream *
