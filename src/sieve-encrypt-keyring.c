@@ -79,6 +79,14 @@ sieve_encrypt_keyring_check_dir(const char *home_dir, const char **error_r)
 			(long)geteuid());
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	}
+	/* Anyone could add a keyring there (gpg's own permission check,
+	   which would warn, is off) */
+	if ((st.st_mode & S_IWOTH) != 0) {
+		*error_r = t_strdup_printf(
+			"keyring directory %s is writable by everyone",
+			home_dir);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
 	/* With the effective ids (gpg's), not the real ones (LMTP: root) */
 	if (faccessat(AT_FDCWD, home_dir, X_OK, AT_EACCESS) < 0) {
 		*error_r = t_strdup_printf(
@@ -142,6 +150,12 @@ sieve_encrypt_keyring_check_file(const char *path, bool keybox,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		*error_r = t_strdup_printf("keyring %s is not a regular file",
+					   path);
+		i_close_fd(&fd);
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		*error_r = t_strdup_printf("keyring %s is writable by everyone",
 					   path);
 		i_close_fd(&fd);
 		return SIEVE_ENCRYPT_GPG_FAILED;

@@ -15,9 +15,10 @@
    Returns OK with the file in path_r; NO_KEY (error_r set) when the
    directory or a keyring file in it does not exist: the user has no key;
    FAILED (error_r set) for everything else, e.g. a path with "..", a
-   directory owned by another user, a keyring that cannot be read, is not
-   a regular file or does not start as a keybox or keyring does. Runs with
-   the delivery's effective ids, as gpg will. */
+   directory owned by another user, a directory or keyring writable by
+   everyone, a keyring that cannot be read, is not a regular file or does
+   not start as a keybox or keyring does. Runs with the delivery's
+   effective ids, as gpg will. */
 enum sieve_encrypt_gpg_status
 sieve_encrypt_keyring_find(const char *home_dir, const char **path_r,
 			   const char **error_r);
