@@ -13,6 +13,7 @@
 #include "sieve-encrypt-gpg-exec.h"
 #include "sieve-encrypt-gpg-engine.h"
 #include "sieve-encrypt-gpg-io.h"
+#include "sieve-encrypt-keycache.h"
 #include "sieve-encrypt-keyring.h"
 #include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-pgp-check.h"
@@ -476,8 +477,8 @@ sieve_encrypt_gpg_check_listing(struct sieve_encrypt_gpg *gpg,
 }
 
 static int
-sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
-			    const char *const *patterns, const char **error_r)
+sieve_encrypt_gpg_run_listing(struct sieve_encrypt_gpg *gpg,
+			      const char *const *patterns, const char **error_r)
 {
 	struct sieve_encrypt_gpg_engine_env *env;
 	gpgme_error_t err;
@@ -504,6 +505,38 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 		return -1;
 	}
 	return sieve_encrypt_gpg_check_listing(gpg, error_r);
+}
+
+/* The keys that match the patterns into gpg->listed: listed by gpg, or as
+   gpg listed them before for the same keyring file in this process (see
+   sieve-encrypt-keycache.h) */
+static int
+sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
+			    const char *const *patterns, const char **error_r)
+{
+	const struct sieve_encrypt_keycache_request req = {
+		.keyring = gpg->keyring,
+		.gpg_binary = gpg->gpg_binary,
+		.patterns = patterns,
+	};
+	struct sieve_encrypt_keycache_stamp *stamp;
+	gpgme_key_t const *keys;
+	unsigned int i, count;
+
+	if (sieve_encrypt_keycache_lookup(&req, &keys, &count, &stamp)) {
+		for (i = 0; i < count; i++) {
+			gpgme_key_ref(keys[i]);
+			array_push_back(&gpg->listed, &keys[i]);
+		}
+		return 0;
+	}
+	if (sieve_encrypt_gpg_run_listing(gpg, patterns, error_r) < 0) {
+		sieve_encrypt_keycache_stamp_free(&stamp);
+		return -1;
+	}
+	keys = array_get(&gpg->listed, &count);
+	sieve_encrypt_keycache_store(&req, &stamp, keys, count);
+	return 0;
 }
 
 static enum sieve_encrypt_gpg_status
