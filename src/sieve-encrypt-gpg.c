@@ -655,8 +655,14 @@ const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg)
  * Encryption
  */
 
+const struct sieve_encrypt_gpg_traffic *
+sieve_encrypt_gpg_traffic(const struct sieve_encrypt_gpg *gpg)
+{
+	return sieve_encrypt_gpg_io_traffic(gpg->io);
+}
+
 static ssize_t
-sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size ATTR_UNUSED)
+sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
 	const unsigned char *data;
@@ -665,17 +671,24 @@ sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size ATTR_UNUSED)
 
 	/* Most of the message goes to gpg past gpgme (see
 	   sieve_encrypt_gpg_io_send()). gpgme gets only the next byte: it
-	   keeps the pipe and closes it when the message ends. */
-	if (sieve_encrypt_gpg_io_send(io->pipes, io->input) < 0)
+	   keeps the pipe and closes it when the message ends. Called
+	   outside the pipe's I/O callback (the slow path), gpgme gets what
+	   it asked for. */
+	ret = sieve_encrypt_gpg_io_send(io->pipes, io->input);
+	if (ret < 0)
 		return -1;
+	if (ret > 0)
+		size = 1;
 	do {
 		/* 0 only from a non-blocking stream: read again */
 		ret = i_stream_read_more(io->input, &data, &avail);
 	} while (ret == 0);
 	if (ret > 0) {
-		*(unsigned char *)buffer = data[0];
-		i_stream_skip(io->input, 1);
-		return 1;
+		size = I_MIN(size, avail);
+		memcpy(buffer, data, size);
+		i_stream_skip(io->input, size);
+		sieve_encrypt_gpg_io_count_through(io->pipes, TRUE, size);
+		return (ssize_t)size;
 	}
 	if (io->input->stream_errno != 0) {
 		errno = io->input->stream_errno;
@@ -715,6 +728,7 @@ sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 	/* What gpgme read, then what else the pipe holds, past gpgme (see
 	   sieve_encrypt_gpg_io_receive()) */
 	sieve_encrypt_gpg_output(io, buffer, size);
+	sieve_encrypt_gpg_io_count_through(io->pipes, FALSE, size);
 	while ((ret = sieve_encrypt_gpg_io_receive(io->pipes, &more)) > 0)
 		sieve_encrypt_gpg_output(io, more, ret);
 	if (ret < 0)
