@@ -184,7 +184,7 @@ orphans()
 			'$1 != me && !index($0, secret)' || :
 }
 
-declare -A RATE RSS_FIRST RSS_LAST RSS_GROWTH COST
+declare -A RATE RATE2 RSS_FIRST RSS_LAST RSS_GROWTH COST
 # run NAME: start an instance, send the load, stop it; checks the replies,
 # zombies, memory and what is left running. Leaves the results in
 # $DC_DIR/NAME.* and the Maildirs in place.
@@ -253,6 +253,9 @@ EOF
 	RATE[$name]=$(python3 -c 'import json,sys
 print(json.load(open(sys.argv[1])).get("per_second", 0))' "$summary" \
 		2>/dev/null || echo 0)
+	RATE2[$name]=$(python3 -c 'import json,sys
+print(json.load(open(sys.argv[1])).get("per_second_second_half", 0))' \
+		"$summary" 2>/dev/null || echo 0)
 
 	# zombies while it ran
 	out=$(python3 -c 'import json,sys
@@ -564,6 +567,11 @@ echo "messages/s: ${RATE[encrypt]:-?} with encryption, ${RATE[plain]:-?}" \
 	"($CONNECTIONS connections, $(nproc 2>/dev/null || echo '?') CPUs)"
 echo "ratios: encrypt/plain $(ratio "${RATE[encrypt]:-}" "${RATE[plain]:-}")," \
 	"encrypt/filter $(ratio "${RATE[encrypt]:-}" "${RATE[filter]:-}")"
+echo "second half of each run (the steady state): messages/s" \
+	"${RATE2[encrypt]:-?} with encryption, ${RATE2[plain]:-?} without," \
+	"${RATE2[filter]:-?} through the filter script; ratios: encrypt/plain" \
+	"$(ratio "${RATE2[encrypt]:-}" "${RATE2[plain]:-}"), encrypt/filter" \
+	"$(ratio "${RATE2[encrypt]:-}" "${RATE2[filter]:-}")"
 for m in $MODES; do
 	echo "$m: ${COST[$m]:-not run}"
 done

@@ -34,7 +34,8 @@ quarters by DONE), zombies (pids that stayed zombies for 0.5 s or more, in
 consecutive samples, with their names), zombies_seen (how many pids were
 ever seen as zombies), zombie_longest_s, max_lmtp (largest number of lmtp
 processes seen), start_epoch (wall-clock time of the start), half_t
-(seconds from the start until half of the transactions were done), and,
+(seconds from the start until half of the transactions were done),
+per_second_second_half (ok recipients per second after that), and,
 with --master-pid, cpu: CPU seconds (user + system) at the end of the load,
 before the instance stops: lmtp (the lmtp processes' own), lmtp_children
 (what they waited for: a vnd.dovecot.filter program and all it ran;
@@ -353,6 +354,10 @@ def main():
         "start_epoch": round(load.start_epoch, 3),
         "half_t": (round(load.half_t, 2) if load.half_t is not None
                    else None),
+        "per_second_second_half": (
+            round((ok - ok / 2) / (elapsed - load.half_t), 1)
+            if load.half_t is not None and elapsed > load.half_t
+            else 0.0),
         "cpu": load.cpu,
     }
     print(json.dumps(summary, sort_keys=True))
