@@ -35,6 +35,7 @@ import sys
 
 RECORD_SIZE = 64
 AFORK = 0x01
+AHZ = 100.0                   # the unit of ac_etime
 ENGINE = "sieve-encrypt-g"    # sieve-encrypt-gpg-exec, cut to 15
 
 
@@ -56,15 +57,27 @@ def records(path):
         flag, version = rec[0], rec[1]
         if version != 3:
             continue
-        pid, ppid, btime = struct.unpack("<III", rec[16:28])
+        pid, ppid, btime, etime = struct.unpack("<IIIf", rec[16:32])
         comm = rec[48:64].split(b"\0")[0].decode("utf-8", "replace")
         out.append({"pid": pid, "ppid": ppid, "btime": btime,
+                    "end": btime + etime / AHZ,
                     "name": comm + (" (fork)" if flag & AFORK else "")})
     return out
 
 
 def of_run(recs, master, reaper):
-    by_pid = {r["pid"]: r for r in recs}
+    by_pid = {}
+    for r in recs:
+        by_pid.setdefault(r["pid"], []).append(r)
+
+    def parent(r):
+        # a pid may have been used again during the run: the parent is
+        # the process of that pid that ran when r started (the kernel
+        # computes the start time at exit, in whole seconds: 1 s slack)
+        for p in by_pid.get(r["ppid"], []):
+            if p["btime"] - 1 <= r["btime"] <= p["end"] + 1:
+                return p
+        return None
 
     def belongs(r):
         seen = 0
@@ -74,7 +87,7 @@ def of_run(recs, master, reaper):
             if (reaper and r["ppid"] == reaper and
                     r["name"].startswith(ENGINE)):
                 return True
-            r = by_pid.get(r["ppid"])
+            r = parent(r)
             seen += 1
         return False
     return [r for r in recs if belongs(r)]
