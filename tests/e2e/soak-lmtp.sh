@@ -338,7 +338,7 @@ EOF
 
 	# the log
 	# (but the master's own "Killed with signal 15" from dc_lmtp_stop)
-	out=$(grep -E 'Error:|Fatal:|Panic:|Warning:' "$DC_DIR/$name.log" |
+	out=$(grep -aE 'Error:|Fatal:|Panic:|Warning:' "$DC_DIR/$name.log" |
 		grep -vE 'master: Warning: Killed with signal 15 ' |
 		head -n 2 | cut -c1-200 || :)
 	if [ -z "$out" ]; then
