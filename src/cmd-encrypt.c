@@ -341,6 +341,33 @@ static int cmd_encrypt_failure_status(const struct ext_encrypt_context *extctx)
 		SIEVE_EXEC_TEMP_FAILURE : SIEVE_EXEC_FAILURE);
 }
 
+/* How the data moved (debug); a warning, once per process, when the fast
+   path past gpgme was not taken (sieve-encrypt-gpg-io.h) */
+static void
+cmd_encrypt_report_traffic(const struct sieve_runtime_env *renv,
+			   const struct sieve_encrypt_gpg_traffic *t)
+{
+	static bool warned = FALSE;
+
+	e_debug(renv->event, "encrypt action: data past gpgme: "
+		"%"PRIuUOFF_T" of %"PRIuUOFF_T" bytes to gpg, "
+		"%"PRIuUOFF_T" of %"PRIuUOFF_T" bytes from gpg",
+		t->to_gpg_past, t->to_gpg_past + t->to_gpg_through,
+		t->from_gpg_past, t->from_gpg_past + t->from_gpg_through);
+	if (warned || !sieve_encrypt_gpg_traffic_slow(t))
+		return;
+	warned = TRUE;
+	e_warning(renv->event, "encrypt action: the fast data path past "
+		  "gpgme was not taken (past gpgme: %"PRIuUOFF_T" of "
+		  "%"PRIuUOFF_T" bytes to gpg, %"PRIuUOFF_T" of "
+		  "%"PRIuUOFF_T" bytes from gpg): encryption works, but "
+		  "slowly; does this gpgme version (%s) call data callbacks "
+		  "outside its I/O callbacks? (logged once per process)",
+		  t->to_gpg_past, t->to_gpg_past + t->to_gpg_through,
+		  t->from_gpg_past, t->from_gpg_past + t->from_gpg_through,
+		  gpgme_check_version(NULL));
+}
+
 static int
 cmd_encrypt_report(const struct sieve_runtime_env *renv,
 		   const struct ext_encrypt_context *extctx,
@@ -357,6 +384,7 @@ cmd_encrypt_report(const struct sieve_runtime_env *renv,
 		       "(%"PRIuUOFF_T" -> %"PRIuUOFF_T" bytes, %u ms)",
 		       report->key_ids, report->plain_size,
 		       report->encrypted_size, report->msecs);
+		cmd_encrypt_report_traffic(renv, &report->traffic);
 		sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
 				    "encrypted message");
 		return SIEVE_EXEC_OK;

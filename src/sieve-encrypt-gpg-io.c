@@ -50,7 +50,12 @@ struct sieve_encrypt_gpg_io {
 	ARRAY(struct sieve_encrypt_gpg_fd *) fds;
 	/* the pipe whose gpgme callback is running */
 	struct sieve_encrypt_gpg_fd *serving;
+	/* for sieve_encrypt_gpg_io_receive(): grown to what the pipe held,
+	   up to SIEVE_ENCRYPT_GPG_PIPE_SIZE (small mail needs little) */
 	unsigned char *receive_buffer;
+	size_t receive_buffer_size;
+	/* the current operation's data */
+	struct sieve_encrypt_gpg_traffic traffic;
 	gpgme_error_t op_err;
 	bool done:1;
 	bool timed_out:1;
@@ -67,7 +72,7 @@ static void sieve_encrypt_gpg_fd_ready(struct sieve_encrypt_gpg_fd *gfd)
 	/* gfd may be removed (freed) by the callback */
 	io->serving = gfd;
 	(void)gfd->callback(gfd->callback_data, gfd->fd);
-	io->serving = NULL;
+	io->serving = gfd;
 }
 
 static void sieve_encrypt_gpg_pipe_enlarge(int fd)
@@ -153,6 +158,40 @@ sieve_encrypt_gpg_io_event(void *data, gpgme_event_io_t type,
  * Moving the data past gpgme
  */
 
+/* The fast path is not taken when most of the data of a direction
+   (and at least this much) went through gpgme */
+#define SIEVE_ENCRYPT_GPG_SLOW_PATH_MIN_SIZE (256 * 1024)
+
+static bool
+sieve_encrypt_gpg_direction_slow(uoff_t past, uoff_t through)
+{
+	return (through >= SIEVE_ENCRYPT_GPG_SLOW_PATH_MIN_SIZE &&
+		through > past);
+}
+
+bool sieve_encrypt_gpg_traffic_slow(const struct sieve_encrypt_gpg_traffic *t)
+{
+	return (sieve_encrypt_gpg_direction_slow(t->to_gpg_past,
+						 t->to_gpg_through) ||
+		sieve_encrypt_gpg_direction_slow(t->from_gpg_past,
+						 t->from_gpg_through));
+}
+
+void sieve_encrypt_gpg_io_count_through(struct sieve_encrypt_gpg_io *io,
+					bool to_gpg, size_t size)
+{
+	if (to_gpg)
+		io->traffic.to_gpg_through += size;
+	else
+		io->traffic.from_gpg_through += size;
+}
+
+const struct sieve_encrypt_gpg_traffic *
+sieve_encrypt_gpg_io_traffic(const struct sieve_encrypt_gpg_io *io)
+{
+	return &io->traffic;
+}
+
 int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
 			      struct istream *input)
 {
@@ -174,12 +213,13 @@ int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
 			/* EPIPE: gpg is gone; gpgme finds that out with its
 			   next write and closes the pipe */
 			if (errno == EAGAIN || errno == EPIPE)
-				return 0;
+				return 1;
 			return -1;
 		}
 		i_stream_skip(input, ret);
+		io->traffic.to_gpg_past += ret;
 	}
-	return 0;
+	return 1;
 }
 
 ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
@@ -187,6 +227,7 @@ ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
 {
 	struct sieve_encrypt_gpg_fd *gfd = io->serving;
 	int avail = 0;
+	size_t size;
 	ssize_t ret;
 
 	/* Only what the pipe holds: a read never blocks, and gpgme's
@@ -194,10 +235,18 @@ ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
 	if (gfd == NULL || gfd->outbound ||
 	    ioctl(gfd->fd, FIONREAD, &avail) < 0 || avail <= 0)
 		return 0;
-	if (io->receive_buffer == NULL)
-		io->receive_buffer = i_malloc(SIEVE_ENCRYPT_GPG_PIPE_SIZE);
-	ret = read(gfd->fd, io->receive_buffer,
-		   I_MIN((size_t)avail, SIEVE_ENCRYPT_GPG_PIPE_SIZE));
+	size = I_MIN((size_t)avail, SIEVE_ENCRYPT_GPG_PIPE_SIZE);
+	if (size > io->receive_buffer_size) {
+		/* A fresh 1 MiB for every small mail cost more than the
+		   mail's own ciphertext (zeroing, page faults) */
+		i_free(io->receive_buffer);
+		io->receive_buffer_size = I_MIN(nearest_power(size),
+						SIEVE_ENCRYPT_GPG_PIPE_SIZE);
+		io->receive_buffer = i_malloc(io->receive_buffer_size);
+	}
+	ret = read(gfd->fd, io->receive_buffer, size);
+	if (ret > 0)
+		io->traffic.from_gpg_past += ret;
 	*data_r = io->receive_buffer;
 	return ret;
 }
@@ -283,6 +332,7 @@ void sieve_encrypt_gpg_io_begin(struct sieve_encrypt_gpg_io *io)
 	io->op_err = 0;
 	io->done = FALSE;
 	io->timed_out = FALSE;
+	i_zero(&io->traffic);
 }
 
 const struct timespec *

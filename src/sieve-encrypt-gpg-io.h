@@ -39,9 +39,28 @@ gpgme_error_t sieve_encrypt_gpg_io_end(struct sieve_encrypt_gpg_io *io,
    the bulk themselves, on the pipe that gpgme is serving when it calls
    them; outside gpgme's I/O callbacks these do nothing and return 0. */
 
-/* Write as much of input as the pipe takes without blocking. Returns 0,
-   or -1 when the write failed (errno set). A read error of input is left
-   in input->stream_errno. */
+/* The data of the current operation, in bytes: moved past gpgme by the
+   two functions below, and through gpgme (counted by the data callbacks
+   with sieve_encrypt_gpg_io_count_through()). */
+struct sieve_encrypt_gpg_traffic {
+	uoff_t to_gpg_past, to_gpg_through;
+	uoff_t from_gpg_past, from_gpg_through;
+};
+
+const struct sieve_encrypt_gpg_traffic *
+sieve_encrypt_gpg_io_traffic(const struct sieve_encrypt_gpg_io *io);
+void sieve_encrypt_gpg_io_count_through(struct sieve_encrypt_gpg_io *io,
+					bool to_gpg, size_t size);
+/* Whether the fast path was not taken: in one direction most of the data
+   (at least 256 KiB) went through gpgme, e.g. because a gpgme version
+   calls the data callbacks outside its I/O callbacks. Correct, but
+   slow. */
+bool sieve_encrypt_gpg_traffic_slow(const struct sieve_encrypt_gpg_traffic *t);
+
+/* Write as much of input as the pipe takes without blocking. Returns 1,
+   0 when called outside gpgme's I/O callback of the pipe to gpg (nothing
+   written), or -1 when the write failed (errno set). A read error of input
+   is left in input->stream_errno. */
 int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
 			      struct istream *input);
 /* Read what the pipe holds (without blocking) into a buffer owned by io,

@@ -13,6 +13,7 @@
 #include "sieve-encrypt-gpg-exec.h"
 #include "sieve-encrypt-gpg-engine.h"
 #include "sieve-encrypt-gpg-io.h"
+#include "sieve-encrypt-keycache.h"
 #include "sieve-encrypt-keyring.h"
 #include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-pgp-check.h"
@@ -485,8 +486,8 @@ sieve_encrypt_gpg_check_listing(struct sieve_encrypt_gpg *gpg,
 }
 
 static int
-sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
-			    const char *const *patterns, const char **error_r)
+sieve_encrypt_gpg_run_listing(struct sieve_encrypt_gpg *gpg,
+			      const char *const *patterns, const char **error_r)
 {
 	struct sieve_encrypt_gpg_engine_env *env;
 	gpgme_error_t err;
@@ -513,6 +514,38 @@ sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
 		return -1;
 	}
 	return sieve_encrypt_gpg_check_listing(gpg, error_r);
+}
+
+/* The keys that match the patterns into gpg->listed: listed by gpg, or as
+   gpg listed them before for the same keyring file in this process (see
+   sieve-encrypt-keycache.h) */
+static int
+sieve_encrypt_gpg_list_keys(struct sieve_encrypt_gpg *gpg,
+			    const char *const *patterns, const char **error_r)
+{
+	const struct sieve_encrypt_keycache_request req = {
+		.keyring = gpg->keyring,
+		.gpg_binary = gpg->gpg_binary,
+		.patterns = patterns,
+	};
+	struct sieve_encrypt_keycache_stamp *stamp;
+	gpgme_key_t const *keys;
+	unsigned int i, count;
+
+	if (sieve_encrypt_keycache_lookup(&req, &keys, &count, &stamp)) {
+		for (i = 0; i < count; i++) {
+			gpgme_key_ref(keys[i]);
+			array_push_back(&gpg->listed, &keys[i]);
+		}
+		return 0;
+	}
+	if (sieve_encrypt_gpg_run_listing(gpg, patterns, error_r) < 0) {
+		sieve_encrypt_keycache_stamp_free(&stamp);
+		return -1;
+	}
+	keys = array_get(&gpg->listed, &count);
+	sieve_encrypt_keycache_store(&req, &stamp, keys, count);
+	return 0;
 }
 
 static enum sieve_encrypt_gpg_status
@@ -631,8 +664,14 @@ const char *sieve_encrypt_gpg_key_ids(struct sieve_encrypt_gpg *gpg)
  * Encryption
  */
 
+const struct sieve_encrypt_gpg_traffic *
+sieve_encrypt_gpg_traffic(const struct sieve_encrypt_gpg *gpg)
+{
+	return sieve_encrypt_gpg_io_traffic(gpg->io);
+}
+
 static ssize_t
-sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size ATTR_UNUSED)
+sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
 	const unsigned char *data;
@@ -641,17 +680,24 @@ sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size ATTR_UNUSED)
 
 	/* Most of the message goes to gpg past gpgme (see
 	   sieve_encrypt_gpg_io_send()). gpgme gets only the next byte: it
-	   keeps the pipe and closes it when the message ends. */
-	if (sieve_encrypt_gpg_io_send(io->pipes, io->input) < 0)
+	   keeps the pipe and closes it when the message ends. Called
+	   outside the pipe's I/O callback (the slow path), gpgme gets what
+	   it asked for. */
+	ret = sieve_encrypt_gpg_io_send(io->pipes, io->input);
+	if (ret < 0)
 		return -1;
+	if (ret > 0)
+		size = 1;
 	do {
 		/* 0 only from a non-blocking stream: read again */
 		ret = i_stream_read_more(io->input, &data, &avail);
 	} while (ret == 0);
 	if (ret > 0) {
-		*(unsigned char *)buffer = data[0];
-		i_stream_skip(io->input, 1);
-		return 1;
+		size = I_MIN(size, avail);
+		memcpy(buffer, data, size);
+		i_stream_skip(io->input, size);
+		sieve_encrypt_gpg_io_count_through(io->pipes, TRUE, size);
+		return (ssize_t)size;
 	}
 	if (io->input->stream_errno != 0) {
 		errno = io->input->stream_errno;
@@ -691,6 +737,7 @@ sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 	/* What gpgme read, then what else the pipe holds, past gpgme (see
 	   sieve_encrypt_gpg_io_receive()) */
 	sieve_encrypt_gpg_output(io, buffer, size);
+	sieve_encrypt_gpg_io_count_through(io->pipes, FALSE, size);
 	while ((ret = sieve_encrypt_gpg_io_receive(io->pipes, &more)) > 0)
 		sieve_encrypt_gpg_output(io, more, ret);
 	if (ret < 0)

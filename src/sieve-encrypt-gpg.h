@@ -86,4 +86,10 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 			  struct istream *input, struct ostream *output,
 			  bool crlf, const char **error_r);
 
+/* How the data of the last encryption moved: past gpgme (the fast path)
+   or through it (see sieve-encrypt-gpg-io.h) */
+struct sieve_encrypt_gpg_traffic;
+const struct sieve_encrypt_gpg_traffic *
+sieve_encrypt_gpg_traffic(const struct sieve_encrypt_gpg *gpg);
+
 #endif

@@ -114,6 +114,7 @@ sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
 		return SIEVE_ENCRYPT_FAILED;
 	}
 	job->report->key_ids = sieve_encrypt_gpg_key_ids(job->gpg);
+	job->report->traffic = *sieve_encrypt_gpg_traffic(job->gpg);
 	sieve_encrypt_mime_write_tail(job->mime, output, boundary);
 	return SIEVE_ENCRYPT_DONE;
 }

@@ -4,6 +4,8 @@
 #ifndef SIEVE_ENCRYPT_MESSAGE_H
 #define SIEVE_ENCRYPT_MESSAGE_H
 
+#include "sieve-encrypt-gpg-io.h"
+
 enum sieve_encrypt_outcome {
 	/* The Sieve message was replaced by its PGP/MIME form */
 	SIEVE_ENCRYPT_DONE,
@@ -24,6 +26,8 @@ struct sieve_encrypt_report {
 	const char *key_ids;
 	uoff_t plain_size, encrypted_size;
 	unsigned int msecs;
+	/* set when DONE: how the data moved past or through gpgme */
+	struct sieve_encrypt_gpg_traffic traffic;
 };
 
 /* Encrypt the message under evaluation to the given keys, in the keyring

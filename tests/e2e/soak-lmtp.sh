@@ -7,9 +7,14 @@
 # a fixed random seed), 40 per user, sent over 4 concurrent LMTP
 # connections (tests/tools/lmtp-load.py: each connection one long LMTP
 # session, as an MTA reusing connections) to a private instance on
-# 127.0.0.1. The same load runs twice, each time with a fresh instance:
+# 127.0.0.1. The same load runs three times, each time with a fresh
+# instance:
 #   encrypt   sieve_before encrypts to the envelope recipient
 #   plain     the same script without encrypt (keep), for comparison
+#   filter    the set-up that encrypt replaces: vnd.dovecot.filter running
+#             bench/pgpmime-filter.sh (a shell script piping the message
+#             through gpg), for comparison; its messages are checked to be
+#             multipart/encrypted, not decrypted
 # Checks, for each run: every recipient answered 250; every message stored
 # exactly once, in its recipient's INBOX (a count of every Maildir, and
 # every Message-ID once); every encrypted message decrypts to its original
@@ -24,13 +29,21 @@
 # encryption until the plugin was linked with -z nodelete: Pigeonhole
 # unloaded it, and libgpgme with it, after every delivery, leaking gpgme's
 # global state each time.)
-# Reports messages/s with and without encryption, and RSS first/last.
+# Reports messages/s of each run and the ratios, RSS first/last, and per
+# delivery: the CPU time of the lmtp processes, of what they waited for
+# (the filter program and its gpg) and of gpgme's engine with its gpg
+# (sieve-encrypt-gpg-exec, reaped by the reaper), and the processes
+# started, counted from the kernel's process accounting of the run
+# (tests/tools/proc-account.py, tests/tools/soak-cost.py), for the whole
+# run and for its second half (the steady state: each lmtp process has
+# seen most users).
 #
 # Time: each run is cut off after $SOAK_DEADLINE seconds (default 150),
 # verification after $SOAK_VERIFY_TIMEOUT (default 120): a run that is cut
 # off fails, it does not hang. Needs root (SKIP otherwise).
 # Environment: SOAK_USERS (50), SOAK_MESSAGES (2000), SOAK_CONNECTIONS (4),
 # SOAK_SEED (6), SOAK_VERIFY_SAMPLE (0 = all), SOAK_DEADLINE,
+# SOAK_MODES ("encrypt plain filter": the runs to do),
 # SOAK_VERIFY_TIMEOUT, SIEVE_ENCRYPT_BUILD, SIEVE_ENCRYPT_KEEP, TMPDIR.
 #
 # Prints PASS:/FAIL:/SKIP: lines and "N passed, N failed"; exits 1 on
@@ -50,6 +63,7 @@ DC_TOP=$TOP
 . "$TOP/tests/lib/dovecot.sh"
 VERIFY=$TOP/tests/tools/pgpmime-verify.py
 LOAD=$TOP/tests/tools/lmtp-load.py
+ACCOUNT=$TOP/tests/tools/proc-account.py
 
 if [ "$(id -u)" -ne 0 ]; then
 	dc_skip "soak-lmtp" "needs root to run a Dovecot service"
@@ -66,8 +80,9 @@ SEED=${SOAK_SEED:-6}
 SAMPLE=${SOAK_VERIFY_SAMPLE:-0}
 DEADLINE=${SOAK_DEADLINE:-150}
 VERIFY_TIMEOUT=${SOAK_VERIFY_TIMEOUT:-120}
+MODES=${SOAK_MODES:-encrypt plain filter}
 
-trap 'dc_cleanup; rm -f "$REAPLOG"' EXIT
+trap 'python3 "$ACCOUNT" off 2>/dev/null; dc_cleanup; rm -f "$REAPLOG"' EXIT
 trap 'exit 130' INT TERM
 
 T0=$SECONDS
@@ -169,14 +184,14 @@ orphans()
 			'$1 != me && !index($0, secret)' || :
 }
 
-declare -A RATE RSS_FIRST RSS_LAST RSS_GROWTH
+declare -A RATE RATE2 RSS_FIRST RSS_LAST RSS_GROWTH COST
 # run NAME: start an instance, send the load, stop it; checks the replies,
 # zombies, memory and what is left running. Leaves the results in
 # $DC_DIR/NAME.* and the Maildirs in place.
 run()
 {
 	local name=$1 rc=0 summary out left _ reap_mark
-	local log_mark
+	local log_mark master
 	log_mark=$(wc -l <"$DC_LOG")
 	reap_mark=$(wc -l <"$REAPLOG")
 	if ! dc_lmtp_start; then
@@ -191,6 +206,9 @@ run()
 		sleep 0.1
 	done
 	summary=$DC_DIR/$name.summary
+	master=$DC_LMTP_PID
+	: >"$DC_DIR/$name.acct"
+	python3 "$ACCOUNT" on "$DC_DIR/$name.acct"
 	timeout -k 5 "$((DEADLINE + 30))" python3 "$LOAD" \
 		--port "$DC_LMTP_PORT" --spec "$SPEC" \
 		--connections "$CONNECTIONS" --deadline "$DEADLINE" \
@@ -200,7 +218,12 @@ run()
 		--master-pid "$DC_LMTP_PID" --zombie-root "$REAPER" --interval 0.1 \
 		>"$summary" 2>"$DC_DIR/$name.load-err" || rc=$?
 	dc_lmtp_stop
+	python3 "$ACCOUNT" off
 	tail -n +"$((log_mark + 1))" "$DC_LOG" >"$DC_DIR/$name.log"
+	COST[$name]=$(python3 "$TOP/tests/tools/soak-cost.py" "$summary" \
+		"$MESSAGES" "$DC_DIR/$name.acct" "$master" "$REAPER" 2>&1) ||
+		COST[$name]="not measured: ${COST[$name]}"
+	echo "$name: ${COST[$name]}"
 	sed -n "$((reap_mark + 1)),\$p" "$REAPLOG" >"$DC_DIR/$name.reaped"
 
 	# every recipient 250, within the deadline
@@ -230,6 +253,9 @@ EOF
 	RATE[$name]=$(python3 -c 'import json,sys
 print(json.load(open(sys.argv[1])).get("per_second", 0))' "$summary" \
 		2>/dev/null || echo 0)
+	RATE2[$name]=$(python3 -c 'import json,sys
+print(json.load(open(sys.argv[1])).get("per_second_second_half", 0))' \
+		"$summary" 2>/dev/null || echo 0)
 
 	# zombies while it ran
 	out=$(python3 -c 'import json,sys
@@ -312,7 +338,7 @@ EOF
 
 	# the log
 	# (but the master's own "Killed with signal 15" from dc_lmtp_stop)
-	out=$(grep -E 'Error:|Fatal:|Panic:|Warning:' "$DC_DIR/$name.log" |
+	out=$(grep -aE 'Error:|Fatal:|Panic:|Warning:' "$DC_DIR/$name.log" |
 		grep -vE 'master: Warning: Killed with signal 15 ' |
 		head -n 2 | cut -c1-200 || :)
 	if [ -z "$out" ]; then
@@ -393,6 +419,10 @@ EOF
 		dc_fail "$name: every message stored exactly once" "$out"
 	fi
 
+	if [ "$mode" = filtered ]; then
+		check_filtered "$name" "$batch"
+		return
+	fi
 	# verify, in two halves at once (2 cores)
 	n=$(grep -c . "$batch" || :)
 	split -n l/2 -d "$batch" "$batch."
@@ -423,8 +453,39 @@ EOF
 	fi
 }
 
+# check_filtered NAME BATCH: the stored messages of the filter run are
+# multipart/encrypted (the filter's output is not the plugin's form, which
+# pgpmime-verify.py checks)
+check_filtered()
+{
+	local name=$1 batch=$2 n bad
+	n=$(grep -c . "$batch" || :)
+	bad=$(cut -f2 "$batch" | while IFS= read -r f; do
+		grep -qi '^Content-Type: multipart/encrypted' "$f" || echo "$f"
+	done | head -n 3)
+	if [ -z "$bad" ] && [ "$n" -eq "$MESSAGES" ]; then
+		dc_pass "$name: all $n stored messages are multipart/encrypted"
+	else
+		dc_fail "$name: stored messages are multipart/encrypted" \
+			"$n stored; not encrypted: $bad"
+	fi
+}
+
+# put_maildirs NAME: move the Maildirs aside, for the next run
+put_maildirs()
+{
+	local i h
+	for i in $(seq 1 "$USERS"); do
+		h=$(dc_home "$(user_name "$i")")
+		[ ! -d "$h/Maildir" ] || mv "$h/Maildir" "$h/Maildir.$1"
+	done
+}
+
+wants() { case " $MODES " in *" $1 "*) return 0 ;; esac; return 1; }
+
 # --- encrypting run ------------------------------------------------------------
 
+if wants encrypt; then
 dc_global_script 'require ["vnd.x.encrypt", "envelope", "variables"];
 if envelope :matches "to" "*" {
   encrypt "${1}";
@@ -441,13 +502,12 @@ fi
 T2=$SECONDS
 check_store encrypt encrypted
 echo "encrypt: load $((T2 - T1)) s, checks $((SECONDS - T2)) s"
-for i in $(seq 1 "$USERS"); do
-	h=$(dc_home "$(user_name "$i")")
-	[ ! -d "$h/Maildir" ] || mv "$h/Maildir" "$h/Maildir.encrypt"
-done
+put_maildirs encrypt
+fi
 
 # --- the same load without encryption ------------------------------------------
 
+if wants plain; then
 dc_global_script 'require ["envelope", "variables"];
 if envelope :matches "to" "*" {
   keep;
@@ -463,9 +523,58 @@ fi
 T2=$SECONDS
 check_store plain plain
 echo "plain: load $((T2 - T1)) s, checks $((SECONDS - T2)) s"
+put_maildirs plain
+fi
 
-echo "messages/s: ${RATE[encrypt]:-?} with encryption, ${RATE[plain]:-?} without" \
+# --- the same load through a filter script and gpg -----------------------------
+
+if wants filter; then
+EXTPROGRAMS=$(find /usr/lib/dovecot -name 'lib90_sieve_extprograms_plugin.so' |
+	head -n 1)
+if [ -z "$EXTPROGRAMS" ]; then
+	dc_skip "filter" "lib90_sieve_extprograms_plugin.so not found"
+else
+	mkdir -p "$DC_DIR/filter-bin"
+	cp "$TOP/bench/pgpmime-filter.sh" "$DC_DIR/filter-bin/"
+	chmod -R a+rX "$DC_DIR/filter-bin"
+	# extprograms next to the plugin, in one sieve_plugin_dir
+	[ "$DC_PLUGIN_DIR" = "$DC_DIR/plugin" ] || {
+		mkdir -p "$DC_DIR/plugin"
+		cp "$DC_PLUGIN_DIR/lib90_sieve_encrypt_plugin.so" "$DC_DIR/plugin/"
+		DC_PLUGIN_DIR=$DC_DIR/plugin
+	}
+	cp "$EXTPROGRAMS" "$DC_DIR/plugin/"
+	dc_plugin_setting sieve_plugins "sieve_encrypt sieve_extprograms"
+	dc_plugin_setting sieve_global_extensions \
+		"+vnd.x.encrypt +vnd.dovecot.filter"
+	dc_plugin_setting sieve_filter_bin_dir "$DC_DIR/filter-bin"
+	dc_global_script 'require ["vnd.dovecot.filter"];
+filter "pgpmime-filter.sh";'
+	T1=$SECONDS
+	run filter
+	T2=$SECONDS
+	check_store filter filtered
+	echo "filter: load $((T2 - T1)) s, checks $((SECONDS - T2)) s"
+	put_maildirs filter
+fi
+fi
+
+ratio() { python3 -c 'import sys
+a, b = (float(x or 0) for x in sys.argv[1:3])
+print("%.2f" % (a / b) if b > 0 else "?")' "$1" "$2"; }
+echo "messages/s: ${RATE[encrypt]:-?} with encryption, ${RATE[plain]:-?}" \
+	"without, ${RATE[filter]:-?} through the filter script" \
 	"($CONNECTIONS connections, $(nproc 2>/dev/null || echo '?') CPUs)"
+echo "ratios: encrypt/plain $(ratio "${RATE[encrypt]:-}" "${RATE[plain]:-}")," \
+	"encrypt/filter $(ratio "${RATE[encrypt]:-}" "${RATE[filter]:-}")"
+echo "second half of each run (the steady state): messages/s" \
+	"${RATE2[encrypt]:-?} with encryption, ${RATE2[plain]:-?} without," \
+	"${RATE2[filter]:-?} through the filter script; ratios: encrypt/plain" \
+	"$(ratio "${RATE2[encrypt]:-}" "${RATE2[plain]:-}"), encrypt/filter" \
+	"$(ratio "${RATE2[encrypt]:-}" "${RATE2[filter]:-}")"
+for m in $MODES; do
+	echo "$m: ${COST[$m]:-not run}"
+done
 echo "lmtp VmRSS (mean per process, first -> last quarter): encrypt" \
 	"${RSS_FIRST[encrypt]:-?} -> ${RSS_LAST[encrypt]:-?} kB" \
 	"(${RSS_GROWTH[encrypt]:-?}), plain" \
