@@ -415,13 +415,23 @@ static const char *sieve_encrypt_key_id(gpgme_key_t key)
 		key->subkeys->keyid : "?");
 }
 
+static bool sieve_encrypt_key_equals(gpgme_key_t a, gpgme_key_t b)
+{
+	return (a == b ||
+		(a->subkeys != NULL && b->subkeys != NULL &&
+		 a->subkeys->fpr != NULL && b->subkeys->fpr != NULL &&
+		 strcmp(a->subkeys->fpr, b->subkeys->fpr) == 0));
+}
+
+/* Each key once, also when several specs (or a keyring holding a key block
+   twice) name it: gpg writes one session key packet per key */
 static void
 sieve_encrypt_gpg_add_key(struct sieve_encrypt_gpg *gpg, gpgme_key_t key)
 {
 	gpgme_key_t const *old;
 
 	array_foreach(&gpg->keys, old) {
-		if (*old == key)
+		if (sieve_encrypt_key_equals(*old, key))
 			return;
 	}
 	gpgme_key_ref(key);
@@ -505,7 +515,14 @@ sieve_encrypt_gpg_run_listing(struct sieve_encrypt_gpg *gpg,
 		/* The keys came as events; what is left to fetch is the
 		   keyring error gpg reported, if any (e.g. unreadable) */
 		err = gpgme_op_keylist_next(gpg->ctx, &key);
-		i_assert(err != 0);
+		if (err == 0) {
+			/* Not how this gpgme version was known to behave:
+			   fail rather than miss a key */
+			gpgme_key_unref(key);
+			*error_r = "gpgme returned a key outside the listing's "
+				"events";
+			return -1;
+		}
 	}
 	if (err != 0 && gpgme_err_code(err) != GPG_ERR_EOF) {
 		*error_r = t_strdup_printf("listing keys in %s failed: %s",

@@ -608,6 +608,9 @@ damage()
 	kbx-directory) mkdir "$GNUPG_A/pubring.kbx" ;;
 	kbx-fifo) mkfifo "$GNUPG_A/pubring.kbx" ;;
 	gpg-legacy) cp "$LEGACY/pubring.gpg" "$GNUPG_A/" ;;
+	gpg-twice)
+		cat "$LEGACY/pubring.gpg" "$LEGACY/pubring.gpg" \
+			>"$GNUPG_A/pubring.gpg" ;;
 	gpg-garbage) garbage >"$GNUPG_A/pubring.gpg" ;;
 	gpg-truncated)
 		head -c "$LEGACY_CUT" "$LEGACY/pubring.gpg" \
@@ -666,6 +669,12 @@ dc_configure
 deliver "$MSG"
 expect "legacy pubring.gpg alone -> encrypted" 0 encrypted \
 	"encrypted message to key"
+# gpg lists a key block that a legacy keyring holds twice twice; it is
+# one recipient (gpg writes one session key packet for it)
+damage gpg-twice
+deliver "$MSG"
+expect "legacy pubring.gpg with the key block twice -> encrypted" 0 \
+	encrypted "encrypted message to key"
 cp -a "$PRISTINE/pubring.kbx" "$GNUPG_A/"
 head -c 4096 /dev/urandom >"$GNUPG_A/pubring.gpg"
 deliver "$MSG"
