@@ -159,6 +159,15 @@ check()
 	fi
 }
 
+# One lmtp process serves every delivery: its cache is what is tested
+# (with more, the master may hand a connection to a second process while
+# the first is still finishing the previous one)
+cat >"$DC_DIR/extra.conf" <<EOF
+service lmtp {
+  process_limit = 1
+}
+EOF
+dc_write_config
 dc_lmtp_start || { dc_fail "start LMTP" "see above"; dc_summary; exit 1; }
 
 # 0. gpgme's engine discovery (gpg --version), once per process

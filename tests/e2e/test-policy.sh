@@ -32,7 +32,14 @@ dc_kill_agents
 
 # The fake gpg programs must be reachable by the mail account
 mkdir -p "$DC_DIR/bin"
-cp "$FAKES"/gpg-hang "$FAKES"/gpg-crash "$DC_DIR/bin/"
+cp "$FAKES"/gpg-crash "$DC_DIR/bin/"
+# gpg-hang with a sleep of its own, to be told apart from those of other
+# runs on the machine
+HANG_SLEEP="sleep 600.$$"
+sed "s/exec sleep 600\$/exec $HANG_SLEEP/" "$FAKES/gpg-hang" \
+	>"$DC_DIR/bin/gpg-hang"
+grep -q "$HANG_SLEEP" "$DC_DIR/bin/gpg-hang" ||
+	{ echo "test-policy.sh: making gpg-hang failed" >&2; exit 1; }
 chmod 755 "$DC_DIR/bin" "$DC_DIR/bin"/*
 
 MSG=$DC_DIR/msg.eml
@@ -102,8 +109,7 @@ expect()
 		dc_fail "$name" "processes left behind: $(dc_leftover_processes)"
 		return
 	fi
-	# this session only (-s 0): other runs on the machine have their own
-	if pgrep -s 0 -f "sleep 600" >/dev/null; then
+	if pgrep -f "^$HANG_SLEEP\$" >/dev/null; then
 		dc_fail "$name" "a hanging gpg was left running"
 		return
 	fi

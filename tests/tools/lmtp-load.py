@@ -279,14 +279,16 @@ class Load:
         for t, done, pid, rss in self.samples:
             per.setdefault(pid, []).append((done, rss))
         out = {}
-        q1, q3 = self.total * 0.25, self.total * 0.75
+        # the second quarter, not the first: that one holds each
+        # process's start-up (plugin, gpgme and gpg's libraries loaded)
+        q1, q2, q3 = self.total * 0.25, self.total * 0.5, self.total * 0.75
         for pid, rows in sorted(per.items()):
-            first = [r for d, r in rows if d < q1]
+            second = [r for d, r in rows if q1 <= d < q2]
             last = [r for d, r in rows if d >= q3]
             out[str(pid)] = {
                 "samples": len(rows),
-                "first_quarter_kb": (round(sum(first) / len(first))
-                                     if first else None),
+                "second_quarter_kb": (round(sum(second) / len(second))
+                                      if second else None),
                 "last_quarter_kb": (round(sum(last) / len(last))
                                     if last else None),
                 "max_kb": max(r for _, r in rows),
