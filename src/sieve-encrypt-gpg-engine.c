@@ -2,6 +2,7 @@
  */
 
 #include "lib.h"
+#include "str.h"
 
 #include "sieve-encrypt-gpg-exec.h"
 #include "sieve-encrypt-groups.h"
@@ -18,7 +19,7 @@
 #define SIEVE_ENCRYPT_GPGME_NO_VERSION "1.0.0"
 
 /* The environment variables set for one gpgme call */
-#define SIEVE_ENCRYPT_ENGINE_ENV_MAX 5
+#define SIEVE_ENCRYPT_ENGINE_ENV_MAX 6
 
 struct sieve_encrypt_env_var {
 	const char *name;
@@ -63,12 +64,12 @@ static const char *sieve_encrypt_group_name(gid_t gid)
    allowed by the admin. (Else the engine sets the user's own.) */
 static int
 sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
+					   const gid_t *own, int own_count,
 					   const char *allowed_gids,
 					   const char **error_r)
 {
-	uid_t euid = geteuid();
-	gid_t *own, *allowed, foreign;
-	int settable, own_count, allowed_count;
+	gid_t *allowed, foreign;
+	int settable, allowed_count;
 	bool found;
 
 	if ((settable = sieve_encrypt_groups_settable()) != 0) {
@@ -76,25 +77,17 @@ sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
 			*error_r = t_strdup_printf("getresuid() failed: %m");
 		return settable;
 	}
-	own = sieve_encrypt_user_groups(euid, getegid(), &own_count);
-	if (own == NULL) {
-		*error_r = t_strdup_printf("the groups of uid %lu: %m",
-					   (unsigned long)euid);
-		return -1;
-	}
 	allowed = sieve_encrypt_groups_parse(allowed_gids, &allowed_count);
 	if (allowed == NULL) {
 		*error_r = t_strdup_printf(
 			"sieve_encrypt_gpg_allowed_groups: not a list of gids: "
 			"%s", allowed_gids);
-		free(own);
 		return -1;
 	}
 	found = sieve_encrypt_groups_find_foreign(groups, count,
 						  own, own_count,
 						  allowed, allowed_count,
 						  &foreign);
-	free(own);
 	free(allowed);
 	if (found) {
 		*error_r = t_strdup_printf(
@@ -111,11 +104,39 @@ sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
 	return 0;
 }
 
+/* The mail user's own groups (sieve-encrypt-groups.h), as the list of
+   gids that the engine gets */
+static int
+sieve_encrypt_gpg_engine_user_groups(const char **gids_r,
+				     gid_t **own_r, int *own_count_r,
+				     const char **error_r)
+{
+	uid_t euid = geteuid();
+	string_t *gids = t_str_new(64);
+	gid_t *own;
+	int i;
+
+	own = sieve_encrypt_user_groups(euid, getegid(), own_count_r);
+	if (own == NULL) {
+		*error_r = t_strdup_printf("the groups of uid %lu: %m",
+					   (unsigned long)euid);
+		return -1;
+	}
+	for (i = 0; i < *own_count_r; i++) {
+		str_printfa(gids, "%s%lu", i > 0 ? " " : "",
+			    (unsigned long)own[i]);
+	}
+	*own_r = own;
+	*gids_r = str_c(gids);
+	return 0;
+}
+
 int sieve_encrypt_gpg_engine_check_ids(const char *allowed_gids,
+				       const char **user_gids_r,
 				       const char **error_r)
 {
-	gid_t *groups;
-	int i, count;
+	gid_t *groups, *own;
+	int i, count, own_count, ret;
 
 	if (geteuid() == 0) {
 		*error_r = "refusing to run gpg as root: the delivery runs "
@@ -143,9 +164,15 @@ int sieve_encrypt_gpg_engine_check_ids(const char *allowed_gids,
 			return -1;
 		}
 	}
-	return sieve_encrypt_gpg_engine_check_kept_groups(groups, count,
-							  allowed_gids,
-							  error_r);
+	if (sieve_encrypt_gpg_engine_user_groups(user_gids_r, &own, &own_count,
+						 error_r) < 0)
+		return -1;
+	ret = sieve_encrypt_gpg_engine_check_kept_groups(groups, count,
+							 own, own_count,
+							 allowed_gids,
+							 error_r);
+	free(own);
+	return ret;
 }
 
 /*
@@ -186,6 +213,8 @@ sieve_encrypt_gpg_engine_env_push(const struct sieve_encrypt_gpg_run *run)
 	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE,
 		t_strdup_printf("%lld.%09ld", (long long)run->deadline.tv_sec,
 				run->deadline.tv_nsec));
+	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_USER_GROUPS,
+			      run->user_gids);
 	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS,
 			      run->allowed_gids);
 	return env;
@@ -275,12 +304,14 @@ sieve_encrypt_gpg_check_executable(const char *what, const char *path,
 }
 
 int sieve_encrypt_gpg_engine_use(const char *exec_path, const char *gpg,
+				 const char *user_gids,
 				 const char *allowed_gids,
 				 unsigned int timeout_msecs,
 				 const char **error_r)
 {
 	struct sieve_encrypt_gpg_run run = {
 		.gpg = gpg,
+		.user_gids = user_gids,
 		.allowed_gids = allowed_gids,
 	};
 	struct sieve_encrypt_gpg_engine_env *env;

@@ -20,6 +20,9 @@ struct sieve_encrypt_gpg_run {
 	const char *keyring;
 	/* when gpg is killed (CLOCK_MONOTONIC) */
 	struct timespec deadline;
+	/* the mail user's own gids, separated by spaces, the primary one
+	   first (sieve_encrypt_gpg_engine_check_ids()) */
+	const char *user_gids;
 	/* gids (separated by spaces) that gpg may keep besides the user's
 	   own where they cannot be dropped; NULL or "": none */
 	const char *allowed_gids;
@@ -31,16 +34,19 @@ struct sieve_encrypt_gpg_engine_env;
    the supplementary groups; and where the groups cannot be dropped, for
    a group that is neither the user's own nor among allowed_gids (gids
    separated by spaces). The engine would refuse too, less clearly.
-   Returns 0, or -1 with error_r naming the cause. */
+   Returns 0 with the mail user's own gids in user_gids_r (for the
+   engine), or -1 with error_r naming the cause. */
 int sieve_encrypt_gpg_engine_check_ids(const char *allowed_gids,
+				       const char **user_gids_r,
 				       const char **error_r);
 
 /* Make exec_path gpgme's OpenPGP engine for every context of this
    process. gpgme runs an engine once with --version when it becomes the
    engine (once per process, and again when the setting changes); that run
-   gets gpg, allowed_gids and a deadline timeout_msecs from now. Returns
-   0, or -1 with error_r set. */
+   gets gpg, user_gids, allowed_gids and a deadline timeout_msecs from
+   now. Returns 0, or -1 with error_r set. */
 int sieve_encrypt_gpg_engine_use(const char *exec_path, const char *gpg,
+				 const char *user_gids,
 				 const char *allowed_gids,
 				 unsigned int timeout_msecs,
 				 const char **error_r);

@@ -12,12 +12,16 @@
  *     saved ids all become the mail user's, which an unprivileged process
  *     may do: setresuid(2)), clears all capabilities and sets
  *     no_new_privs. The supplementary groups become the mail user's own
- *     when the process can set them (real or saved uid 0: Dovecot's LMTP
- *     run as root): the primary gid and, when a system account has the
- *     uid, that account's groups (what Dovecot's passwd userdb gives
- *     through system_groups_user); not what only the delivery process
- *     has: the LMTP service's extra_groups (Dovecot's internal group, for
- *     its sockets) and mail_access_groups (for mail storage). Otherwise
+ *     (SIEVE_ENCRYPT_GPG_USER_GROUPS, which the plugin looks up: the
+ *     primary gid and, when a system account has the uid, that account's
+ *     groups, what Dovecot's passwd userdb gives through
+ *     system_groups_user) when the process can set them (real or saved
+ *     uid 0: Dovecot's LMTP run as root); not what only the delivery
+ *     process has: the LMTP service's extra_groups (Dovecot's internal
+ *     group, for its sockets) and mail_access_groups (for mail storage).
+ *     (The list is taken from the plugin, which runs this program: no
+ *     caller can set groups it could not set itself, and this program
+ *     looks nothing up, so it loads no NSS module per gpg run.) Otherwise
  *     (dovecot-lda run as the user, service lmtp { user = ... }) the
  *     process cannot change them: then each of them must be the user's
  *     own or one the admin allowed (sieve_encrypt_gpg_allowed_groups,
@@ -49,7 +53,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -98,6 +101,9 @@ struct gpg_exec {
 	const char *gpg;
 	const char *keyring;
 	struct timespec deadline;
+	/* the mail user's own groups, from the plugin */
+	gid_t *user_groups;
+	int user_groups_count;
 	/* the groups the admin allows besides the user's own, where this
 	   process cannot drop them */
 	gid_t *allowed_groups;
@@ -187,6 +193,19 @@ static int find_status_fd(int argc, char **argv)
 	return -1;
 }
 
+/* A list of gids in the environment variable name */
+static gid_t *
+parse_groups(const struct gpg_exec *ge, const char *name, int *count_r)
+{
+	gid_t *groups = sieve_encrypt_groups_parse(getenv(name), count_r);
+
+	if (groups == NULL) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "%s is not a list of gids: %s", name, strerror(errno));
+	}
+	return groups;
+}
+
 static void read_request(struct gpg_exec *ge, int argc, char **argv)
 {
 	ge->status_fd = find_status_fd(argc, argv);
@@ -206,15 +225,17 @@ static void read_request(struct gpg_exec *ge, int argc, char **argv)
 		       "%s is not set to the absolute path of a keyring",
 		       SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING);
 	}
-	ge->allowed_groups = sieve_encrypt_groups_parse(
-		getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS),
-		&ge->allowed_groups_count);
-	if (ge->allowed_groups == NULL) {
+	ge->user_groups = parse_groups(ge,
+		SIEVE_ENCRYPT_GPG_EXEC_ENV_USER_GROUPS,
+		&ge->user_groups_count);
+	if (ge->user_groups_count == 0) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "%s is not a list of gids: %s",
-		       SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS,
-		       strerror(errno));
+		       "%s is not set to the mail user's groups",
+		       SIEVE_ENCRYPT_GPG_EXEC_ENV_USER_GROUPS);
 	}
+	ge->allowed_groups = parse_groups(ge,
+		SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS,
+		&ge->allowed_groups_count);
 	if (!parse_deadline(getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE),
 			    &ge->deadline)) {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
@@ -255,29 +276,17 @@ static gid_t *current_groups(const struct gpg_exec *ge, int *count_r)
 	return groups;
 }
 
-/* The mail user's own groups (see the top of this file) */
-static void find_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
-{
-	ge->groups = sieve_encrypt_user_groups(uid, gid, &ge->groups_count);
-	if (ge->groups == NULL) {
-		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-		       "refusing to run gpg: the groups of uid %ld: %s",
-		       (long)uid, strerror(errno));
-	}
-}
-
 /* Where the groups cannot be changed: each must be the user's own or
    allowed by the admin */
-static void check_kept_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
+static void check_kept_groups(struct gpg_exec *ge, uid_t uid)
 {
 	gid_t *groups, foreign;
 	int count;
 
 	groups = current_groups(ge, &count);
 	refuse_root_group(ge, groups, count);
-	find_user_groups(ge, uid, gid);
-	if (sieve_encrypt_groups_find_foreign(groups, count, ge->groups,
-					      ge->groups_count,
+	if (sieve_encrypt_groups_find_foreign(groups, count, ge->user_groups,
+					      ge->user_groups_count,
 					      ge->allowed_groups,
 					      ge->allowed_groups_count,
 					      &foreign)) {
@@ -288,7 +297,6 @@ static void check_kept_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 		       (long)foreign, (long)uid);
 	}
 	/* What gpg keeps */
-	free(ge->groups);
 	ge->groups = groups;
 	ge->groups_count = count;
 }
@@ -306,10 +314,17 @@ static void set_user_groups(struct gpg_exec *ge, uid_t uid, gid_t gid)
 		       strerror(errno));
 	}
 	if (settable == 0) {
-		check_kept_groups(ge, uid, gid);
+		check_kept_groups(ge, uid);
 		return;
 	}
-	find_user_groups(ge, uid, gid);
+	if (ge->user_groups[0] != gid) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: the user's groups (%s) do not "
+		       "start with the effective gid %ld",
+		       SIEVE_ENCRYPT_GPG_EXEC_ENV_USER_GROUPS, (long)gid);
+	}
+	ge->groups = ge->user_groups;
+	ge->groups_count = ge->user_groups_count;
 	refuse_root_group(ge, ge->groups, ge->groups_count);
 	if (seteuid(0) < 0 ||
 	    setgroups(ge->groups_count, ge->groups) < 0) {

@@ -16,6 +16,9 @@
 #define SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING "SIEVE_ENCRYPT_GPG_KEYRING"
 /* When gpg is killed: CLOCK_MONOTONIC time as "SECONDS.NANOSECONDS" */
 #define SIEVE_ENCRYPT_GPG_EXEC_ENV_DEADLINE "SIEVE_ENCRYPT_GPG_DEADLINE"
+/* The mail user's own gids, separated by spaces, the primary one first:
+   what gpg gets where the program can set the groups */
+#define SIEVE_ENCRYPT_GPG_EXEC_ENV_USER_GROUPS "SIEVE_ENCRYPT_GPG_USER_GROUPS"
 /* The gids, separated by spaces, that gpg may keep besides the user's
    own where the program cannot drop them (sieve_encrypt_gpg_allowed_groups);
    unset or empty: none */

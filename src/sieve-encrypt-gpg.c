@@ -33,6 +33,8 @@ struct sieve_encrypt_gpg {
 	/* gids gpg may keep besides the user's own (see
 	   sieve_encrypt_gpg_engine_check_ids()) */
 	char *allowed_gids;
+	/* the mail user's own gids, for the engine */
+	char *user_gids;
 	unsigned int timeout_secs;
 	bool compress;
 
@@ -226,6 +228,7 @@ sieve_encrypt_gpg_env_push(const struct sieve_encrypt_gpg *gpg)
 		.gpg = gpg->gpg_binary,
 		.keyring = gpg->keyring,
 		.deadline = *sieve_encrypt_gpg_io_deadline(gpg->io),
+		.user_gids = gpg->user_gids,
 		.allowed_gids = gpg->allowed_gids,
 	};
 
@@ -246,20 +249,20 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 {
 	enum sieve_encrypt_gpg_status status;
 	struct sieve_encrypt_gpg *gpg;
-	const char *keyring;
+	const char *keyring, *user_gids;
 	gpgme_ctx_t ctx;
 	gpgme_error_t err;
 
 	*gpg_r = NULL;
 	if (sieve_encrypt_gpg_engine_check_ids(params->allowed_gids,
-					       error_r) < 0)
+					       &user_gids, error_r) < 0)
 		return SIEVE_ENCRYPT_GPG_FAILED;
 	status = sieve_encrypt_keyring_find(params->home_dir, &keyring,
 					    error_r);
 	if (status != SIEVE_ENCRYPT_GPG_OK)
 		return status;
 	if (sieve_encrypt_gpg_engine_use(params->exec_path, params->gpg_binary,
-					 params->allowed_gids,
+					 user_gids, params->allowed_gids,
 					 params->timeout_secs * 1000,
 					 error_r) < 0)
 		return SIEVE_ENCRYPT_GPG_FAILED;
@@ -280,6 +283,7 @@ sieve_encrypt_gpg_create(const struct sieve_encrypt_gpg_params *params,
 	gpg->keyring = i_strdup(keyring);
 	gpg->gpg_binary = i_strdup(params->gpg_binary);
 	gpg->allowed_gids = i_strdup(params->allowed_gids);
+	gpg->user_gids = i_strdup(user_gids);
 	gpg->timeout_secs = params->timeout_secs;
 	gpg->compress = params->compress;
 	i_array_init(&gpg->listed, 8);
@@ -314,6 +318,7 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 	i_free(gpg->keyring);
 	i_free(gpg->gpg_binary);
 	i_free(gpg->allowed_gids);
+	i_free(gpg->user_gids);
 	i_free(gpg);
 }
 

@@ -31,7 +31,9 @@
 # leaves no process, under LMTP as root with a distinct uid and under LDA.
 # A delivery with group 0 among its groups (LMTP, mail_access_groups =
 # root) is refused by the plugin, naming the cause; the helper itself
-# refuses root ids and groups, with a status line and exit code 126.
+# refuses root ids and groups, a group it cannot drop that is not the
+# user's, a missing or wrong list of the user's groups, and a missing
+# deadline, with a status line and exit code 126.
 # The keyring fault wording is the same under LDA and LMTP.
 #
 # Needs root (LMTP, uids); SKIP otherwise. Prints PASS:/FAIL:/SKIP: lines
@@ -499,6 +501,7 @@ helper_refuses()
 	out=$("$@" env -i SIEVE_ENCRYPT_GPG=/usr/bin/gpg \
 		SIEVE_ENCRYPT_GPG_KEYRING="$(dc_home alice)/.gnupg/pubring.kbx" \
 		SIEVE_ENCRYPT_GPG_DEADLINE=999999999.0 \
+		SIEVE_ENCRYPT_GPG_USER_GROUPS="${USER_GROUPS-$DUID}" \
 		"$DC_GPG_EXEC" --status-fd 1 --list-keys 2>/dev/null) || rc=$?
 	if [ "$rc" -eq 126 ] && printf '%s\n' "$out" |
 		grep -q "^\[GNUPG:\] SIEVE_ENCRYPT_GPG_EXEC_REFUSED .*$want"; then
@@ -515,8 +518,16 @@ helper_refuses "effective gid 0" "the effective gid is 0" \
 helper_refuses "a group it cannot drop, neither the user's nor allowed" \
 	"group $INTERNAL_GID is not uid $DUID's own" \
 	setpriv --reuid="$DUID" --regid="$DUID" --groups="$INTERNAL_GID"
+USER_GROUPS="" helper_refuses "to run without the user's groups" \
+	"SIEVE_ENCRYPT_GPG_USER_GROUPS is not set to the mail user's groups" \
+	setpriv --euid="$DUID" --egid="$DUID" --clear-groups
+USER_GROUPS="$INTERNAL_GID $DUID" helper_refuses \
+	"user's groups that do not start with the effective gid" \
+	"do not start with the effective gid $DUID" \
+	setpriv --euid="$DUID" --egid="$DUID" --clear-groups
 out=$(setpriv --reuid="$DUID" --regid="$DUID" --clear-groups env -i \
-	SIEVE_ENCRYPT_GPG=/usr/bin/gpg "$DC_GPG_EXEC" --version 2>&1) && rc=0 ||
+	SIEVE_ENCRYPT_GPG=/usr/bin/gpg SIEVE_ENCRYPT_GPG_USER_GROUPS="$DUID" \
+	"$DC_GPG_EXEC" --version 2>&1) && rc=0 ||
 	rc=$?
 if [ "$rc" -eq 126 ] && printf '%s' "$out" | grep -q "SIEVE_ENCRYPT_GPG_DEADLINE"
 then
