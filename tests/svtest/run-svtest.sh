@@ -2,8 +2,12 @@
 # run-svtest.sh FILE.svtest
 #
 # Runs one .svtest script with Pigeonhole's testsuite program and the plugin
-# from the build tree (automake test driver; exit 77 = skipped).
+# from the build tree (automake test driver; exit 77 = skipped, 99 = error).
 #   PIGEONHOLE_TESTSUITE_BIN  the testsuite program (tests/setup/build-testsuite.sh)
+#   SIEVE_ENCRYPT_TESTSUITE_REQUIRED=yes
+#                             the program was named (make check
+#                             PIGEONHOLE_TESTSUITE_BIN=...): missing, it is
+#                             an error, not a skip
 #   SIEVE_ENCRYPT_PLUGIN_DIR  directory holding lib90_sieve_encrypt_plugin.so
 #   SIEVE_ENCRYPT_GPG_EXEC    the build tree's sieve-encrypt-gpg-exec (the
 #                             scripts set sieve_encrypt_gpg_exec to a copy,
@@ -28,6 +32,7 @@ gpg_exec=${SIEVE_ENCRYPT_GPG_EXEC:?SIEVE_ENCRYPT_GPG_EXEC not set}
 if [ -z "$testsuite" ] || [ ! -x "$testsuite" ]; then
 	echo "testsuite program not found (PIGEONHOLE_TESTSUITE_BIN='$testsuite');" \
 		"build it with tests/setup/build-testsuite.sh" >&2
+	[ "${SIEVE_ENCRYPT_TESTSUITE_REQUIRED:-}" != yes ] || exit 99
 	exit 77
 fi
 
