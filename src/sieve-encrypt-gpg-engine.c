@@ -112,9 +112,8 @@ sieve_encrypt_gpg_engine_user_groups(const char **gids_r,
 				     const char **error_r)
 {
 	uid_t euid = geteuid();
-	string_t *gids = t_str_new(64);
 	gid_t *own;
-	int i;
+	char *gids;
 
 	own = sieve_encrypt_user_groups(euid, getegid(), own_count_r);
 	if (own == NULL) {
@@ -122,12 +121,11 @@ sieve_encrypt_gpg_engine_user_groups(const char **gids_r,
 					   (unsigned long)euid);
 		return -1;
 	}
-	for (i = 0; i < *own_count_r; i++) {
-		str_printfa(gids, "%s%lu", i > 0 ? " " : "",
-			    (unsigned long)own[i]);
-	}
+	if ((gids = sieve_encrypt_groups_format(own, *own_count_r)) == NULL)
+		i_fatal_status(FATAL_OUTOFMEM, "malloc() failed: %m");
+	*gids_r = t_strdup(gids);
+	free(gids);
 	*own_r = own;
-	*gids_r = str_c(gids);
 	return 0;
 }
 
@@ -136,7 +134,7 @@ int sieve_encrypt_gpg_engine_check_ids(const char *allowed_gids,
 				       const char **error_r)
 {
 	gid_t *groups, *own;
-	int i, count, own_count, ret;
+	int count, own_count, ret;
 
 	if (geteuid() == 0) {
 		*error_r = "refusing to run gpg as root: the delivery runs "
@@ -149,28 +147,27 @@ int sieve_encrypt_gpg_engine_check_ids(const char *allowed_gids,
 			"runs with effective gid 0 (userdb, mail_gid)";
 		return -1;
 	}
-	count = getgroups(0, NULL);
-	groups = t_new(gid_t, I_MAX(count, 1));
-	count = getgroups(I_MAX(count, 1), groups);
-	if (count < 0) {
+	if ((groups = sieve_encrypt_current_groups(&count)) == NULL) {
 		*error_r = t_strdup_printf("getgroups() failed: %m");
 		return -1;
 	}
-	for (i = 0; i < count; i++) {
-		if (groups[i] == 0) {
-			*error_r = "refusing to run gpg with group root: gid 0 "
-				"is among the delivery's supplementary groups "
-				"(mail_access_groups, system groups)";
-			return -1;
-		}
+	if (sieve_encrypt_groups_contain(groups, count, 0)) {
+		free(groups);
+		*error_r = "refusing to run gpg with group root: gid 0 "
+			"is among the delivery's supplementary groups "
+			"(mail_access_groups, system groups)";
+		return -1;
 	}
 	if (sieve_encrypt_gpg_engine_user_groups(user_gids_r, &own, &own_count,
-						 error_r) < 0)
+						 error_r) < 0) {
+		free(groups);
 		return -1;
+	}
 	ret = sieve_encrypt_gpg_engine_check_kept_groups(groups, count,
 							 own, own_count,
 							 allowed_gids,
 							 error_r);
+	free(groups);
 	free(own);
 	return ret;
 }

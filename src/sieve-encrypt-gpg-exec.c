@@ -252,14 +252,10 @@ static void read_request(struct gpg_exec *ge, int argc, char **argv)
 static void
 refuse_root_group(const struct gpg_exec *ge, const gid_t *groups, int count)
 {
-	int i;
-
-	for (i = 0; i < count; i++) {
-		if (groups[i] == 0) {
-			refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
-			       "refusing to run gpg: group 0 (root) is among "
-			       "the supplementary groups");
-		}
+	if (sieve_encrypt_groups_contain(groups, count, 0)) {
+		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
+		       "refusing to run gpg: group 0 (root) is among "
+		       "the supplementary groups");
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -104,7 +105,25 @@ gid_t *sieve_encrypt_groups_parse(const char *str, int *count_r)
 	return groups;
 }
 
-static bool groups_contain(const gid_t *groups, int count, gid_t gid)
+char *sieve_encrypt_groups_format(const gid_t *groups, int count)
+{
+	/* A gid_t has at most 10 digits, each followed by a space or the
+	   terminating NUL */
+	size_t size = (count > 0 ? (size_t)count : 0) * 11 + 1, len = 0;
+	char *str;
+	int i;
+
+	if ((str = malloc(size)) == NULL)
+		return NULL;
+	str[0] = '\0';
+	for (i = 0; i < count; i++) {
+		len += snprintf(str + len, size - len, "%s%lu",
+				i > 0 ? " " : "", (unsigned long)groups[i]);
+	}
+	return str;
+}
+
+bool sieve_encrypt_groups_contain(const gid_t *groups, int count, gid_t gid)
 {
 	int i;
 
@@ -123,8 +142,10 @@ bool sieve_encrypt_groups_find_foreign(const gid_t *groups, int count,
 	int i;
 
 	for (i = 0; i < count; i++) {
-		if (!groups_contain(own, own_count, groups[i]) &&
-		    !groups_contain(allowed, allowed_count, groups[i])) {
+		if (!sieve_encrypt_groups_contain(own, own_count,
+						  groups[i]) &&
+		    !sieve_encrypt_groups_contain(allowed, allowed_count,
+						  groups[i])) {
 			*foreign_r = groups[i];
 			return true;
 		}

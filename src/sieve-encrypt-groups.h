@@ -31,6 +31,14 @@ gid_t *sieve_encrypt_current_groups(int *count_r);
    set (EINVAL: not such a list). */
 gid_t *sieve_encrypt_groups_parse(const char *str, int *count_r);
 
+/* The list as the plugin passes it to sieve-encrypt-gpg-exec: gids
+   separated by spaces, what sieve_encrypt_groups_parse() reads. Returns
+   the string, or NULL with errno set. */
+char *sieve_encrypt_groups_format(const gid_t *groups, int count);
+
+/* gid is one of groups[] */
+bool sieve_encrypt_groups_contain(const gid_t *groups, int count, gid_t gid);
+
 /* Find a group of groups[] that is neither in own[] nor in allowed[].
    Returns true and sets foreign_r if there is one. */
 bool sieve_encrypt_groups_find_foreign(const gid_t *groups, int count,

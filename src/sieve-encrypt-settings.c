@@ -2,10 +2,10 @@
  */
 
 #include "lib.h"
-#include "str.h"
 #include "settings-parser.h"
 
 #include "sieve-encrypt-compat.h"
+#include "sieve-encrypt-groups.h"
 #include "sieve-encrypt-settings.h"
 
 #ifndef SIEVE_ENCRYPT_SETTINGS_MODULE
@@ -139,18 +139,22 @@ sieve_encrypt_settings_parse_groups(struct sieve_encrypt_settings *set,
 				    pool_t pool, const char **error_r)
 {
 	const char *const *names;
-	string_t *gids;
-	gid_t gid;
+	unsigned int i, count;
+	gid_t *gids;
+	char *str;
 
 	names = t_strsplit_spaces(set->gpg_allowed_groups, " ,");
-	gids = t_str_new(64);
-	for (; *names != NULL; names++) {
-		if (!sieve_encrypt_settings_parse_group(*names, &gid, error_r))
+	count = str_array_length(names);
+	gids = t_new(gid_t, count + 1);
+	for (i = 0; i < count; i++) {
+		if (!sieve_encrypt_settings_parse_group(names[i], &gids[i],
+							error_r))
 			return FALSE;
-		str_printfa(gids, "%s%lu", str_len(gids) > 0 ? " " : "",
-			    (unsigned long)gid);
 	}
-	set->parsed.gpg_allowed_gids = p_strdup(pool, str_c(gids));
+	if ((str = sieve_encrypt_groups_format(gids, count)) == NULL)
+		i_fatal_status(FATAL_OUTOFMEM, "malloc() failed: %m");
+	set->parsed.gpg_allowed_gids = p_strdup(pool, str);
+	free(str);
 	return TRUE;
 }
 

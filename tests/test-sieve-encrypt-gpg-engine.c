@@ -6,6 +6,7 @@
 
 #include "sieve-encrypt-gpg-exec.h"
 #include "sieve-encrypt-gpg-engine.h"
+#include "sieve-encrypt-groups.h"
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -99,11 +100,50 @@ static void test_env_no_growth(void)
 	test_end();
 }
 
+/* The gid list the plugin passes to sieve-encrypt-gpg-exec reads back */
+static void test_groups_format_parse(void)
+{
+	static const gid_t groups[] = { 1000, 8, 0, 4294967294U };
+	static const char *const bad[] = {
+		"x", "1x", "-1", "4294967296", "1,2", NULL
+	};
+	unsigned int i;
+	gid_t *parsed;
+	char *str;
+	int count;
+
+	test_begin("groups: format and parse");
+	str = sieve_encrypt_groups_format(groups, N_ELEMENTS(groups));
+	test_assert_strcmp(str, "1000 8 0 4294967294");
+	parsed = sieve_encrypt_groups_parse(str, &count);
+	test_assert(parsed != NULL && count == (int)N_ELEMENTS(groups) &&
+		    memcmp(parsed, groups, sizeof(groups)) == 0);
+	free(parsed);
+	free(str);
+
+	str = sieve_encrypt_groups_format(groups, 0);
+	test_assert_strcmp(str, "");
+	parsed = sieve_encrypt_groups_parse(str, &count);
+	test_assert(parsed != NULL && count == 0);
+	free(parsed);
+	free(str);
+
+	for (i = 0; bad[i] != NULL; i++) {
+		errno = 0;
+		test_assert_idx(sieve_encrypt_groups_parse(bad[i], &count) ==
+				NULL && errno == EINVAL, i);
+	}
+	test_assert(sieve_encrypt_groups_contain(groups, N_ELEMENTS(groups), 0));
+	test_assert(!sieve_encrypt_groups_contain(groups, 2, 0));
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_env_push_pop,
 		test_env_no_growth,
+		test_groups_format_parse,
 		NULL
 	};
 	return test_run(test_functions);
