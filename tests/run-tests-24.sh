@@ -9,6 +9,8 @@
 #                 privileges as root)
 #   tests/e2e/*   every end-to-end script, as root, exactly as on 2.3
 #                 (tests/lib/dovecot.sh writes a 2.4 configuration there)
+#   pytest        tests/integration, as root, exactly as on 2.3 (the
+#                 harness renders its 2.4 configuration template there)
 # The corpus for roundtrip.sh ($SIEVE_ENCRYPT_CORPUS, default
 # <git top>/../shared/corpus) is copied into the chroot read-only when it
 # exists.
@@ -73,6 +75,8 @@ for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$chroot_sh" run -- \
 		env "${corpus_env[@]}" "$t"
 done
+run_group pytest "$chroot_sh" run -- \
+	env "${corpus_env[@]}" tests/run-pytest.sh
 
 echo "2.4 total: $GROUP_PASS passed, $GROUP_FAIL failed ($((SECONDS - start)) s)"
 [ "$GROUP_FAIL" -eq 0 ]

@@ -8,6 +8,8 @@
 #   a sanitizer build               (tests/run-sanitizers.sh: ASan + UBSan
 #                                    build; unit tests, .svtest, LDA tests)
 #   end-to-end deliveries           (tests/e2e/*.sh: dovecot-lda, LMTP, corpus)
+#   integration tests               (tests/integration, pytest: being ported
+#                                    from tests/e2e, see doc/testing.md)
 #   --with-24: make check and the end-to-end tests again, against Dovecot
 #              2.4 in a Debian 13 chroot (tests/run-tests-24.sh)
 # Every check prints "PASS: name" or "FAIL: name". At the end: one line
@@ -38,6 +40,7 @@ run_group sanitizers tests/run-sanitizers.sh
 for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done
+run_group pytest tests/run-pytest.sh
 pass_23=$GROUP_PASS
 fail_23=$GROUP_FAIL
 time_23=$((SECONDS - start))

@@ -9,7 +9,8 @@ set -eu
 pkgs=(build-essential autoconf automake libtool pkg-config
       dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved
       libgpgme-dev libgpg-error-dev gnupg gpg-agent
-      python3 util-linux valgrind strace clang libclang-rt-dev)
+      python3 python3-pytest python3-pytest-xdist util-linux valgrind strace
+      clang libclang-rt-dev)
 if [ "${1:-}" = "--with-24" ]; then
 	pkgs+=(debootstrap)
 fi

@@ -1,0 +1,95 @@
+"""Fixtures of the integration tests: the build, the Dovecot version,
+keys, private Dovecot instances. See harness/ for the parts, and
+doc/testing.md for how to run and extend the tests."""
+
+import os
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import dovecot, keys  # noqa: E402
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MESSAGES = os.path.join(TOP, "tests", "messages")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lmtp: runs a Dovecot LMTP service")
+
+
+@pytest.fixture(scope="session")
+def build():
+    return dovecot.Build(os.environ.get("SIEVE_ENCRYPT_BUILD", TOP))
+
+
+@pytest.fixture(scope="session")
+def dovecot_version():
+    return dovecot.dovecot_version()
+
+
+@pytest.fixture(scope="session")
+def keyfactory(tmp_path_factory):
+    factory = keys.KeyFactory(str(tmp_path_factory.mktemp("keys")))
+    yield factory
+    factory.close()
+
+
+def scratch_base():
+    """Where instances live: $TMPDIR if every account can reach it (the
+    mail users must), else /tmp"""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    path = base
+    while path not in ("/", ""):
+        if os.stat(path).st_mode & 0o001 == 0:
+            return "/tmp"
+        path = os.path.dirname(path)
+    return base
+
+
+def _instances(build, dovecot_version, keyfactory):
+    """A maker of instances, and the list of what it made"""
+    made = []
+
+    def make(mode="shared"):
+        directory = tempfile.mkdtemp(prefix="sieve-encrypt-it.",
+                                     dir=scratch_base())
+        instance = dovecot.Instance(directory, build, dovecot_version,
+                                    keyfactory, mode=mode)
+        made.append(instance)
+        return instance
+    return make, made
+
+
+def _close(made):
+    for instance in made:
+        instance.close(keep=bool(os.environ.get("SIEVE_ENCRYPT_KEEP")))
+
+
+@pytest.fixture
+def make_instance(build, dovecot_version, keyfactory):
+    """make_instance(mode="shared") -> a new private Dovecot instance,
+    closed (LMTP stopped, agents killed, directory removed unless
+    SIEVE_ENCRYPT_KEEP is set) after the test"""
+    make, made = _instances(build, dovecot_version, keyfactory)
+    yield make
+    _close(made)
+
+
+@pytest.fixture(scope="module")
+def make_module_instance(build, dovecot_version, keyfactory):
+    """make_instance for an instance that a module's tests share"""
+    make, made = _instances(build, dovecot_version, keyfactory)
+    yield make
+    _close(made)
+
+
+def read_message(name):
+    with open(os.path.join(MESSAGES, name), "rb") as f:
+        return f.read()
+
+
+def message_names():
+    return sorted(n for n in os.listdir(MESSAGES) if n.endswith(".eml"))

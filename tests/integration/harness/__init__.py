@@ -1,0 +1,3 @@
+"""The real parts the integration tests run: private Dovecot instances
+(dovecot.py), throwaway OpenPGP keys (keys.py), an LMTP client (lmtp.py)
+and the checker of stored PGP/MIME messages (pgpmime.py)."""
