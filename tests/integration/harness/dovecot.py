@@ -425,31 +425,40 @@ class Instance:
         127.0.0.1; returns when it accepts connections"""
         self.lmtp_port = free_port()
         self.write_config()
-        proc = subprocess.run([DOVECOT, "-c", self.conf],
-                              stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, env=self._env())
+        # into a file, not a pipe: the daemon keeps its stdout open
+        out_path = os.path.join(self.dir, "dovecot-start.out")
+        with open(out_path, "wb") as out:
+            proc = subprocess.run([DOVECOT, "-c", self.conf], stdout=out,
+                                  stderr=subprocess.STDOUT, env=self._env())
         if proc.returncode != 0:
-            raise RuntimeError("starting dovecot failed: %s\n%s" % (
-                proc.stdout.decode(errors="replace")[:2000],
-                self.log()[-1000:]))
-        pidfile = os.path.join(self.dir, "run", "master.pid")
+            with open(out_path, errors="replace") as f:
+                raise RuntimeError("starting dovecot failed: %s\n%s" % (
+                    f.read(2000), self.log()[-1000:]))
         for _ in range(200):
-            if self.master_pid is None and os.path.exists(pidfile):
-                with open(pidfile) as f:
-                    self.master_pid = int(f.read().strip() or 0) or None
+            if self.master_pid is None:
+                self.master_pid = self._read_master_pid()
             try:
                 socket.create_connection(("127.0.0.1", self.lmtp_port),
                                          timeout=1).close()
-                return
+                if self.master_pid is not None:
+                    return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         self.lmtp_stop()
         raise RuntimeError("LMTP on port %d did not come up: %s" % (
             self.lmtp_port, self.log()[-1000:]))
 
+    def _read_master_pid(self):
+        try:
+            with open(os.path.join(self.dir, "run", "master.pid")) as f:
+                return int(f.read().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
     def lmtp_stop(self):
         """Stop the master started by lmtp_start and wait for it"""
-        pid = self.master_pid
+        pid = self.master_pid or self._read_master_pid()
         if pid is None:
             return
         subprocess.run([DOVECOT, "-c", self.conf, "stop"],
@@ -483,7 +492,15 @@ class Instance:
                 keys_mod.kill_agent(root)
 
     def close(self, keep=False):
+        """Stop LMTP and the agents; kill what still runs of the
+        instance (a test that checks for leftovers does so before);
+        remove the directory unless KEEP"""
         self.lmtp_stop()
         self.kill_agents()
+        for line in self.leftover_processes():
+            try:
+                os.kill(int(line.split()[0]), 9)
+            except ProcessLookupError:
+                pass
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
