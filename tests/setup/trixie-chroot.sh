@@ -46,8 +46,9 @@
 #     the host name must resolve without DNS);
 #   - the test user "$TEST_USER" (home /home/$TEST_USER);
 #   - Pigeonhole's `testsuite` program, built from Debian 13's own dovecot
-#     source package: /usr/local/bin/testsuite (-> /usr/local/lib/
-#     pigeonhole-testsuite/testsuite; upstream tests in .../pigeonhole/tests).
+#     source package by tests/setup/build-testsuite.sh (the builder of the
+#     host's too): /usr/local/bin/testsuite (-> /usr/local/lib/
+#     pigeonhole-testsuite/testsuite).
 #     On Dovecot 2.4 it must run as a non-root user (run --user).
 #
 # Mounts: /proc (and /dev when the chroot has no device nodes) are mounted
@@ -81,115 +82,6 @@ die() { echo "$prog: error: $*" >&2; exit 1; }
 log() { echo "$prog: $*" >&2; }
 
 script_dir=$(cd "$(dirname "$0")" && pwd)
-
-#
-# Pigeonhole testsuite build. Self-contained: it is run inside the target
-# system (here: the chroot) by `bash -c "$(declare -f ...)"`, so it may move
-# into a helper shared with the Debian 12 build later.
-#
-# build_pigeonhole_testsuite OUTDIR [RUN_AS_USER]
-#   OUTDIR/testsuite, OUTDIR/pigeonhole (upstream tree with tests/),
-#   OUTDIR/stamp (source version of dovecot-sieve it was built for).
-#   Needs deb-src entries in the system's apt sources. The smoke test runs
-#   as RUN_AS_USER (default: nobody) when called as root.
-#
-build_pigeonhole_testsuite()
-{
-	local out=$1 run_user=${2:-nobody}
-	local srcver upver phver tarball top src std smoke rc
-
-	srcver=$(dpkg-query -W -f='${source:Version}' dovecot-sieve) || {
-		echo "testsuite: dovecot-sieve is not installed" >&2
-		return 1
-	}
-	upver=${srcver#*:}
-	upver=${upver%-*}
-	phver=$(sed -n 's/^#define PIGEONHOLE_VERSION "\(.*\)"$/\1/p' \
-		/usr/include/dovecot/sieve/pigeonhole-config.h)
-	mkdir -p "$out"
-	if [ -x "$out/testsuite" ] &&
-	   [ "$(cat "$out/stamp" 2>/dev/null)" = "$srcver" ]; then
-		echo "testsuite: up to date ($out/testsuite, dovecot $srcver)"
-		return 0
-	fi
-	rm -f "$out/stamp"
-
-	mkdir -p "$out/dl"
-	tarball=$out/dl/dovecot_${upver}.orig-pigeonhole.tar.gz
-	if [ ! -s "$tarball" ]; then
-		echo "testsuite: downloading the source of dovecot $srcver"
-		# --tar-only: Debian's patches touch nothing compiled here
-		if ! (cd "$out/dl" && apt-get -q -o APT::Sandbox::User=root \
-			source --download-only --tar-only "dovecot=$srcver") \
-			>"$out/source.log" 2>&1; then
-			echo "testsuite: dovecot=$srcver not available, trying the newest dovecot source"
-			(cd "$out/dl" && apt-get -q -o APT::Sandbox::User=root \
-				source --download-only --tar-only dovecot) \
-				>>"$out/source.log" 2>&1 || {
-				cat "$out/source.log" >&2
-				return 1
-			}
-		fi
-		[ -s "$tarball" ] || {
-			echo "testsuite: $tarball not downloaded" >&2
-			cat "$out/source.log" >&2
-			return 1
-		}
-	fi
-
-	# The tarball's top directory is dovecot-pigeonhole-<version>
-	# (2.4) or dovecot-2.3-pigeonhole-<version> (0.5): it must be the
-	# version of the installed headers.
-	top=$(tar -tzf "$tarball" | sed -n '1s,/.*,,p')
-	case "$top" in
-	*pigeonhole-"$phver") ;;
-	*)
-		echo "testsuite: $tarball has $top, not Pigeonhole $phver" >&2
-		return 1
-		;;
-	esac
-	rm -rf "$out/pigeonhole"
-	mkdir -p "$out/pigeonhole"
-	tar -xzf "$tarball" -C "$out/pigeonhole" --strip-components=1
-	src=$out/pigeonhole/src
-
-	# Same C standard as Dovecot itself (gnu11 on 2.4, gnu99 on 2.3)
-	std=$(sed -n 's/.*\(-std=[a-z0-9]*\).*/\1/p' \
-		/usr/lib/dovecot/dovecot-config | head -1)
-	echo "testsuite: compiling $out/testsuite (Pigeonhole $phver, ${std:-default std})"
-	gcc ${std:+"$std"} -O2 -g -Wall -DHAVE_CONFIG_H \
-		-I"$src/testsuite" -I"$src/lib-sieve-tool" \
-		-I/usr/include/dovecot -I/usr/include/dovecot/sieve \
-		"$src"/testsuite/*.c "$src/lib-sieve-tool/sieve-tool.c" \
-		-o "$out/testsuite.tmp" -rdynamic \
-		-L/usr/lib/dovecot -Wl,-rpath,/usr/lib/dovecot \
-		-ldovecot-sieve -ldovecot-lda -ldovecot-storage -ldovecot
-	mv -f "$out/testsuite.tmp" "$out/testsuite"
-	chmod -R a+rX "$out"
-
-	# Smoke test with upstream's tests/testsuite.svtest from a directory
-	# the unprivileged user can read.
-	smoke=$(mktemp -d /tmp/testsuite-smoke.XXXXXX)
-	chmod 755 "$smoke"
-	cp "$out/pigeonhole/tests/testsuite.svtest" "$smoke/"
-	rc=0
-	if [ "$(id -u)" -eq 0 ]; then
-		(cd "$smoke" && setpriv --reuid="$run_user" --regid="$run_user" \
-			--clear-groups env HOME="$smoke" USER="$run_user" \
-			"$out/testsuite" testsuite.svtest) >"$out/smoke.log" 2>&1 || rc=$?
-	else
-		(cd "$smoke" && "$out/testsuite" testsuite.svtest) \
-			>"$out/smoke.log" 2>&1 || rc=$?
-	fi
-	rm -rf "$smoke"
-	if [ $rc -ne 0 ] || ! grep -q '^PASS' "$out/smoke.log"; then
-		cat "$out/smoke.log" >&2
-		echo "testsuite: smoke test failed (rc $rc)" >&2
-		return 1
-	fi
-	echo "$srcver" >"$out/stamp"
-	echo "testsuite: built $out/testsuite; smoke test: $(grep '^PASS' "$out/smoke.log")"
-}
 
 #
 # Host side
@@ -461,9 +353,9 @@ setup_testsuite()
 		return 0
 	fi
 	log "building Pigeonhole's testsuite in the chroot"
-	in_chroot /bin/bash -c "set -eu -o pipefail
-$(declare -f build_pigeonhole_testsuite)
-build_pigeonhole_testsuite '$TESTSUITE_DIR' '$TEST_USER'" >&2
+	# the same builder as on the host, fed to the chroot's bash
+	in_chroot /bin/bash -s -- "$TESTSUITE_DIR" "$TEST_USER" \
+		<"$script_dir/build-testsuite.sh" >&2
 	ln -sfn "$TESTSUITE_DIR/testsuite" "$C/usr/local/bin/testsuite"
 	stamp_set testsuite "$ver"
 }
