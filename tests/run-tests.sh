@@ -41,6 +41,7 @@ for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done
 run_group pytest tests/run-pytest.sh
+pytest_23=$(pytest_summary "$logdir/pytest.log")
 pass_23=$GROUP_PASS
 fail_23=$GROUP_FAIL
 time_23=$((SECONDS - start))
@@ -54,6 +55,7 @@ if [ "$with_24" = yes ]; then
 	tests/run-tests-24.sh 2>&1 | tee "$log24" |
 		grep -E '^(===|---|PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|    )'
 	group_count dovecot-2.4 "$log24" "${PIPESTATUS[0]}"
+	pytest_24=$(pytest_summary "$logdir/2.4/pytest.log")
 	pass_24=$GROUP_COUNT_PASS
 	fail_24=$GROUP_COUNT_FAIL
 	[ "$fail_24" -eq 0 ] || failed_groups+=("dovecot-2.4")
@@ -65,6 +67,8 @@ total_fail=$((fail_23 + ${fail_24:-0}))
 echo
 [ ${#failed_groups[@]} -eq 0 ] || echo "failed groups: ${failed_groups[*]} (logs in $logdir)"
 echo "time: 2.3 ${time_23} s${time_24:+, 2.4 ${time_24} s}"
+echo "2.3 pytest: $pytest_23"
+[ "$with_24" = no ] || echo "2.4 pytest: $pytest_24"
 echo "2.3: $pass_23 passed, $fail_23 failed"
 [ "$with_24" = no ] || echo "2.4: $pass_24 passed, $fail_24 failed"
 echo "$total_pass passed, $total_fail failed"

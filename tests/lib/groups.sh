@@ -45,3 +45,13 @@ run_group()
 	GROUP_FAIL=$((GROUP_FAIL + GROUP_COUNT_FAIL))
 	[ "$GROUP_COUNT_FAIL" -eq 0 ] || GROUP_FAILED+=("$name")
 }
+
+# pytest_summary LOG: pytest's closing summary in LOG ("64 passed in
+# 2.31s"), or "no summary" when pytest did not get that far
+pytest_summary()
+{
+	local line
+	line=$(grep -E '^=+ .* in [0-9.]+s' "$1" 2>/dev/null | tail -n 1 |
+		sed -E 's/^=+ //; s/ =+$//')
+	printf '%s\n' "${line:-no summary}"
+}
