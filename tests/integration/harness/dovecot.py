@@ -5,8 +5,9 @@ users, homes, Maildirs) and loads the plugin and sieve-encrypt-gpg-exec
 of the build tree (copies in plugin/, which every mail user can read);
 nothing outside the directory is touched. On 2.4 the plugin's settings
 module must be installed (make install). Its
-configuration is rendered from one template per Dovecot version
-(templates/dovecot-2.3.conf, -2.4.conf): a test says what it wants in
+configuration is rendered from templates per Dovecot version
+(templates/instance-2.3.conf and sieve-2.3.conf, the same for 2.4: the
+private instance, and the plugin's part): a test says what it wants in
 version-neutral terms and each template spells it:
   settings        plugin settings: {"sieve_encrypt_policy": "tempfail"};
                   in a value ${user}, ${home}, ${username}, ${domain}
@@ -267,22 +268,32 @@ class Instance:
             "sieve_script before_%d {\n  type = before\n  path = %s\n}"
             % (i + 1, path) for i, path in enumerate(self.before_scripts))
 
-    def write_config(self):
-        """(Re)write the configuration; takes effect for the next
-        dovecot-lda run, and for LMTP at its next start"""
+    def _template(self, part):
+        with open(os.path.join(TEMPLATES, "%s-%s.conf"
+                               % (part, self.version))) as f:
+            return string.Template(f.read())
+
+    def instance_config(self, userdb=None):
+        """The instance part of the configuration (templates/instance-
+        VERSION.conf: paths, log, passwd-file users from USERDB (default
+        the instance's), the LMTP service), for a test that brings the
+        plugin's configuration itself"""
         preload = os.environ.get("SIEVE_ENCRYPT_PRELOAD")
-        indent = "  " if self.version == "2.3" else ""
-        with open(os.path.join(TEMPLATES, "dovecot-%s.conf"
-                               % self.version)) as f:
-            template = string.Template(f.read())
-        text = template.substitute(
+        return self._template("instance").substitute(
             instance_name="sieve-encrypt-it-%s"
             % os.path.basename(self.dir),
             dir=self.dir, log=self.log_path, protocols=self.protocols,
+            userdb=userdb or os.path.join(self.dir, "users"),
             import_environment=(
                 "import_environment = TZ CORE_OUTOFMEM CORE_ERROR "
                 "LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS" if preload else ""),
-            lmtp_service=self._lmtp_service(),
+            lmtp_service=self._lmtp_service())
+
+    def sieve_config(self):
+        """The plugin part (templates/sieve-VERSION.conf), from the
+        instance's settings, scripts and extra text"""
+        indent = "  " if self.version == "2.3" else ""
+        return self._template("sieve").substitute(
             plugin_dir=self.plugin_dir,
             gpg_exec=self.gpg_exec,
             global_extensions=self._value(self.global_extensions)
@@ -292,6 +303,13 @@ class Instance:
             before_scripts=self._before_scripts(),
             settings=self._setting_lines(self.settings, indent),
             extra=self.extra[self.version])
+
+    def write_config(self, text=None):
+        """(Re)write the configuration: TEXT, or the instance and the
+        plugin parts. Takes effect for the next dovecot-lda run, and for
+        LMTP at its next start."""
+        if text is None:
+            text = self.instance_config() + "\n" + self.sieve_config()
         with open(self.conf, "w") as f:
             f.write(text)
 
