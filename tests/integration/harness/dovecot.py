@@ -438,11 +438,13 @@ class Instance:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def lmtp_start(self):
+    def lmtp_start(self, config=None):
         """Start the master with an LMTP listener on a free port of
-        127.0.0.1; returns when it accepts connections"""
+        127.0.0.1; returns when it accepts connections. CONFIG: a
+        function that returns the configuration's text (called once the
+        port is chosen; default: the instance's own)"""
         self.lmtp_port = free_port()
-        self.write_config()
+        self.write_config(config() if config else None)
         # into a file, not a pipe: the daemon keeps its stdout open
         out_path = os.path.join(self.dir, "dovecot-start.out")
         with open(out_path, "wb") as out:
