@@ -339,6 +339,18 @@ class Instance:
         self._write_userdb()
         return user
 
+    def set_user(self, name, **settings):
+        """Change the per-user settings of user NAME (a value None removes
+        the setting) and rewrite the userdb; takes effect for the next
+        delivery (LMTP reads the userdb per recipient)"""
+        user = self.users[name]
+        for key, value in settings.items():
+            if value is None:
+                user.settings.pop(key, None)
+            else:
+                user.settings[key] = value
+        self._write_userdb()
+
     def _write_userdb(self):
         with open(os.path.join(self.dir, "users"), "w") as f:
             for u in self.users.values():
@@ -355,6 +367,14 @@ class Instance:
         if proc.returncode != 0:
             raise RuntimeError("sievec %s failed: %s" % (
                 path, proc.stdout.decode(errors="replace")))
+
+    def run_sievec(self, path):
+        """Run sievec on PATH with this configuration, as sievec() does,
+        but without raising: the CompletedProcess, its stdout holding
+        sievec's output and errors (to check the messages it gives)"""
+        return subprocess.run([SIEVEC, "-c", self.conf, path],
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=self._env())
 
     def global_script(self, text, index=0):
         """Install TEXT as sieve_before script INDEX, precompiled (the
