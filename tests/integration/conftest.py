@@ -3,6 +3,7 @@ keys, private Dovecot instances. See harness/ for the parts, and
 doc/testing.md for how to run and extend the tests."""
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -31,16 +32,30 @@ def dovecot_version():
 
 
 @pytest.fixture(scope="session")
-def keyfactory(tmp_path_factory):
-    factory = keys.KeyFactory(str(tmp_path_factory.mktemp("keys")))
+def keyfactory():
+    """Keys, made once per session (per xdist worker). In a short
+    directory of /tmp: the agent socket of a secret home must fit the
+    107 bytes of a socket path, which pytest's own temporary directories
+    exceed under xdist"""
+    directory = tempfile.mkdtemp(prefix="sek.", dir="/tmp")
+    factory = keys.KeyFactory(directory)
     yield factory
     factory.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# The longest socket of an instance is 50 bytes below its base, and a
+# socket path has 107
+SCRATCH_BASE_MAX = 56
 
 
 def scratch_base():
     """Where instances live: $TMPDIR if every account can reach it (the
-    mail users must), else /tmp"""
-    base = os.environ.get("TMPDIR") or "/tmp"
+    mail users must) and it is short enough for Dovecot's sockets, else
+    /tmp"""
+    base = os.path.abspath(os.environ.get("TMPDIR") or "/tmp")
+    if len(base) > SCRATCH_BASE_MAX:
+        return "/tmp"
     path = base
     while path not in ("/", ""):
         if os.stat(path).st_mode & 0o001 == 0:
