@@ -16,6 +16,9 @@ version-neutral terms and each template spells it:
                   value is a boolean list ({"vnd.x.encrypt": True}:
                   "+vnd.x.encrypt" on 2.3, a block on 2.4)
   before_scripts  the sieve_before scripts, in order
+  protocols       what the master serves ("lmtp"); with "sieve" in it,
+                  lmtp_start() adds a ManageSieve listener on a free port
+                  (managesieve_port)
   extra           raw text per version {"2.3": ..., "2.4": ...}, for what
                   has no common form
 Users (add_user) are @example.org, with a home under the instance; by
@@ -37,6 +40,7 @@ import shutil
 import socket
 import string
 import subprocess
+import sys
 import time
 
 from . import keys as keys_mod
@@ -46,6 +50,8 @@ LIBEXEC = os.environ.get("DOVECOT_LIBEXECDIR", "/usr/lib/dovecot")
 LDA = os.environ.get("DOVECOT_LDA", os.path.join(LIBEXEC, "dovecot-lda"))
 DOVECOT = os.environ.get("DOVECOT_BIN", "/usr/sbin/dovecot")
 SIEVEC = os.environ.get("SIEVEC", "sievec")
+SUBREAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                         "..", "tools", "subreaper.py")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DOMAIN = "example.org"
 UID_BASE = 20001
@@ -104,6 +110,7 @@ class User:
         self.gid = gid
         self.settings = dict(settings)
         self.key = None
+        self.password = None
 
     @property
     def maildir(self):
@@ -194,7 +201,9 @@ class Instance:
         self.extra = {"2.3": "", "2.4": ""}
         self.protocols = "lmtp"
         self.lmtp_port = None
+        self.managesieve_port = None
         self.master_pid = None
+        self._reaper = None
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.log_path = os.path.join(self.dir, "dovecot.log")
         self.deliveries = 0
@@ -259,6 +268,16 @@ class Instance:
             lines.append("  user = %s" % self.account.pw_name)
         return "\n".join(lines)
 
+    def _managesieve_service(self):
+        if not self.managesieve_port:
+            return ""
+        addr = "address" if self.version == "2.3" else "listen"
+        return "\n".join(["service managesieve-login {",
+                          "  inet_listener sieve {",
+                          "    %s = 127.0.0.1" % addr,
+                          "    port = %d" % self.managesieve_port,
+                          "  }", "}"])
+
     def _before_scripts(self):
         if self.version == "2.3":
             return "\n".join(
@@ -287,7 +306,8 @@ class Instance:
             import_environment=(
                 "import_environment = TZ CORE_OUTOFMEM CORE_ERROR "
                 "LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS" if preload else ""),
-            lmtp_service=self._lmtp_service())
+            lmtp_service=self._lmtp_service(),
+            managesieve_service=self._managesieve_service())
 
     def sieve_config(self):
         """The plugin part (templates/sieve-VERSION.conf), from the
@@ -320,16 +340,18 @@ class Instance:
 
     # --- users and scripts ----------------------------------------------
 
-    def add_user(self, name, key=None, **settings):
+    def add_user(self, name, key=None, password=None, **settings):
         """Add NAME@example.org; KEY: None (no keyring) or a key kind of
-        harness.keys (the user's ~/.gnupg gets its public part); SETTINGS:
-        plugin settings for this user only (userdb extra fields for LMTP,
-        -o options for dovecot-lda)"""
+        harness.keys (the user's ~/.gnupg gets its public part); PASSWORD:
+        None (no login) or a plain-text password for the passdb (IMAP,
+        ManageSieve); SETTINGS: plugin settings for this user only (userdb
+        extra fields for LMTP, -o options for dovecot-lda)"""
         if self.mode == "per-user":
             uid = gid = UID_BASE + len(self.users)
         else:
             uid, gid = self.account.pw_uid, self.account.pw_gid
         user = User(self, name, uid, gid, settings)
+        user.password = password
         os.mkdir(user.home)
         user.chown(user.home)
         if key is not None:
@@ -357,8 +379,11 @@ class Instance:
                 fields = " ".join(
                     "userdb_%s=%s" % (k, self._value(v).replace("%", "%%"))
                     for k, v in u.settings.items())
-                f.write("%s::%d:%d::%s::%s\n" % (u.address, u.uid, u.gid,
-                                                 u.home, fields))
+                password = ("{PLAIN}%s" % u.password if u.password
+                            else "")
+                f.write("%s:%s:%d:%d::%s::%s\n" % (u.address, password,
+                                                   u.uid, u.gid, u.home,
+                                                   fields))
 
     def sievec(self, path):
         proc = subprocess.run([SIEVEC, "-c", self.conf, path],
@@ -427,11 +452,15 @@ class Instance:
                             else "mail_path=%s" % path)]
         return self.as_user_argv(user, argv + list(options))
 
-    def lda(self, name, message, *options, store=None, timeout=300):
+    def lda(self, name, message, *options, store=None, timeout=300,
+            prefix=(), from_file=False):
         """Deliver MESSAGE (bytes) to NAME with dovecot-lda -e as the
         user, logging into a file of this delivery's own. Returns a
         Delivery: exit code (0 stored, 75 temporary failure), the new
-        message files, the log."""
+        message files, the log. PREFIX: argv run in front of the
+        delivery (as root, e.g. strace); FROM_FILE: dovecot-lda reads the
+        message from a regular file of the instance (seekable: no spool
+        copy of its own), not from a pipe."""
         user = self.users[name]
         self.deliveries += 1
         log = os.path.join(self.dir, "logs", "%d-%s.log"
@@ -439,12 +468,24 @@ class Instance:
         maildir = (os.path.join(self.dir, "store", store) if store
                    else user.maildir)
         before = set(message_files(maildir))
-        proc = subprocess.run(
-            self.lda_argv(user, "-o", "log_path=%s" % log, *options,
-                          store=store),
-            input=message, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self._env(USER=user.address, HOME=user.home),
-            timeout=timeout)
+        argv = list(prefix) + self.lda_argv(
+            user, "-o", "log_path=%s" % log, *options, store=store)
+        env = self._env(USER=user.address, HOME=user.home)
+        if from_file:
+            path = os.path.join(self.dir, "logs", "%d-%s.eml"
+                                % (self.deliveries, name))
+            with open(path, "wb") as f:
+                f.write(message)
+            os.chmod(path, 0o644)
+            with open(path, "rb") as f:
+                proc = subprocess.run(argv, stdin=f, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env,
+                                      timeout=timeout)
+        else:
+            proc = subprocess.run(argv, input=message,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env,
+                                  timeout=timeout)
         new = [f for f in message_files(maildir) if f not in before]
         text = ""
         if os.path.exists(log):
@@ -458,28 +499,45 @@ class Instance:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
-    def lmtp_start(self, config=None):
+    def lmtp_start(self, config=None, reaper_log=None):
         """Start the master with an LMTP listener on a free port of
-        127.0.0.1; returns when it accepts connections. CONFIG: a
-        function that returns the configuration's text (called once the
-        port is chosen; default: the instance's own)"""
+        127.0.0.1 (and a ManageSieve one if "sieve" is in protocols);
+        returns when it accepts connections. CONFIG: a function that
+        returns the configuration's text (called once the ports are
+        chosen; default: the instance's own). REAPER_LOG: a file; the
+        master then runs in the foreground under tests/tools/subreaper.py,
+        which reaps every orphan of the instance's processes (each gpg
+        run: gpgme double-forks it) and logs it there, one line each
+        ("reaped PID COMM exit=N")"""
         self.lmtp_port = free_port()
+        if "sieve" in self.protocols.split():
+            self.managesieve_port = free_port()
         self.write_config(config() if config else None)
         # into a file, not a pipe: the daemon keeps its stdout open
         out_path = os.path.join(self.dir, "dovecot-start.out")
         with open(out_path, "wb") as out:
-            proc = subprocess.run([DOVECOT, "-c", self.conf], stdout=out,
-                                  stderr=subprocess.STDOUT, env=self._env())
-        if proc.returncode != 0:
+            if reaper_log:
+                self._reaper = subprocess.Popen(
+                    [sys.executable, SUBREAPER, reaper_log, "--", DOVECOT,
+                     "-F", "-c", self.conf], stdout=out,
+                    stderr=subprocess.STDOUT, env=self._env())
+                returncode = 0
+            else:
+                returncode = subprocess.run(
+                    [DOVECOT, "-c", self.conf], stdout=out,
+                    stderr=subprocess.STDOUT, env=self._env()).returncode
+        if returncode != 0:
             with open(out_path, errors="replace") as f:
                 raise RuntimeError("starting dovecot failed: %s\n%s" % (
                     f.read(2000), self.log()[-1000:]))
+        ports = [p for p in (self.lmtp_port, self.managesieve_port) if p]
         for _ in range(200):
             if self.master_pid is None:
                 self.master_pid = self._read_master_pid()
             try:
-                socket.create_connection(("127.0.0.1", self.lmtp_port),
-                                         timeout=1).close()
+                for port in ports:
+                    socket.create_connection(("127.0.0.1", port),
+                                             timeout=1).close()
                 if self.master_pid is not None:
                     return
             except OSError:
@@ -512,6 +570,10 @@ class Instance:
         else:
             os.kill(pid, 9)
         self.master_pid = None
+        if self._reaper is not None:
+            # it gives the orphans still running 5 s, then kills them
+            self._reaper.wait(timeout=30)
+            self._reaper = None
 
     def lmtp(self, timeout=None):
         """An LMTP client connected to the running instance"""
