@@ -1,0 +1,527 @@
+"""The fault matrix of issue 6 through the real dovecot-lda, for the
+faults that the policy tests do not cover (was tests/e2e/test-faults.sh).
+
+  keyring     unreadable (mode 000; owned by root, 0700; pubring.kbx 000),
+              not writable (with and without trustdb.gpg; user- and
+              root-owned), a file instead of a directory; damaged:
+              pubring.kbx and pubring.gpg of random bytes, truncated, a
+              directory, empty or a FIFO (pubring.kbx), mode 000
+              (pubring.gpg), also with the test form (a damaged keyring
+              is a failure, never "no key"); a legacy pubring.gpg alone
+  gpg         hit by a signal from outside half-way through a large
+              message (SIGKILL, SIGTERM, SIGSTOP), then a normal delivery;
+              writing other output than asked for (what encrypt-to,
+              hidden-encrypt-to, group, armor, dry-run make it write)
+  storage     disk full (the Maildir on a 1 MB tmpfs, a 2 MB message),
+              mail_temp_dir full, Dovecot's quota_max_mail_size and storage
+              quota (the "configured limit"; Dovecot 2.3 settings)
+  messages    NUL bytes, a 1 MB header (many fields; one 1 MB line), a
+              missing final MIME boundary, raw 8bit UTF-8 and Latin-1 in
+              header fields, CR-only line ends, an empty body, 8 MB
+              (tests/messages/2*.eml, the large ones made at run time),
+              delivered with encrypt and checked with the verifier
+
+Each fault is delivered with sieve_encrypt_on_failure = keep (the original
+is stored, an error logged) and = tempfail (exit 75, nothing stored), with
+the command form of encrypt. Every delivery is checked (expect()):
+dovecot-lda's exit code, what is stored (nothing / the original / the
+encrypted form, with the verifier), what is logged, no message text in the
+log, nothing left in the Maildir's tmp/ or in mail_temp_dir, no new file
+in the home directories outside the Maildirs (keyring lock files!; but a
+gpg killed while it runs cannot remove the temporary file of its dotlock,
+".#lk0x...": gpg's behaviour, accepted and counted in a "note:" line), no
+process left running and no zombie: every delivery runs under
+tests/tools/subreaper.py, so that every gpg that gpgme double-forks is
+reaped, and counted, by it; what still runs 5 s after dovecot-lda ended
+is killed and logged by it ("killed"), which fails the check. A record
+line per delivery (printed, and in every failure message) gives: exit
+code, what was stored, the processes reaped (and how they ended), the log
+line.
+
+Runs as root (the tmpfs mounts, root-owned keyrings)."""
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from harness import dovecot, keys, pgpmime
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SUBREAPER = os.path.join(TOP, "tests", "tools", "subreaper.py")
+MESSAGES = os.path.join(TOP, "tests", "messages")
+
+MARKER = "FAULT-BODY-MARKER-%d" % os.getpid()
+MSG = ("From: Bob <bob@example.net>\n"
+       "To: Alice <alice@example.org>\n"
+       "Subject: fault test\n"
+       "Message-ID: <faults-%d@example.net>\n"
+       "Content-Type: text/plain; charset=us-ascii\n"
+       "\n"
+       "Secret text %s.\n" % (os.getpid(), MARKER)).encode()
+
+# Encrypt to the envelope recipient (alice or carol), the command form and
+# the test form
+COMMAND_FORM = '''require ["vnd.x.encrypt", "envelope", "variables"];
+if envelope :matches "to" "*" { encrypt "${1}"; }'''
+TEST_FORM = '''require ["vnd.x.encrypt", "envelope", "variables"];
+if envelope :matches "to" "*" { if encrypt "${1}" { } }'''
+
+ENCRYPTED = "encrypted message to key"
+
+# gpg's own state: random_seed, written whenever gpg used its RNG
+GPG_STATE_RE = re.compile(r"/\.gnupg/random_seed$")
+
+
+def mkbig(size):
+    """A base64 message of about SIZE bytes with the marker"""
+    head = ("From: Bob <bob@example.net>\nTo: Alice <alice@example.org>\n"
+            "Subject: large fault test\nMessage-ID: <big-%d@example.net>\n"
+            "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+            "--b\nContent-Type: text/plain\n\n%s\n--b\n"
+            "Content-Type: application/octet-stream\n"
+            "Content-Transfer-Encoding: base64\n\n" % (size, MARKER)).encode()
+    raw = os.urandom(max(0, (size - len(head) - 10) * 3 // 4))
+    return head + base64.encodebytes(raw) + b"--b--\n"
+
+
+# --- the instance ----------------------------------------------------------
+
+
+class Faults:
+    """The module's instance, alice's pristine keyring, mail_temp_dir, and
+    the delivery counter"""
+
+    def __init__(self, inst):
+        self.inst = inst
+        self.alice = inst.users["alice"]
+        self.carol = inst.users["carol"]
+        self.gnupg_a = self.alice.gnupghome
+        self.pristine = os.path.join(inst.dir, "gnupg-alice.orig")
+        subprocess.run(["cp", "-a", self.gnupg_a, self.pristine],
+                       check=True)
+        # mail_temp_dir of every delivery: must be empty after each
+        self.mailtmp = os.path.join(inst.dir, "mail-tmp-faults")
+        os.mkdir(self.mailtmp, 0o700)
+        self.alice.chown(self.mailtmp)
+        self.bin = os.path.join(inst.dir, "bin")
+        os.mkdir(self.bin, 0o755)
+        self.n = 0
+
+    def configure(self, **settings):
+        """Replace the plugin settings of the test with SETTINGS"""
+        self.inst.settings = dict(settings)
+        self.inst.write_config()
+
+    def restore_keyring(self):
+        """alice's keyring as it was made"""
+        subprocess.run(["chmod", "-R", "u+rwX", self.gnupg_a],
+                       stderr=subprocess.DEVNULL)
+        if os.path.isdir(self.gnupg_a) and not os.path.islink(self.gnupg_a):
+            shutil.rmtree(self.gnupg_a)
+        elif os.path.lexists(self.gnupg_a):
+            os.unlink(self.gnupg_a)
+        subprocess.run(["cp", "-a", self.pristine, self.gnupg_a],
+                       check=True)
+
+    @contextlib.contextmanager
+    def test_form(self):
+        """The global script in the test form ("if encrypt")"""
+        self.inst.global_script(TEST_FORM)
+        try:
+            yield
+        finally:
+            self.inst.global_script(COMMAND_FORM)
+
+    def home_snapshot(self):
+        """Every file and directory of alice's and carol's homes outside
+        their Maildirs"""
+        found = set()
+        for user in (self.alice, self.carol):
+            for root, dirs, files in os.walk(user.home):
+                if root == user.home and "Maildir" in dirs:
+                    dirs.remove("Maildir")
+                found.add(root)
+                found.update(os.path.join(root, f) for f in files + dirs)
+        return found
+
+
+@pytest.fixture(scope="module")
+def faults(make_module_instance):
+    inst = make_module_instance()
+    inst.add_user("alice", key="valid")
+    inst.add_user("carol", key="valid")
+    inst.global_script(COMMAND_FORM)
+    inst.kill_agents()
+    return Faults(inst)
+
+
+@pytest.fixture
+def keyring(faults):
+    """alice's keyring is restored after the test"""
+    yield faults
+    faults.restore_keyring()
+    faults.inst.global_script(COMMAND_FORM)
+
+
+# --- one delivery -------------------------------------------------------------
+
+
+class Result:
+    """What one delivery under the subreaper did"""
+
+    def __init__(self, rc, new_files, log, stderr, reaped, home_before,
+                 maildir, mailtmp, message, user):
+        self.rc = rc
+        self.new_files = new_files
+        self.log = log
+        self.stderr = stderr
+        self.reaped = reaped
+        self.home_before = home_before
+        self.maildir = maildir
+        self.mailtmp = mailtmp
+        self.message = message
+        self.user = user
+        self.stored_what = "?"
+
+    def gpg_runs(self):
+        """The processes the reaper reaped, e.g. "gpg exit=0 x2" """
+        counts = {}
+        for line in self.reaped:
+            f = line.split()
+            if f[0] == "reaped":
+                key = "%s %s" % (f[2], f[3])
+            elif f[0] == "killed":
+                key = "%s KILLED-AT-EXIT" % f[2]
+            else:
+                continue
+            counts[key] = counts.get(key, 0) + 1
+        return ", ".join(k + (" x%d" % n if n > 1 else "")
+                         for k, n in counts.items()) or "none"
+
+    def log_line(self):
+        """The line of the delivery log that tells what happened"""
+        def strip(line):
+            return re.sub(r"^[A-Z][a-z]* [ 0-9]* [0-9:]* ", "", line)[:230]
+        lines = self.log.splitlines()
+        for line in lines:
+            if (re.search(r"Panic:|Fatal:|Error:|rejected", line) and
+                    not re.search(r"Execution of script .* "
+                                  r"(failed|was aborted)", line)):
+                return strip(line)
+        for line in lines:
+            if "encrypt action:" in line:
+                return strip(line)
+        return strip(lines[-1]) if lines else ""
+
+    def record(self):
+        return "exit %d; stored: %s; processes: %s; log: %s" % (
+            self.rc, self.stored_what, self.gpg_runs(), self.log_line())
+
+
+def deliver(faults, message, *options, user="alice", mailtmp=None):
+    """Deliver MESSAGE (bytes) to USER with dovecot-lda under a subreaper
+    (its log: what it reaped, and killed), with a log and mail_temp_dir of
+    the delivery's own"""
+    inst = faults.inst
+    u = inst.users[user]
+    faults.n += 1
+    log = os.path.join(inst.dir, "logs", "case-%d.log" % faults.n)
+    reaplog = os.path.join(inst.dir, "reaper-%d.log" % faults.n)
+    open(log, "w").close()
+    u.chown(log)
+    mailtmp = mailtmp or faults.mailtmp
+    before = set(dovecot.message_files(u.maildir))
+    home_before = faults.home_snapshot()
+    argv = inst.lda_argv(u, "-o", "log_path=%s" % log,
+                         "-o", "mail_temp_dir=%s" % mailtmp, *options)
+    proc = subprocess.run(
+        [sys.executable, SUBREAPER, reaplog, "--", *argv], input=message,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=inst._env(USER=u.address, HOME=u.home), timeout=600)
+    new = [f for f in dovecot.message_files(u.maildir) if f not in before]
+    with open(log, errors="replace") as f:
+        text = f.read()
+    with open(reaplog) as f:
+        reaped = f.read().splitlines()
+    return Result(proc.returncode, new, text,
+                  proc.stderr.decode(errors="replace"), reaped, home_before,
+                  u.maildir, mailtmp, message, u)
+
+
+def split_message(data):
+    i = data.find(b"\n\n")
+    return (data, b"") if i < 0 else (data[:i + 1], data[i + 2:])
+
+
+def header_fields(header):
+    out = []
+    for line in header.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and out:
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
+def is_content(field):
+    return field.split(b":", 1)[0].lower().startswith(b"content-")
+
+
+def verify_big(original, stored, home):
+    """A lighter check of the encrypted form, for the large messages made
+    by mkbig (LF, no folded fields): the full verifier takes minutes on a
+    body of several MB. Outer header = the original's other fields, then
+    the multipart/encrypted ones; the decrypted payload = the original's
+    Content-* fields, the blank line and the body, byte for byte."""
+    oh, ob = split_message(original)
+    sh, sb = split_message(stored)
+    of, sf = header_fields(oh), header_fields(sh)
+    other = [f for f in of if not is_content(f)]
+    if sf[:len(other)] != other:
+        raise pgpmime.Mismatch("outer header is not the original's other "
+                               "fields")
+    if not b"".join(sf[len(other):]).startswith(
+            b"Content-Type: multipart/encrypted;"):
+        raise pgpmime.Mismatch("no multipart/encrypted Content-Type after "
+                               "them")
+    begin = sb.find(b"-----BEGIN PGP MESSAGE-----")
+    end = sb.find(b"-----END PGP MESSAGE-----\n")
+    if begin < 0 or end < begin:
+        raise pgpmime.Mismatch("no complete ASCII armor")
+    proc = subprocess.run(["gpg", "--homedir", home, "--batch", "--no-tty",
+                           "--quiet", "--decrypt"], input=sb[begin:end + 26],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          timeout=120)
+    expected = b"".join(f for f in of if is_content(f)) + b"\n" + ob
+    if proc.returncode != 0 or proc.stdout != expected:
+        raise pgpmime.Mismatch(
+            "decrypted payload (%d bytes, gpg exit %d) is not the original "
+            "entity (%d bytes)" % (len(proc.stdout), proc.returncode,
+                                   len(expected)))
+    return "encrypted, %d bytes payload (light check)" % len(expected)
+
+
+def check_stored(r, want, big):
+    """None, or what is wrong with what R stored; sets r.stored_what"""
+    n = len(r.new_files)
+    r.stored_what = "%d message(s)" % n
+    if want == "none":
+        if n != 0:
+            return "%d message(s) stored" % n
+        r.stored_what = "nothing"
+        return None
+    if n != 1:
+        return "%d message(s) stored" % n
+    with open(r.new_files[0], "rb") as f:
+        stored = f.read()
+    try:
+        if want == "plain":
+            pgpmime.verify(r.message, stored, None, "plain", set(), False,
+                           None)
+            r.stored_what = "the original (%d bytes)" % len(stored)
+        elif big:
+            r.stored_what = "encrypted (%s)" % verify_big(
+                r.message, stored, r.user.secret_home)
+        else:
+            r.stored_what = "encrypted (%s)" % pgpmime.verify(
+                r.message, stored, r.user.secret_home, "encrypted", set(),
+                False, None)
+    except pgpmime.Mismatch as e:
+        return ("stored message is not the original: %s" % e
+                if want == "plain" else "mismatch: %s" % e)
+    return None
+
+
+def check_clean(faults, r, stray_ok):
+    """None, or what the delivery left behind"""
+    tmp = os.path.join(r.maildir, "tmp")
+    if os.path.isdir(tmp) and os.listdir(tmp):
+        return "left in the Maildir's tmp/: %s" % sorted(os.listdir(tmp))[:3]
+    if os.listdir(r.mailtmp):
+        return "left in mail_temp_dir: %s" % sorted(os.listdir(r.mailtmp))[:3]
+    stray = sorted(p for p in faults.home_snapshot() - r.home_before
+                   if not GPG_STATE_RE.search(p) and
+                   not (stray_ok and re.search(stray_ok, p)))
+    if stray:
+        return "new file(s) outside the Maildir: %s" % stray[:3]
+    # the subreaper killed what still ran 5 s after dovecot-lda ended;
+    # it leaves no zombie (it reaps every orphan at once, and a
+    # descendant whose parent lives is found with the parent)
+    killed = [line for line in r.reaped if line.startswith("killed")]
+    if killed:
+        return "processes left running: %s" % "; ".join(killed[:3])
+    left = faults.inst.leftover_processes()
+    if left:
+        return "processes left running: %s" % "; ".join(left[:3])
+    return None
+
+
+def expect(faults, r, rc, stored, pattern, stray_ok=None, big=False):
+    """Check the delivery R: exit code RC, STORED ("none", "plain",
+    "encrypted"), PATTERN (a regular expression, searched line by line) in
+    the log, no message text in the log, nothing left behind"""
+    problem = None
+    if r.rc != rc:
+        problem = "dovecot-lda exit code %d, expected %d" % (r.rc, rc)
+    else:
+        problem = check_stored(r, stored, big)
+    if problem is None and pattern and not re.search(pattern, r.log, re.M):
+        problem = "log lacks /%s/" % pattern
+    if problem is None and (MARKER in r.log or MARKER in r.stderr):
+        problem = "message content in the log"
+    if problem is None:
+        problem = check_clean(faults, r, stray_ok)
+    print("    " + r.record())
+    assert problem is None, "%s\n    %s" % (problem, r.record())
+
+
+POLICIES = ["keep", "tempfail"]
+
+
+def policy_case(faults, policy, message, keep_stored, pattern, *options,
+                settings=None, stray_ok=None, big=False):
+    """Deliver MESSAGE with on_failure = POLICY: keep -> exit 0,
+    KEEP_STORED; tempfail -> exit 75, nothing stored"""
+    faults.configure(**dict(settings or {}, sieve_encrypt_on_failure=policy))
+    try:
+        r = deliver(faults, message, *options)
+    finally:
+        faults.configure()
+    if policy == "keep":
+        expect(faults, r, 0, keep_stored, pattern, stray_ok, big)
+    else:
+        expect(faults, r, 75, "none", pattern, stray_ok, big)
+    return r
+
+
+# --- baseline -----------------------------------------------------------------
+
+
+def test_baseline_encrypted_no_gpg_agent(faults):
+    """A working keyring -> encrypted, no gpg-agent started (it would be
+    left running)"""
+    faults.configure()
+    r = deliver(faults, MSG)
+    expect(faults, r, 0, "encrypted", ENCRYPTED)
+
+
+# --- keyring faults -------------------------------------------------------------
+
+CANNOT = ("encrypt action: (cannot|failed to) encrypt message to "
+          ".alice@example.org.")
+
+
+def _dir_mode_000(f):
+    os.chmod(f.gnupg_a, 0o000)
+
+
+def _dir_owned_by_root(f):
+    os.chown(f.gnupg_a, 0, 0)
+    os.chmod(f.gnupg_a, 0o700)
+
+
+def _kbx_mode_000(f):
+    os.chmod(os.path.join(f.gnupg_a, "pubring.kbx"), 0o000)
+
+
+def _gnupghome_is_a_file(f):
+    shutil.rmtree(f.gnupg_a)
+    with open(f.gnupg_a, "w") as out:
+        out.write("not a keyring\n")
+    f.alice.chown(f.gnupg_a)
+
+
+UNREADABLE = {
+    "keyring-directory-mode-000": (_dir_mode_000, CANNOT),
+    "keyring-directory-owned-by-root-mode-0700": (_dir_owned_by_root,
+                                                  CANNOT),
+    "pubring.kbx-mode-000": (
+        _kbx_mode_000,
+        "cannot read keyring .*/pubring.kbx: Permission denied"),
+    "gnupghome-is-a-file": (_gnupghome_is_a_file,
+                            "keyring .* is not a directory"),
+}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("fault", list(UNREADABLE))
+def test_unreadable_keyring(keyring, fault, policy):
+    """keep: the original stored, the error logged; tempfail: exit 75,
+    nothing stored"""
+    damage, pattern = UNREADABLE[fault]
+    damage(keyring)
+    policy_case(keyring, policy, MSG, "plain", pattern)
+
+
+# gpg reads nothing in the keyring directory but the keyring file: no lock
+# files, no trustdb.gpg (--lock-never, --trust-model always), no agent
+
+def _dir_0500(f):
+    os.chmod(f.gnupg_a, 0o500)
+
+
+def _owned_by_root_0755(f):
+    for root, dirs, files in os.walk(f.gnupg_a):
+        os.chown(root, 0, 0)
+        for name in files:
+            os.chown(os.path.join(root, name), 0, 0)
+            os.chmod(os.path.join(root, name), 0o644)
+    os.chmod(f.gnupg_a, 0o755)
+
+
+def _dir_0500_no_trustdb(f):
+    os.unlink(os.path.join(f.gnupg_a, "trustdb.gpg"))
+    os.chmod(f.gnupg_a, 0o500)
+
+
+NOT_WRITABLE = {
+    "keyring-directory-0500": _dir_0500,
+    "keyring-owned-by-root-0755-files-0644": _owned_by_root_0755,
+    "keyring-directory-0500-no-trustdb.gpg": _dir_0500_no_trustdb,
+}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("fault", list(NOT_WRITABLE))
+def test_not_writable_keyring_encrypted(keyring, fault, policy):
+    """A keyring that gpg cannot write to: encrypted under either
+    policy"""
+    NOT_WRITABLE[fault](keyring)
+    keyring.configure(sieve_encrypt_on_failure=policy)
+    r = deliver(keyring, MSG)
+    keyring.configure()
+    expect(keyring, r, 0, "encrypted", ENCRYPTED)
+
+
+# The test form ("if encrypt"): an unreadable keyring is a failure, subject
+# to the policy like any other, not "this user has no key" (which is false
+# without an error: the way to skip users who did not opt in)
+TEST_FORM_UNREADABLE = {
+    "gnupghome-is-a-file": (_gnupghome_is_a_file, "is not a directory"),
+    "pubring.kbx-mode-000": (
+        _kbx_mode_000,
+        "Error: .*cannot read keyring .*/pubring.kbx: Permission denied"),
+    "keyring-directory-mode-000": (
+        _dir_mode_000,
+        "Error: .*cannot read keyring directory .*: Permission denied"),
+}
+
+
+@pytest.mark.parametrize("fault", list(TEST_FORM_UNREADABLE))
+def test_unreadable_keyring_test_form_tempfail(keyring, fault):
+    """tempfail, test form: exit 75, nothing stored"""
+    damage, pattern = TEST_FORM_UNREADABLE[fault]
+    damage(keyring)
+    with keyring.test_form():
+        keyring.configure(sieve_encrypt_on_failure="tempfail")
+        r = deliver(keyring, MSG)
+        keyring.configure()
+    expect(keyring, r, 75, "none", pattern)
