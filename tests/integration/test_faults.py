@@ -525,3 +525,185 @@ def test_unreadable_keyring_test_form_tempfail(keyring, fault):
         r = deliver(keyring, MSG)
         keyring.configure()
     expect(keyring, r, 75, "none", pattern)
+
+
+# --- damaged keyrings -----------------------------------------------------------
+
+# Only gpg's "no key matched" means that the user has no key. A keyring
+# that is damaged (garbage, truncated: found by the plugin from its start,
+# by gpg's errors, or as an invalid key), empty where gpg never leaves it
+# empty (a keybox has a header), or not a file is a failure: with the test
+# form and on_failure = tempfail the delivery fails (exit 75) with an Error
+# instead of storing the plaintext as for a user without a key; with the
+# command form each policy applies. (A keyring cut between packets looks
+# like one without the keys, user ids or subkeys after the cut, and gpg
+# 2.4 reads a key cut in its user id's self-signature as valid: those look
+# like a keyring without the key, or with a key that cannot encrypt.)
+
+
+class Legacy:
+    """alice's public key in a legacy keyring (pubring.gpg), and where
+    the encryption subkey's binding signature starts, plus 20 bytes: a
+    keyring cut there lists the subkey as invalid (gpg 2.2 and 2.4)"""
+
+    def __init__(self, faults):
+        home = os.path.join(faults.inst.dir, "gnupg-alice-legacy")
+        os.mkdir(home, 0o700)
+        exported = keys.gpg(faults.alice.secret_home, "--export",
+                            "alice@example.org").stdout
+        self.pubring = os.path.join(home, "pubring.gpg")
+        keys.gpg(home, "--no-default-keyring", "--keyring",
+                 "gnupg-ring:" + self.pubring, "--import", input=exported)
+        keys.kill_agent(home)
+        packets = subprocess.run(
+            ["gpg", "--homedir", home, "--batch", "--list-packets",
+             self.pubring], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL).stdout.decode()
+        self.cut = None
+        subkey = False
+        for line in packets.splitlines():
+            m = re.match(r"# off=(\d+) \S+ tag=(\d+)", line)
+            if not m:
+                continue
+            if m.group(2) == "14":
+                subkey = True
+            elif subkey and m.group(2) == "2":
+                self.cut = int(m.group(1)) + 20
+                break
+        assert self.cut, "no subkey signature in the legacy keyring"
+        with open(self.pubring, "rb") as f:
+            self.data = f.read()
+
+
+@pytest.fixture(scope="module")
+def legacy(faults):
+    return Legacy(faults)
+
+
+def garbage():
+    """4 KB of random bytes (after a text, so that gpg's lenient parser
+    does not read them as packets it skips: then it finds no key)"""
+    return b"GARBAGE" + os.urandom(4096)
+
+
+def _write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _read(path, n=None):
+    with open(path, "rb") as f:
+        return f.read(n) if n is not None else f.read()
+
+
+DAMAGES = {
+    "kbx-garbage": lambda f, l, g: _write(g + "/pubring.kbx", garbage()),
+    "kbx-truncated": lambda f, l, g: _write(
+        g + "/pubring.kbx", _read(f.pristine + "/pubring.kbx", 300)),
+    "kbx-empty": lambda f, l, g: _write(g + "/pubring.kbx", b""),
+    "kbx-directory": lambda f, l, g: os.mkdir(g + "/pubring.kbx"),
+    "kbx-fifo": lambda f, l, g: os.mkfifo(g + "/pubring.kbx"),
+    "gpg-legacy": lambda f, l, g: _write(g + "/pubring.gpg", l.data),
+    "gpg-twice": lambda f, l, g: _write(g + "/pubring.gpg", l.data * 2),
+    "gpg-garbage": lambda f, l, g: _write(g + "/pubring.gpg", garbage()),
+    "gpg-truncated": lambda f, l, g: _write(g + "/pubring.gpg",
+                                            l.data[:l.cut]),
+    "gpg-corrupt": lambda f, l, g: _write(g + "/pubring.gpg",
+                                          l.data[:200] + garbage()),
+    "gpg-directory": lambda f, l, g: os.mkdir(g + "/pubring.gpg"),
+    "gpg-mode000": lambda f, l, g: (_write(g + "/pubring.gpg", l.data),
+                                    os.chmod(g + "/pubring.gpg", 0)),
+}
+
+
+def damage(faults, legacy, name):
+    """Replace alice's keyring with the damaged one NAME"""
+    g = faults.gnupg_a
+    subprocess.run(["chmod", "-R", "u+rwX", g], stderr=subprocess.DEVNULL)
+    shutil.rmtree(g)
+    os.mkdir(g, 0o700)
+    DAMAGES[name](faults, legacy, g)
+    for root, dirs, files in os.walk(g):
+        for path in [root] + [os.path.join(root, n) for n in dirs + files]:
+            os.lchown(path, faults.alice.uid, faults.alice.gid)
+
+
+BROKEN = ("Error: .*encrypt action: failed to encrypt message to "
+          ".alice@example.org.: ")
+DAMAGED = {
+    "kbx-garbage": "keyring .*/pubring.kbx is damaged: it does not start "
+                   "as a keybox",
+    "kbx-truncated": "gpg cannot use the keyring .*/pubring.kbx: "
+                     "keylist.getkey",
+    "kbx-empty": "keyring .*/pubring.kbx is damaged: it does not start as "
+                 "a keybox",
+    "kbx-directory": "keyring .*/pubring.kbx is not a regular file",
+    "kbx-fifo": "keyring .*/pubring.kbx is not a regular file",
+    "gpg-garbage": "keyring .*/pubring.gpg is damaged: it does not start "
+                   "as an OpenPGP keyring",
+    "gpg-truncated": r"key .alice@example.org. \([0-9A-F]{16}\) in "
+                     r".*/pubring.gpg is invalid",
+    "gpg-corrupt": "gpg cannot use the keyring .*/pubring.gpg: "
+                   "keylist.getkey",
+    "gpg-directory": "keyring .*/pubring.gpg is not a regular file",
+    "gpg-mode000": "cannot read keyring .*/pubring.gpg: Permission denied",
+}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("name", list(DAMAGED))
+def test_damaged_keyring(keyring, legacy, name, policy):
+    """pubring.kbx / pubring.gpg of random bytes, truncated (kbx: after
+    300 bytes; gpg: in the subkey's binding signature), empty, a directory,
+    a FIFO, random bytes after 200 bytes, mode 000: the policy applies"""
+    damage(keyring, legacy, name)
+    policy_case(keyring, policy, MSG, "plain", BROKEN + DAMAGED[name])
+
+
+@pytest.mark.parametrize("name", list(DAMAGED))
+def test_damaged_keyring_test_form_tempfail_not_no_key(keyring, legacy,
+                                                       name):
+    """tempfail, test form: exit 75, not "no key" (plaintext)"""
+    damage(keyring, legacy, name)
+    with keyring.test_form():
+        keyring.configure(sieve_encrypt_on_failure="tempfail")
+        r = deliver(keyring, MSG)
+        keyring.configure()
+    expect(keyring, r, 75, "none", BROKEN + DAMAGED[name])
+
+
+def _kbx_beside_damaged_gpg(f, l, g):
+    shutil.copy2(f.pristine + "/pubring.kbx", g + "/pubring.kbx")
+    _write(g + "/pubring.gpg", os.urandom(4096))
+
+
+# A legacy keyring alone is used, as gpg itself would; next to the keybox
+# gpg made, the keybox is. gpg lists a key block that a legacy keyring
+# holds twice twice; it is one recipient (gpg writes one session key packet
+# for it).
+USABLE = {
+    "legacy-pubring.gpg-alone": "gpg-legacy",
+    "legacy-pubring.gpg-key-block-twice": "gpg-twice",
+    "pubring.kbx-beside-damaged-pubring.gpg": "kbx-beside-damaged-gpg",
+}
+DAMAGES["kbx-beside-damaged-gpg"] = _kbx_beside_damaged_gpg
+
+
+@pytest.mark.parametrize("case", list(USABLE))
+def test_usable_keyring_encrypted(keyring, legacy, case):
+    damage(keyring, legacy, USABLE[case])
+    keyring.configure()
+    r = deliver(keyring, MSG)
+    expect(keyring, r, 0, "encrypted", ENCRYPTED)
+
+
+def test_no_keyring_file_test_form_is_no_key(keyring):
+    """No keyring file at all is "no key", as a missing directory is:
+    tempfail, test form -> plaintext, an Info"""
+    os.unlink(os.path.join(keyring.gnupg_a, "pubring.kbx"))
+    with keyring.test_form():
+        keyring.configure(sieve_encrypt_on_failure="tempfail")
+        r = deliver(keyring, MSG)
+        keyring.configure()
+    expect(keyring, r, 0, "plain",
+           "Info: .*message not encrypted: no public keyring")
