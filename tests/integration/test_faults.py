@@ -114,6 +114,8 @@ class Faults:
         self.bin = os.path.join(inst.dir, "bin")
         os.mkdir(self.bin, 0o755)
         self.n = 0
+        # signal_delivery(): (signal, policy) -> what it found
+        self.signalled = {}
 
     def configure(self, **settings):
         """Replace the plugin settings of the test with SETTINGS"""
@@ -224,6 +226,13 @@ class Result:
     def record(self):
         return "exit %d; stored: %s; processes: %s; log: %s" % (
             self.rc, self.stored_what, self.gpg_runs(), self.log_line())
+
+
+@pytest.fixture(scope="module")
+def bigs():
+    """The large messages, made once"""
+    return {"8m": mkbig(8000000), "2m": mkbig(2000000),
+            "900k": mkbig(900000)}
 
 
 def deliver(faults, message, *options, user="alice", mailtmp=None):
@@ -364,11 +373,11 @@ def check_clean(faults, r, stray_ok):
     return None
 
 
-def expect(faults, r, rc, stored, pattern, stray_ok=None, big=False):
-    """Check the delivery R: exit code RC, STORED ("none", "plain",
-    "encrypted"), PATTERN (a regular expression, searched line by line) in
-    the log, no message text in the log, nothing left behind"""
-    problem = None
+def problem_of(faults, r, rc, stored, pattern, stray_ok=None, big=False):
+    """None, or what is wrong with the delivery R: exit code RC, STORED
+    ("none", "plain", "encrypted"), PATTERN (a regular expression,
+    searched line by line) in the log, no message text in the log,
+    nothing left behind"""
     if r.rc != rc:
         problem = "dovecot-lda exit code %d, expected %d" % (r.rc, rc)
     else:
@@ -379,6 +388,12 @@ def expect(faults, r, rc, stored, pattern, stray_ok=None, big=False):
         problem = "message content in the log"
     if problem is None:
         problem = check_clean(faults, r, stray_ok)
+    return problem
+
+
+def expect(faults, r, rc, stored, pattern, stray_ok=None, big=False):
+    """Assert that problem_of() finds nothing; print the record line"""
+    problem = problem_of(faults, r, rc, stored, pattern, stray_ok, big)
     print("    " + r.record())
     assert problem is None, "%s\n    %s" % (problem, r.record())
 
@@ -707,3 +722,103 @@ def test_no_keyring_file_test_form_is_no_key(keyring):
         keyring.configure()
     expect(keyring, r, 0, "plain",
            "Info: .*message not encrypted: no public keyring")
+
+
+# --- gpg hit by a signal half-way -------------------------------------------------
+
+
+def test_8mb_message_working_gpg_encrypted(faults, bigs):
+    faults.configure()
+    r = deliver(faults, bigs["8m"])
+    expect(faults, r, 0, "encrypted", ENCRYPTED, big=True)
+
+
+# A killed gpg cannot remove the temporary file of its dotlock
+# (".#lk0x<address>.<host>.<pid>", 14 bytes: pid and host name) in the
+# keyring: gpg's behaviour, accepted here and said so; any other new file
+# is still a stray file
+GPG_DOTLOCK_RE = r"/\.gnupg/\.#lk0x[0-9a-f]+\."
+SIGNALS = {
+    "KILL": "gpg ended without completing the encryption",
+    "TERM": "gpg ended without completing the encryption",
+    "STOP": r"gpg did not finish within 3 seconds \(killed\)",
+}
+
+
+def signal_delivery(faults, bigs, sig, policy):
+    """The 8 MB message through tests/tools/gpg-midstream-signal, which
+    sends SIG to the real gpg after 2 MB, with on_failure = POLICY and a
+    3 s timeout; done once: (record line, problem, report lines,
+    dotlock files left)"""
+    key = (sig, policy)
+    if key in faults.signalled:
+        return faults.signalled[key]
+    prog = os.path.join(faults.bin, "gpg-midstream-signal")
+    if not os.path.exists(prog):
+        shutil.copy(os.path.join(TOP, "tests", "tools",
+                                 "gpg-midstream-signal"), prog)
+        os.chmod(prog, 0o755)
+    report = os.path.join(faults.inst.dir, "logs",
+                          "gpg-signal-%s-%s.report" % (sig, policy))
+    open(report, "w").close()
+    faults.alice.chown(report)
+    with open(prog + ".conf", "w") as f:
+        f.write("SIGNAL=%s\nAFTER=2097152\nREPORT=%s\n" % (sig, report))
+    faults.configure(sieve_encrypt_gpg_binary=prog,
+                     sieve_encrypt_timeout="3s",
+                     sieve_encrypt_on_failure=policy)
+    try:
+        r = deliver(faults, bigs["8m"])
+    finally:
+        faults.configure()
+    if policy == "keep":
+        problem = problem_of(faults, r, 0, "plain", SIGNALS[sig],
+                             GPG_DOTLOCK_RE)
+    else:
+        problem = problem_of(faults, r, 75, "none", SIGNALS[sig],
+                             GPG_DOTLOCK_RE)
+    with open(report) as f:
+        lines = f.read().splitlines()
+    dotlocks = [e.path for e in os.scandir(faults.gnupg_a)
+                if e.name.startswith(".#lk0x")]
+    for path in dotlocks:
+        os.unlink(path)
+    faults.signalled[key] = (r.record(), problem, lines, len(dotlocks))
+    return faults.signalled[key]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("sig", list(SIGNALS))
+def test_gpg_signalled_after_2mb_of_8mb(faults, bigs, sig, policy):
+    """gpg killed (SIGKILL), terminated (SIGTERM) or stopped (SIGSTOP,
+    then the 3 s timeout) after 2 MB of 8 MB: keep -> the original,
+    tempfail -> exit 75, nothing stored"""
+    record, problem, _, _ = signal_delivery(faults, bigs, sig, policy)
+    print("    " + record)
+    assert problem is None, "%s\n    %s" % (problem, record)
+
+
+@pytest.mark.parametrize("sig", list(SIGNALS))
+def test_signal_reached_gpg_half_way_twice(faults, bigs, sig):
+    """The signal reached gpg half-way in both deliveries (the fault
+    happened); notes the dotlock temporary files the signalled gpg left"""
+    lines, dotlocks = [], 0
+    for policy in POLICIES:
+        _, _, report, n = signal_delivery(faults, bigs, sig, policy)
+        lines += report
+        dotlocks += n
+    signalled = [line for line in lines
+                 if line.startswith("signalled SIG%s after" % sig)]
+    assert len(signalled) == 2, lines
+    print("    %s" % signalled[0])
+    print("    note: %d dotlock temporary file(s) of the signalled gpg "
+          "left in the keyring (gpg's behaviour)" % dotlocks)
+
+
+def test_after_signalled_gpgs_next_delivery_encrypted(faults, bigs):
+    for sig in SIGNALS:
+        for policy in POLICIES:
+            signal_delivery(faults, bigs, sig, policy)
+    faults.configure()
+    r = deliver(faults, MSG)
+    expect(faults, r, 0, "encrypted", ENCRYPTED)
