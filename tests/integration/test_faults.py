@@ -822,3 +822,55 @@ def test_after_signalled_gpgs_next_delivery_encrypted(faults, bigs):
     faults.configure()
     r = deliver(faults, MSG)
     expect(faults, r, 0, "encrypted", ENCRYPTED)
+
+
+# --- gpg's output is not the encryption asked for ---------------------------------
+
+# What a gpg.conf could make gpg do, with gpg itself (tests/svtest/bin: gpg
+# with one option more): encrypt to one more key, named or hidden, or to
+# another key instead (group), write armor, write nothing (dry-run). The
+# plugin checks the packets that gpg wrote, and fails: the policy applies,
+# nothing encrypted is stored. bob@example.org's public key is in alice's
+# keyring for these cases.
+OUTPUTS = {
+    "gpg-encrypt-to": "session key packet for key id [0-9A-F]{16}, which "
+                      "is no encryption subkey",
+    "gpg-hidden-encrypt-to": "session key packet for an anonymous "
+                             "recipient",
+    "gpg-group": "session key packet for key id [0-9A-F]{16}, which is no "
+                 "encryption subkey",
+    "gpg-armor": "the output is ASCII armor",
+    "gpg-dry-run": "gpg wrote nothing",
+}
+
+
+@pytest.fixture
+def bob_in_alices_keyring(keyring):
+    """bob@example.org's public key in alice's keyring (restored after
+    the test by the keyring fixture)"""
+    bob = keyring.inst.keys.get("bob@example.org")
+    exported = keys.gpg(bob.secret_home, "--export", bob.fpr).stdout
+    keys.gpg(keyring.gnupg_a, "--import", input=exported)
+    keys.kill_agent(keyring.gnupg_a)
+    for root, dirs, files in os.walk(keyring.gnupg_a):
+        for path in [root] + [os.path.join(root, n) for n in dirs + files]:
+            os.lchown(path, keyring.alice.uid, keyring.alice.gid)
+    return keyring
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("wrapper", list(OUTPUTS))
+def test_gpg_output_not_asked_for(bob_in_alices_keyring, wrapper, policy):
+    """gpg adds a recipient (encrypt-to), a hidden one
+    (hidden-encrypt-to), encrypts to another key instead (group), writes
+    ASCII armor (armor), writes nothing (dry-run)"""
+    f = bob_in_alices_keyring
+    prog = os.path.join(f.bin, wrapper)
+    if not os.path.exists(prog):
+        shutil.copy(os.path.join(TOP, "tests", "svtest", "bin", wrapper),
+                    prog)
+        os.chmod(prog, 0o755)
+    policy_case(f, policy, MSG, "plain",
+                "gpg's output is not the encryption asked for: "
+                + OUTPUTS[wrapper],
+                settings={"sieve_encrypt_gpg_binary": prog})
