@@ -251,10 +251,17 @@ def deliver(faults, message, *options, user="alice", mailtmp=None):
     home_before = faults.home_snapshot()
     argv = inst.lda_argv(u, "-o", "log_path=%s" % log,
                          "-o", "mail_temp_dir=%s" % mailtmp, *options)
-    proc = subprocess.run(
-        [sys.executable, SUBREAPER, reaplog, "--", *argv], input=message,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=inst._env(USER=u.address, HOME=u.home), timeout=600)
+    # from a file, as an MTA may hand it: seekable, so that dovecot-lda
+    # needs no copy of its own in mail_temp_dir
+    msgfile = os.path.join(inst.dir, "case-%d.eml" % faults.n)
+    with open(msgfile, "wb") as f:
+        f.write(message)
+    with open(msgfile, "rb") as stdin:
+        proc = subprocess.run(
+            [sys.executable, SUBREAPER, reaplog, "--", *argv], stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=inst._env(USER=u.address, HOME=u.home), timeout=600)
+    os.unlink(msgfile)
     new = [f for f in dovecot.message_files(u.maildir) if f not in before]
     with open(log, errors="replace") as f:
         text = f.read()
@@ -874,3 +881,107 @@ def test_gpg_output_not_asked_for(bob_in_alices_keyring, wrapper, policy):
                 "gpg's output is not the encryption asked for: "
                 + OUTPUTS[wrapper],
                 settings={"sieve_encrypt_gpg_binary": prog})
+
+
+# --- storage ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def tmpfs(path, size, user):
+    """A tmpfs of SIZE on PATH owned by USER; skips the test if it cannot
+    be mounted"""
+    os.makedirs(path, exist_ok=True)
+    user.chown(path)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700,uid=%d,gid=%d"
+         % (size, user.uid, user.gid), "tmpfs", path],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        pytest.skip("cannot mount a tmpfs: %s" % proc.stdout.decode(
+            errors="replace").strip())
+    try:
+        yield path
+    finally:
+        if subprocess.run(["umount", path]).returncode != 0:
+            subprocess.run(["umount", "-l", path])
+
+
+class TestDiskFull:
+    """carol's Maildir on a 1 MB tmpfs: a 2 MB message does not fit; the
+    store fails after encrypt: exit 75 under both policies"""
+
+    @pytest.fixture(scope="class")
+    def full(self, faults):
+        with tmpfs(faults.carol.maildir, "1m", faults.carol):
+            yield faults
+
+    @pytest.mark.parametrize("policy", POLICIES)
+    def test_2mb_message_exit_75_nothing_stored(self, full, bigs, policy):
+        full.configure(sieve_encrypt_on_failure=policy)
+        r = deliver(full, bigs["2m"], user="carol")
+        full.configure()
+        expect(full, r, 75, "none", "No space left on device")
+
+    def test_small_message_still_fits_encrypted(self, full):
+        full.configure()
+        r = deliver(full, MSG, user="carol")
+        expect(full, r, 0, "encrypted", ENCRYPTED)
+
+
+def test_mail_temp_dir_full_encrypted_in_memory(faults, bigs):
+    """mail_temp_dir on a 256 KB tmpfs, a 2 MB message: Dovecot's temp
+    stream moves the ciphertext to memory; the message is read from a
+    file (seekable), so dovecot-lda itself needs no copy in
+    mail_temp_dir"""
+    with tmpfs(os.path.join(faults.inst.dir, "small-tmp"), "256k",
+               faults.alice) as small:
+        faults.configure(sieve_encrypt_on_failure="tempfail")
+        r = deliver(faults, bigs["2m"], mailtmp=small)
+        faults.configure()
+        expect(faults, r, 0, "encrypted", ENCRYPTED, big=True)
+
+
+# The configured limit: Dovecot's quota plugin (2.3 settings)
+QUOTA = ("-o", "mail_plugins=sieve quota", "-o",
+         "plugin/quota=maildir:User quota")
+MAX_SIZE = ("-o", "plugin/quota_max_mail_size=1M")
+STORAGE = ("-o", "plugin/quota_rule=*:storage=1M")
+
+
+@pytest.fixture
+def quota(faults, dovecot_version):
+    if dovecot_version != "2.3":
+        pytest.skip("written with Dovecot 2.3 quota settings")
+    faults.configure(sieve_encrypt_on_failure="keep")
+    yield faults
+    faults.configure()
+
+
+@pytest.mark.parametrize("size", ["2m", "900k"])
+def test_quota_max_mail_size_exit_75(quota, bigs, size):
+    """quota_max_mail_size 1M, a 2 MB message, and a 900 KB one (1.2 MB
+    encrypted): the encrypted form does not fit the limit -> exit 75,
+    nothing stored"""
+    r = deliver(quota, bigs[size], *QUOTA, *MAX_SIZE)
+    expect(quota, r, 75, "none", "Mail size is larger than the maximum size")
+
+
+def test_quota_max_mail_size_without_encrypt_stored(quota, bigs):
+    """quota_max_mail_size 1M, the same 900 KB message without encrypt
+    (no sieve_before) -> stored"""
+    r = deliver(quota, bigs["900k"], *QUOTA, *MAX_SIZE, "-o",
+                "plugin/sieve_before=")
+    expect(quota, r, 0, "plain", "")
+
+
+def test_storage_quota_rejected_exit_77(quota, bigs):
+    """storage quota 1M, 900 KB message (1.2 MB encrypted): Dovecot
+    rejects (exit 77: the MTA bounces) unless quota_full_tempfail = yes"""
+    r = deliver(quota, bigs["900k"], *QUOTA, *STORAGE, user="carol")
+    expect(quota, r, 77, "none", "rejected: Quota exceeded")
+
+
+def test_storage_quota_full_tempfail_exit_75(quota, bigs):
+    r = deliver(quota, bigs["900k"], *QUOTA, *STORAGE, "-o",
+                "quota_full_tempfail=yes", user="carol")
+    expect(quota, r, 75, "none", "Quota exceeded")
