@@ -985,3 +985,72 @@ def test_storage_quota_full_tempfail_exit_75(quota, bigs):
     r = deliver(quota, bigs["900k"], *QUOTA, *STORAGE, "-o",
                 "quota_full_tempfail=yes", user="carol")
     expect(quota, r, 75, "none", "Quota exceeded")
+
+
+# --- unusual messages ---------------------------------------------------------------
+
+
+def header_1m_messages():
+    """A 1 MB header of many fields (a Content-* field deep inside it, a
+    field folded 20000 times), and one of a 1 MB line"""
+    head = (b"From: Sender <sender@example.net>\nTo: alice@example.org\n"
+            b"Subject: a 1 MB header\nMessage-ID: <header-1m@example.net>\n")
+    fields, size, n = [], 0, 0
+    while size < 1024 * 1024:
+        if n == 6000:       # a Content-* field deep inside the header
+            f = b"Content-Type: text/plain; charset=us-ascii\n"
+        else:
+            f = b"X-Filler-%05d: %s\n" % (n, b"lorem ipsum dolor sit amet "
+                                          * 2)
+        fields.append(f)
+        size += len(f)
+        n += 1
+    folded = (b"X-Folded: " + b"\n ".join(b"w%06d" % i
+                                          for i in range(20000)) + b"\n")
+    return {
+        "header-1m-fields.eml": head + b"".join(fields) + folded
+        + b"\nThe body.\n",
+        "header-1m-line.eml": head + b"X-Long: " + b"x" * (1024 * 1024)
+        + b"\n" + b"Content-Type: text/plain\n\nThe body after a 1 MB "
+        b"line.\n",
+    }
+
+
+UNUSUAL = sorted(n for n in os.listdir(MESSAGES)
+                 if n.startswith("2") and n.endswith(".eml"))
+HEADER_1M = ["header-1m-fields.eml", "header-1m-line.eml"]
+
+
+def unusual_message(name):
+    if name in HEADER_1M:
+        return header_1m_messages()[name]
+    with open(os.path.join(MESSAGES, name), "rb") as f:
+        return f.read()
+
+
+def deliver_unusual(faults, name):
+    faults.configure(sieve_encrypt_on_failure="tempfail")
+    try:
+        return deliver(faults, unusual_message(name))
+    finally:
+        faults.configure()
+
+
+@pytest.mark.parametrize("name", UNUSUAL + HEADER_1M)
+def test_unusual_message_encrypted(faults, name):
+    """NUL bytes, a missing final boundary, raw 8bit header fields, CR-only
+    line ends, an empty body, ... (tests/messages/2*.eml) and a 1 MB
+    header: encrypted, decrypts to the original (the full verifier)"""
+    r = deliver_unusual(faults, name)
+    expect(faults, r, 0, "encrypted", ENCRYPTED)
+
+
+def test_cr_only_no_text_in_the_clear(faults):
+    """Without LF the whole message is one (malformed) header field for
+    Dovecot: it must go into the encrypted entity, not stay in the clear"""
+    r = deliver_unusual(faults, "24-cr-only.eml")
+    assert r.new_files, "nothing stored\n    " + r.record()
+    with open(r.new_files[0], "rb") as f:
+        stored = f.read()
+    assert not re.search(rb"Every line of this message|CR-only line ends",
+                         stored), "the stored file holds the message text"
