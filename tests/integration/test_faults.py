@@ -45,10 +45,8 @@ import contextlib
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
