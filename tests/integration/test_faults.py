@@ -90,7 +90,7 @@ def mkbig(size):
     return head + base64.encodebytes(raw) + b"--b--\n"
 
 
-# --- the instance ----------------------------------------------------------
+# --- the instance ---------------------------------------------------------
 
 
 class Faults:
@@ -171,7 +171,7 @@ def keyring(faults):
     faults.inst.global_script(COMMAND_FORM)
 
 
-# --- one delivery -------------------------------------------------------------
+# --- one delivery ---------------------------------------------------------
 
 
 class Result:
@@ -422,7 +422,7 @@ def policy_case(faults, policy, message, keep_stored, pattern, *options,
     return r
 
 
-# --- baseline -----------------------------------------------------------------
+# --- baseline -------------------------------------------------------------
 
 
 def test_baseline_encrypted_no_gpg_agent(faults):
@@ -433,7 +433,7 @@ def test_baseline_encrypted_no_gpg_agent(faults):
     expect(faults, r, 0, "encrypted", ENCRYPTED)
 
 
-# --- keyring faults -------------------------------------------------------------
+# --- keyring faults -------------------------------------------------------
 
 CANNOT = ("encrypt action: (cannot|failed to) encrypt message to "
           ".alice@example.org.")
@@ -547,7 +547,7 @@ def test_unreadable_keyring_test_form_tempfail(keyring, fault):
     expect(keyring, r, 75, "none", pattern)
 
 
-# --- damaged keyrings -----------------------------------------------------------
+# --- damaged keyrings -----------------------------------------------------
 
 # Only gpg's "no key matched" means that the user has no key. A keyring
 # that is damaged (garbage, truncated: found by the plugin from its start,
@@ -729,7 +729,7 @@ def test_no_keyring_file_test_form_is_no_key(keyring):
            "Info: .*message not encrypted: no public keyring")
 
 
-# --- gpg hit by a signal half-way -------------------------------------------------
+# --- gpg hit by a signal half-way -----------------------------------------
 
 
 def test_8mb_message_working_gpg_encrypted(faults, bigs):
@@ -829,7 +829,7 @@ def test_after_signalled_gpgs_next_delivery_encrypted(faults, bigs):
     expect(faults, r, 0, "encrypted", ENCRYPTED)
 
 
-# --- gpg's output is not the encryption asked for ---------------------------------
+# --- gpg's output is not the encryption asked for -------------------------
 
 # What a gpg.conf could make gpg do, with gpg itself (tests/svtest/bin: gpg
 # with one option more): encrypt to one more key, named or hidden, or to
@@ -881,7 +881,7 @@ def test_gpg_output_not_asked_for(bob_in_alices_keyring, wrapper, policy):
                 settings={"sieve_encrypt_gpg_binary": prog})
 
 
-# --- storage ------------------------------------------------------------------------
+# --- storage --------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -985,7 +985,7 @@ def test_storage_quota_full_tempfail_exit_75(quota, bigs):
     expect(quota, r, 75, "none", "Quota exceeded")
 
 
-# --- unusual messages ---------------------------------------------------------------
+# --- unusual messages -----------------------------------------------------
 
 
 def header_1m_messages():
