@@ -14,7 +14,8 @@ faults that the policy tests do not cover (was tests/e2e/test-faults.sh).
               hidden-encrypt-to, group, armor, dry-run make it write)
   storage     disk full (the Maildir on a 1 MB tmpfs, a 2 MB message),
               mail_temp_dir full, Dovecot's quota_max_mail_size and storage
-              quota (the "configured limit"; Dovecot 2.3 settings)
+              quota (the "configured limit"; on 2.3 and, in its own
+              settings, on 2.4)
   messages    NUL bytes, a 1 MB header (many fields; one 1 MB line), a
               missing final MIME boundary, raw 8bit UTF-8 and Latin-1 in
               header fields, CR-only line ends, an empty body, 8 MB
@@ -45,6 +46,7 @@ import contextlib
 import os
 import re
 import shutil
+import string
 import subprocess
 import sys
 
@@ -939,50 +941,96 @@ def test_mail_temp_dir_full_encrypted_in_memory(faults, bigs):
         expect(faults, r, 0, "encrypted", ENCRYPTED, big=True)
 
 
-# The configured limit: Dovecot's quota plugin (2.3 settings)
-QUOTA = ("-o", "mail_plugins=sieve quota", "-o",
-         "plugin/quota=maildir:User quota")
-MAX_SIZE = ("-o", "plugin/quota_max_mail_size=1M")
-STORAGE = ("-o", "plugin/quota_rule=*:storage=1M")
+# The configured limit: Dovecot's quota plugin, a maildir quota root "User
+# quota" and its limits given to dovecot-lda as -o options, in each
+# version's terms (2.4: quota_storage_grace = 0, as 2.3 has no grace)
+QUOTA_24 = """protocol lda {
+  mail_plugins {
+    quota = yes
+  }
+}
+quota "User quota" {
+  quota_driver = maildir
+}
+"""
+QUOTA_OPTIONS = {
+    "2.3": {
+        "quota": ("-o", "mail_plugins=sieve quota",
+                  "-o", "plugin/quota=maildir:User quota"),
+        "max-size": ("-o", "plugin/quota_max_mail_size=1M"),
+        "storage": ("-o", "plugin/quota_rule=*:storage=1M"),
+        "no-encrypt": ("-o", "plugin/sieve_before="),
+    },
+    "2.4": {
+        "quota": (),
+        "max-size": ("-o", "quota_mail_size=1M"),
+        "storage": ("-o", "quota_storage_size=1M",
+                    "-o", "quota_storage_grace=0"),
+        # the before script replaced by one that only keeps
+        "no-encrypt": ("-o", "sieve_script/before_1/sieve_script_path="
+                       "${keep_script}"),
+    },
+}
+
+
+class Quota:
+    def __init__(self, faults):
+        self.faults = faults
+        self.version = faults.inst.version
+
+    def options(self, *names):
+        keep_script = os.path.join(self.faults.inst.dir, "sieve",
+                                   "keep.sieve")
+        if not os.path.exists(keep_script):
+            with open(keep_script, "w") as f:
+                f.write("keep;\n")
+            self.faults.inst.sievec(keep_script)
+        out = list(QUOTA_OPTIONS[self.version]["quota"])
+        for name in names:
+            out += QUOTA_OPTIONS[self.version][name]
+        return [string.Template(o).substitute(keep_script=keep_script)
+                for o in out]
 
 
 @pytest.fixture
-def quota(faults, dovecot_version):
-    if dovecot_version != "2.3":
-        pytest.skip("written with Dovecot 2.3 quota settings")
+def quota(faults):
+    faults.inst.extra["2.4"] = QUOTA_24
     faults.configure(sieve_encrypt_on_failure="keep")
-    yield faults
+    yield Quota(faults)
+    faults.inst.extra["2.4"] = ""
     faults.configure()
 
 
 @pytest.mark.parametrize("size", ["2m", "900k"])
 def test_quota_max_mail_size_exit_75(quota, bigs, size):
-    """quota_max_mail_size 1M, a 2 MB message, and a 900 KB one (1.2 MB
-    encrypted): the encrypted form does not fit the limit -> exit 75,
-    nothing stored"""
-    r = deliver(quota, bigs[size], *QUOTA, *MAX_SIZE)
-    expect(quota, r, 75, "none", "Mail size is larger than the maximum size")
+    """quota_max_mail_size (2.4: quota_mail_size) 1M, a 2 MB message, and
+    a 900 KB one (1.2 MB encrypted): the encrypted form does not fit the
+    limit -> exit 75, nothing stored"""
+    r = deliver(quota.faults, bigs[size], *quota.options("max-size"))
+    expect(quota.faults, r, 75, "none",
+           "Mail size is larger than the maximum size")
 
 
 def test_quota_max_mail_size_without_encrypt_stored(quota, bigs):
     """quota_max_mail_size 1M, the same 900 KB message without encrypt
-    (no sieve_before) -> stored"""
-    r = deliver(quota, bigs["900k"], *QUOTA, *MAX_SIZE, "-o",
-                "plugin/sieve_before=")
-    expect(quota, r, 0, "plain", "")
+    (no sieve_before script) -> stored"""
+    r = deliver(quota.faults, bigs["900k"],
+                *quota.options("max-size", "no-encrypt"))
+    expect(quota.faults, r, 0, "plain", "")
 
 
 def test_storage_quota_rejected_exit_77(quota, bigs):
     """storage quota 1M, 900 KB message (1.2 MB encrypted): Dovecot
     rejects (exit 77: the MTA bounces) unless quota_full_tempfail = yes"""
-    r = deliver(quota, bigs["900k"], *QUOTA, *STORAGE, user="carol")
-    expect(quota, r, 77, "none", "rejected: Quota exceeded")
+    r = deliver(quota.faults, bigs["900k"], *quota.options("storage"),
+                user="carol")
+    expect(quota.faults, r, 77, "none", "rejected: Quota exceeded")
 
 
 def test_storage_quota_full_tempfail_exit_75(quota, bigs):
-    r = deliver(quota, bigs["900k"], *QUOTA, *STORAGE, "-o",
-                "quota_full_tempfail=yes", user="carol")
-    expect(quota, r, 75, "none", "Quota exceeded")
+    r = deliver(quota.faults, bigs["900k"], *quota.options("storage"),
+                "-o", "quota_full_tempfail=yes", user="carol")
+    expect(quota.faults, r, 75, "none", "Quota exceeded")
 
 
 # --- unusual messages -----------------------------------------------------
