@@ -170,7 +170,6 @@ def keyring(faults):
     """alice's keyring is restored after the test"""
     yield faults
     faults.restore_keyring()
-    faults.inst.global_script(COMMAND_FORM)
 
 
 # --- one delivery ---------------------------------------------------------
