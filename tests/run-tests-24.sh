@@ -77,9 +77,12 @@ for t in tests/e2e/*.sh; do
 done
 run_group pytest "$chroot_sh" run -- \
 	env "${corpus_env[@]}" tests/run-pytest.sh
-# its JUnit report, out of the chroot's copy of the tree
-"$chroot_sh" run -- cat tests/logs/pytest.xml >"$logdir/pytest.xml" 2>/dev/null ||
-	rm -f "$logdir/pytest.xml"
+run_group soak "$chroot_sh" run -- tests/run-pytest.sh --soak
+# the JUnit reports, out of the chroot's copy of the tree
+for report in pytest soak; do
+	"$chroot_sh" run -- cat "tests/logs/$report.xml" \
+		>"$logdir/$report.xml" 2>/dev/null || rm -f "$logdir/$report.xml"
+done
 
 echo "2.4 total: $GROUP_PASS passed, $GROUP_FAIL failed ($((SECONDS - start)) s)"
 [ "$GROUP_FAIL" -eq 0 ]

@@ -41,7 +41,8 @@ for t in tests/e2e/*.sh; do
 	run_group "$(basename "$t" .sh)" "$t"
 done
 run_group pytest tests/run-pytest.sh
-pytest_23=$(pytest_summary "$logdir/pytest.log")
+run_group soak tests/run-pytest.sh --soak
+pytest_23="$(pytest_summary "$logdir/pytest.log"); soak: $(pytest_summary "$logdir/soak.log")"
 pass_23=$GROUP_PASS
 fail_23=$GROUP_FAIL
 time_23=$((SECONDS - start))
@@ -55,7 +56,7 @@ if [ "$with_24" = yes ]; then
 	tests/run-tests-24.sh 2>&1 | tee "$log24" |
 		grep -E '^(===|---|PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|    )'
 	group_count dovecot-2.4 "$log24" "${PIPESTATUS[0]}"
-	pytest_24=$(pytest_summary "$logdir/2.4/pytest.log")
+	pytest_24="$(pytest_summary "$logdir/2.4/pytest.log"); soak: $(pytest_summary "$logdir/2.4/soak.log")"
 	pass_24=$GROUP_COUNT_PASS
 	fail_24=$GROUP_COUNT_FAIL
 	[ "$fail_24" -eq 0 ] || failed_groups+=("dovecot-2.4")

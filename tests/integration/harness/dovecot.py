@@ -575,6 +575,12 @@ class Instance:
             self._reaper.wait(timeout=30)
             self._reaper = None
 
+    @property
+    def reaper_pid(self):
+        """The pid of the subreaper the master runs under (lmtp_start
+        with a reaper_log), else None"""
+        return self._reaper.pid if self._reaper is not None else None
+
     def lmtp(self, timeout=None):
         """An LMTP client connected to the running instance"""
         return lmtp_mod.Client(self.lmtp_port, timeout=timeout)
