@@ -18,6 +18,7 @@ MESSAGES = os.path.join(TOP, "tests", "messages")
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "lmtp: runs a Dovecot LMTP service")
     config.addinivalue_line("markers", "soak: the LMTP load test (minutes, "
                             "the whole machine; run it alone)")
 
