@@ -413,9 +413,12 @@ class Instance:
         return ["setpriv", "--reuid=%d" % user.uid, "--regid=%d" % user.gid,
                 groups, *argv]
 
-    def lda_argv(self, user, *options, store=None):
-        argv = [LDA, "-c", self.conf, "-e", "-f", "sender@example.net",
-                "-a", user.address]
+    def lda_argv(self, user, *options, store=None, wrap=()):
+        """The command line of dovecot-lda for USER; WRAP: a command
+        (argv prefix, e.g. strace with its options) that runs
+        dovecot-lda, as the user"""
+        argv = [*wrap, LDA, "-c", self.conf, "-e", "-f",
+                "sender@example.net", "-a", user.address]
         for name, value in user.settings.items():
             value = self._value(value)
             argv += ["-o", ("plugin/%s=%s" if self.version == "2.3"
@@ -427,11 +430,14 @@ class Instance:
                             else "mail_path=%s" % path)]
         return self.as_user_argv(user, argv + list(options))
 
-    def lda(self, name, message, *options, store=None, timeout=300):
+    def lda(self, name, message, *options, store=None, timeout=300,
+            wrap=(), message_file=None):
         """Deliver MESSAGE (bytes) to NAME with dovecot-lda -e as the
         user, logging into a file of this delivery's own. Returns a
         Delivery: exit code (0 stored, 75 temporary failure), the new
-        message files, the log."""
+        message files, the log. WRAP: see lda_argv. MESSAGE_FILE: a
+        regular file holding MESSAGE, given as standard input instead of
+        a pipe (seekable: dovecot-lda makes no temporary copy of it)."""
         user = self.users[name]
         self.deliveries += 1
         log = os.path.join(self.dir, "logs", "%d-%s.log"
@@ -439,12 +445,19 @@ class Instance:
         maildir = (os.path.join(self.dir, "store", store) if store
                    else user.maildir)
         before = set(message_files(maildir))
-        proc = subprocess.run(
-            self.lda_argv(user, "-o", "log_path=%s" % log, *options,
-                          store=store),
-            input=message, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=self._env(USER=user.address, HOME=user.home),
-            timeout=timeout)
+        argv = self.lda_argv(user, "-o", "log_path=%s" % log, *options,
+                             store=store, wrap=wrap)
+        env = self._env(USER=user.address, HOME=user.home)
+        if message_file is None:
+            proc = subprocess.run(argv, input=message, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env,
+                                  timeout=timeout)
+        else:
+            with open(message_file, "rb") as stdin:
+                proc = subprocess.run(argv, stdin=stdin,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env,
+                                      timeout=timeout)
         new = [f for f in message_files(maildir) if f not in before]
         text = ""
         if os.path.exists(log):
