@@ -250,12 +250,13 @@ def sent_files(env):
 
 def lmtp_session_log(inst, offset, timeout=30):
     """The instance log from OFFSET on, once the LMTP process logged the
-    end of the connection (the log process writes lines after the
-    replies went out)"""
+    end of the connection after QUIT (the log process writes lines after
+    the replies went out; lmtp_start's probes log a disconnect too)"""
     deadline = time.monotonic() + timeout
     while True:
         log = inst.log()[offset:]
-        if "Info: Disconnect from " in log or time.monotonic() > deadline:
+        if re.search(r"Info: Disconnect from .*: Logged out", log) or \
+                time.monotonic() > deadline:
             return log
         time.sleep(0.05)
 
