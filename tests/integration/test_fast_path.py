@@ -52,7 +52,8 @@ def delivery(make_module_instance):
     inst.add_user("alice", key="valid")
     inst.global_script(GLOBAL_SCRIPT)
     message = large_message()
-    d = inst.lda("alice", message, "-o", "mail_debug=yes", from_file=True)
+    d = inst.lda("alice", message, "-o", "mail_debug=yes",
+                 message_file=inst.message_file(message, "large.eml"))
     d.message = message
     d.user = inst.users["alice"]
     return d

@@ -74,7 +74,7 @@ def run(make_module_instance):
         "alice", r.message, "-o", "mail_temp_dir=%s" % r.tmpdir,
         prefix=["strace", "-f", "-qq", "-y", "-s", "100000", "-o", trace,
                 "-e", "trace=" + TRACED],
-        from_file=True)
+        message_file=inst.message_file(r.message, "noleak.eml"))
     with open(trace, errors="replace") as f:
         r.trace = f.read().splitlines()
     r.with_marker = [line for line in r.trace if r.marker in line]

@@ -438,9 +438,12 @@ class Instance:
         return ["setpriv", "--reuid=%d" % user.uid, "--regid=%d" % user.gid,
                 groups, *argv]
 
-    def lda_argv(self, user, *options, store=None):
-        argv = [LDA, "-c", self.conf, "-e", "-f", "sender@example.net",
-                "-a", user.address]
+    def lda_argv(self, user, *options, store=None, wrap=()):
+        """The command line of dovecot-lda for USER; WRAP: a command
+        (argv prefix, e.g. strace with its options) that runs
+        dovecot-lda, as the user"""
+        argv = [*wrap, LDA, "-c", self.conf, "-e", "-f",
+                "sender@example.net", "-a", user.address]
         for name, value in user.settings.items():
             value = self._value(value)
             argv += ["-o", ("plugin/%s=%s" if self.version == "2.3"
@@ -452,15 +455,28 @@ class Instance:
                             else "mail_path=%s" % path)]
         return self.as_user_argv(user, argv + list(options))
 
+    def message_file(self, message, name):
+        """MESSAGE (bytes) in the file NAME of the instance's input/
+        directory, readable by every user; returns its path (for lda's
+        message_file)"""
+        directory = os.path.join(self.dir, "input")
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        path = os.path.join(directory, name)
+        with open(path, "wb") as f:
+            f.write(message)
+        os.chmod(path, 0o644)
+        return path
+
     def lda(self, name, message, *options, store=None, timeout=300,
-            prefix=(), from_file=False):
+            prefix=(), wrap=(), message_file=None):
         """Deliver MESSAGE (bytes) to NAME with dovecot-lda -e as the
         user, logging into a file of this delivery's own. Returns a
         Delivery: exit code (0 stored, 75 temporary failure), the new
-        message files, the log. PREFIX: argv run in front of the
-        delivery (as root, e.g. strace); FROM_FILE: dovecot-lda reads the
-        message from a regular file of the instance (seekable: no spool
-        copy of its own), not from a pipe."""
+        message files, the log. PREFIX: argv run in front of the whole
+        delivery, as root (e.g. strace -f); WRAP: see lda_argv (as the
+        user). MESSAGE_FILE: a regular file holding MESSAGE (see
+        message_file()), given as standard input instead of a pipe
+        (seekable: dovecot-lda makes no temporary copy of it)."""
         user = self.users[name]
         self.deliveries += 1
         log = os.path.join(self.dir, "logs", "%d-%s.log"
@@ -469,23 +485,20 @@ class Instance:
                    else user.maildir)
         before = set(message_files(maildir))
         argv = list(prefix) + self.lda_argv(
-            user, "-o", "log_path=%s" % log, *options, store=store)
+            user, "-o", "log_path=%s" % log, *options, store=store,
+            wrap=wrap)
         env = self._env(USER=user.address, HOME=user.home)
-        if from_file:
-            path = os.path.join(self.dir, "logs", "%d-%s.eml"
-                                % (self.deliveries, name))
-            with open(path, "wb") as f:
-                f.write(message)
-            os.chmod(path, 0o644)
-            with open(path, "rb") as f:
-                proc = subprocess.run(argv, stdin=f, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, env=env,
-                                      timeout=timeout)
-        else:
+        if message_file is None:
             proc = subprocess.run(argv, input=message,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=env,
                                   timeout=timeout)
+        else:
+            with open(message_file, "rb") as stdin:
+                proc = subprocess.run(argv, stdin=stdin,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env,
+                                      timeout=timeout)
         new = [f for f in message_files(maildir) if f not in before]
         text = ""
         if os.path.exists(log):
