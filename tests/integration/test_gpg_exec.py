@@ -198,11 +198,15 @@ def _prepared(inst, settings):
 
 @contextlib.contextmanager
 def lmtp_running(inst):
+    """The LMTP service of INST for the block; when it has stopped (and
+    its log process has written everything), no log holds the message
+    text"""
     inst.lmtp_start()
     try:
         yield inst
     finally:
         inst.lmtp_stop()
+    assert_no_body_in_logs(inst)
 
 
 # --- deliveries ----------------------------------------------------------
@@ -245,25 +249,36 @@ def lda_deliver(inst, name):
                      rc=d.rc)
 
 
-def lmtp_deliver(inst, name):
+def lmtp_deliver(inst, name, wait_for=None):
     """Deliver over LMTP (the service must run); the log is the lines of
-    the instance log that name the user, logged by the time LMTP
-    replies"""
+    the instance log that name the user. The lmtp process logs through
+    Dovecot's log process, which may write them after LMTP replied:
+    with WAIT_FOR (a regular expression), wait up to 10 s for a line
+    that matches it."""
     user = inst.users[name]
     inst.tools.clear_record()
     before = set(message_files(user.maildir))
     offset = os.path.getsize(inst.log_path)
+    start = time.monotonic()
     with inst.lmtp(timeout=120) as client:
         replies = client.send(MESSAGE, [user.address])
+    took = time.monotonic() - start
     new = [f for f in message_files(user.maildir) if f not in before]
-    with open(inst.log_path, "rb") as f:
-        f.seek(offset)
-        lines = f.read().decode(errors="replace").splitlines()
-    log = "".join(line + "\n" for line in lines if user.address in line)
+    for _ in range(100):
+        with open(inst.log_path, "rb") as f:
+            f.seek(offset)
+            lines = f.read().decode(errors="replace").splitlines()
+        log = "".join(line + "\n" for line in lines
+                      if user.address in line)
+        if wait_for is None or re.search(wait_for, log):
+            break
+        time.sleep(0.1)
     assert_no_body_in_logs(inst)
     assert len(replies) == 1, replies
-    return Delivered(user, new, log, lmtp.sent_bytes(MESSAGE), True,
-                     reply=replies[0])
+    d = Delivered(user, new, log, lmtp.sent_bytes(MESSAGE), True,
+                  reply=replies[0])
+    d.took = took
+    return d
 
 
 def lmtp_process(inst):
@@ -412,16 +427,15 @@ def test_lmtp_user_internal_group_refused(make_instance):
                               sieve_encrypt_gpg_binary="record",
                               sieve_encrypt_on_failure="tempfail")
     name, gid = internal_group(inst)
+    refused = (r"Error: .*refusing to run gpg: the delivery process has "
+               r"group %s \(gid %d\), which is not the mail user's own.*"
+               r"sieve_encrypt_gpg_allowed_groups" % (re.escape(name), gid))
     with lmtp_running(inst):
-        d = lmtp_deliver(inst, "alice")
+        d = lmtp_deliver(inst, "alice", wait_for=refused)
     assert 400 <= d.reply.code < 500, d.describe()
     assert d.new == [], d.describe()
     assert inst.tools.records() == "", "gpg ran: " + inst.tools.records()
-    assert re.search(
-        r"Error: .*refusing to run gpg: the delivery process has group "
-        r"%s \(gid %d\), which is not the mail user's own.*"
-        r"sieve_encrypt_gpg_allowed_groups" % (re.escape(name), gid),
-        d.log), d.describe()
+    assert re.search(refused, d.log), d.describe()
 
 
 @pytest.mark.lmtp
@@ -513,7 +527,7 @@ def test_hostile_keyring_dir_lmtp_root(make_instance, keyfactory):
     check_hostile(inst, d)
 
 
-# --- 5. the deadline -----------------------------------------------------------
+# --- 5. the deadline ---------------------------------------------------------
 
 HANG = dict(sieve_encrypt_gpg_binary="hang", sieve_encrypt_timeout="2s",
             sieve_encrypt_on_failure="tempfail")
@@ -526,11 +540,9 @@ def test_deadline_lmtp_root_kills_hanging_gpg(make_instance):
     stored, nothing left running"""
     inst = lmtp_root_instance(make_instance, **HANG)
     with lmtp_running(inst):
-        start = time.monotonic()
-        d = lmtp_deliver(inst, "dora")
-        took = time.monotonic() - start
+        d = lmtp_deliver(inst, "dora", wait_for="Error: .*" + KILLED)
         assert 400 <= d.reply.code < 500, d.describe()
-        assert took < TAKES_AT_MOST + 1, "the reply took %.1f s" % took
+        assert d.took < TAKES_AT_MOST + 1, "the reply took %.1f s" % d.took
         assert re.search("Error: .*" + KILLED, d.log), d.describe()
         assert d.new == [], "a message was stored"
         left = inst.tools.leftovers()
@@ -560,12 +572,12 @@ def test_lmtp_root_group_root_refused(make_instance):
     inst = lmtp_root_instance(make_instance,
                               extra="mail_access_groups = root\n",
                               sieve_encrypt_on_failure="tempfail")
+    refused = r"Error: .*refusing to run gpg with group root: gid 0 is among"
     with lmtp_running(inst):
-        d = lmtp_deliver(inst, "dora")
+        d = lmtp_deliver(inst, "dora", wait_for=refused)
     assert 400 <= d.reply.code < 500, d.describe()
     assert d.new == [], d.describe()
-    assert re.search(r"Error: .*refusing to run gpg with group root: gid 0 "
-                     r"is among", d.log), d.describe()
+    assert re.search(refused, d.log), d.describe()
 
 
 @pytest.fixture(scope="module")
@@ -671,7 +683,7 @@ def test_unreadable_keyring_same_error_lda_lmtp(make_instance):
     d = lda_deliver(lda_inst, "alice")
     lda_error = encrypt_error(d.log, d.user.home, d.user.address)
     with lmtp_running(lmtp_inst):
-        d = lmtp_deliver(lmtp_inst, "dora")
+        d = lmtp_deliver(lmtp_inst, "dora", wait_for="encrypt action: ")
     lmtp_error = encrypt_error(d.log, d.user.home, d.user.address)
     assert lda_error and lda_error == lmtp_error, \
         "LDA %r, LMTP %r" % (lda_error, lmtp_error)
