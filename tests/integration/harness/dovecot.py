@@ -389,14 +389,17 @@ class Instance:
                             else "mail_path=%s" % path)]
         return self.as_user_argv(user, argv + list(options))
 
-    def lda(self, name, message, *options, store=None, timeout=300):
+    def lda(self, name, message, *options, store=None, timeout=300,
+            log_name=None):
         """Deliver MESSAGE (bytes) to NAME with dovecot-lda -e as the
         user, logging into a file of this delivery's own. Returns a
         Delivery: exit code (0 stored, 75 temporary failure), the new
-        message files, the log."""
+        message files, the log. LOG_NAME: the log file's name in logs/
+        (default: a running number and the user's name); deliveries
+        run from several threads at once must each give their own."""
         user = self.users[name]
         self.deliveries += 1
-        log = os.path.join(self.dir, "logs", "%d-%s.log"
+        log = os.path.join(self.dir, "logs", log_name or "%d-%s.log"
                            % (self.deliveries, name))
         maildir = (os.path.join(self.dir, "store", store) if store
                    else user.maildir)
