@@ -5,8 +5,8 @@
 #   unit tests     instrumented programs; LeakSanitizer checks for leaks
 #   .svtest        Pigeonhole's testsuite program (not instrumented) with
 #                  the sanitizer runtime preloaded (LD_PRELOAD)
-#   end-to-end     tests/integration/test_lda.py, tests/e2e/test-policy.sh
-#                  and roundtrip.sh: the real dovecot-lda, runtime
+#   end-to-end     tests/integration/test_lda.py and test_roundtrip.py,
+#                  tests/e2e/test-policy.sh: the real dovecot-lda, runtime
 #                  preloaded the same way
 # Any finding aborts the process (ASan halts on the first error, UBSan is
 # built with -fno-sanitize-recover), which fails the check that ran it;
@@ -15,8 +15,8 @@
 # Usage: tests/run-sanitizers.sh  (as root, like the suite; needs git)
 # Environment: PIGEONHOLE_TESTSUITE_BIN (default: _testsuite/testsuite of
 # this tree), SANITIZER_E2E (the end-to-end scripts to run, default
-# "test-policy roundtrip"), SANITIZER_PYTEST (the pytest files, default
-# "test_lda.py"), SIEVE_ENCRYPT_KEEP=1 keeps the
+# "test-policy"), SANITIZER_PYTEST (the pytest files, default
+# "test_lda.py test_roundtrip.py"), SIEVE_ENCRYPT_KEEP=1 keeps the
 # scratch directory, TMPDIR.
 # Prints PASS:/FAIL: lines and "N passed, N failed"; exits 1 on failure.
 set -u
@@ -112,7 +112,7 @@ done
 
 # --- end-to-end ----------------------------------------------------------------
 
-for t in ${SANITIZER_PYTEST:-test_lda.py}; do
+for t in ${SANITIZER_PYTEST:-test_lda.py test_roundtrip.py}; do
 	if SIEVE_ENCRYPT_BUILD="$build" SIEVE_ENCRYPT_PRELOAD="$preload" \
 		SIEVE_ENCRYPT_LOGDIR="$work" \
 		"$top/tests/run-pytest.sh" "tests/integration/$t" \
@@ -123,7 +123,7 @@ for t in ${SANITIZER_PYTEST:-test_lda.py}; do
 		grep '^FAIL' "$work/$t.log" | head -n 5 | sed 's/^/    /'
 	fi
 done
-for e2e in ${SANITIZER_E2E:-test-policy roundtrip}; do
+for e2e in ${SANITIZER_E2E:-test-policy}; do
 	if SIEVE_ENCRYPT_BUILD="$build" SIEVE_ENCRYPT_PRELOAD="$preload" \
 		"$top/tests/e2e/$e2e.sh" >"$work/$e2e.log" 2>&1; then
 		ok "$e2e ($(tail -n 1 "$work/$e2e.log"))"
