@@ -6,7 +6,7 @@
 #   .svtest        Pigeonhole's testsuite program (not instrumented) with
 #                  the sanitizer runtime preloaded (LD_PRELOAD)
 #   end-to-end     tests/integration/test_lda.py, test_policy.py and
-#                  tests/e2e/roundtrip.sh: the real dovecot-lda, runtime
+#                  test_roundtrip.py: the real dovecot-lda, runtime
 #                  preloaded the same way
 # Any finding aborts the process (ASan halts on the first error, UBSan is
 # built with -fno-sanitize-recover), which fails the check that ran it;
@@ -14,10 +14,9 @@
 #
 # Usage: tests/run-sanitizers.sh  (as root, like the suite; needs git)
 # Environment: PIGEONHOLE_TESTSUITE_BIN (default: _testsuite/testsuite of
-# this tree), SANITIZER_E2E (the end-to-end scripts to run, default
-# "roundtrip"), SANITIZER_PYTEST (the pytest files, default
-# "test_lda.py test_policy.py"), SIEVE_ENCRYPT_KEEP=1 keeps the
-# scratch directory, TMPDIR.
+# this tree), SANITIZER_PYTEST (the pytest files to run, default
+# "test_lda.py test_policy.py test_roundtrip.py"), SIEVE_ENCRYPT_KEEP=1
+# keeps the scratch directory, TMPDIR.
 # Prints PASS:/FAIL: lines and "N passed, N failed"; exits 1 on failure.
 set -u
 
@@ -112,7 +111,7 @@ done
 
 # --- end-to-end ----------------------------------------------------------------
 
-for t in ${SANITIZER_PYTEST:-test_lda.py test_policy.py}; do
+for t in ${SANITIZER_PYTEST:-test_lda.py test_policy.py test_roundtrip.py}; do
 	if SIEVE_ENCRYPT_BUILD="$build" SIEVE_ENCRYPT_PRELOAD="$preload" \
 		SIEVE_ENCRYPT_LOGDIR="$work" \
 		"$top/tests/run-pytest.sh" "tests/integration/$t" \
@@ -121,15 +120,6 @@ for t in ${SANITIZER_PYTEST:-test_lda.py test_policy.py}; do
 	else
 		not_ok "$t: $(tail -n 1 "$work/$t.log" | tr -d '=') (log: $work/$t.log)"
 		grep '^FAIL' "$work/$t.log" | head -n 5 | sed 's/^/    /'
-	fi
-done
-for e2e in ${SANITIZER_E2E:-roundtrip}; do
-	if SIEVE_ENCRYPT_BUILD="$build" SIEVE_ENCRYPT_PRELOAD="$preload" \
-		"$top/tests/e2e/$e2e.sh" >"$work/$e2e.log" 2>&1; then
-		ok "$e2e ($(tail -n 1 "$work/$e2e.log"))"
-	else
-		not_ok "$e2e: $(tail -n 1 "$work/$e2e.log") (log: $work/$e2e.log)"
-		grep '^FAIL' "$work/$e2e.log" | head -n 5 | sed 's/^/    /'
 	fi
 done
 

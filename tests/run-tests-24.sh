@@ -11,7 +11,7 @@
 #                 (tests/lib/dovecot.sh writes a 2.4 configuration there)
 #   pytest        tests/integration, as root, exactly as on 2.3 (the
 #                 harness renders its 2.4 configuration template there)
-# The corpus for roundtrip.sh ($SIEVE_ENCRYPT_CORPUS, default
+# The corpus for test_roundtrip.py ($SIEVE_ENCRYPT_CORPUS, default
 # <git top>/../shared/corpus) is copied into the chroot read-only when it
 # exists.
 #
@@ -33,7 +33,7 @@ GROUP_LOGDIR=$logdir
 GROUP_PREFIX="2.4 "
 . "$top/tests/lib/groups.sh"
 
-# The corpus roundtrip.sh would use on the host
+# The corpus test_roundtrip.py would use on the host
 corpus=${SIEVE_ENCRYPT_CORPUS:-}
 if [ -z "$corpus" ]; then
 	gtop=$(git -C "$top" rev-parse --show-toplevel 2>/dev/null) || gtop=$top

@@ -30,7 +30,8 @@
 #   trixie-chroot.sh [-r DIR] import SRC DEST
 #       Copy the host directory SRC to DEST inside the chroot (an absolute
 #       path; replaces what is there), owned by root and read-only for
-#       everyone, e.g. the mail corpus for tests/e2e/roundtrip.sh.
+#       everyone, e.g. the mail corpus for
+#       tests/integration/test_roundtrip.py.
 #   trixie-chroot.sh [-r DIR] info
 #       Print the chroot's path, user and Dovecot/Pigeonhole versions.
 #   trixie-chroot.sh [-r DIR] umount

@@ -468,7 +468,7 @@ class Instance:
         return path
 
     def lda(self, name, message, *options, store=None, timeout=300,
-            prefix=(), wrap=(), message_file=None):
+            prefix=(), wrap=(), message_file=None, log_name=None):
         """Deliver MESSAGE (bytes) to NAME with dovecot-lda -e as the
         user, logging into a file of this delivery's own. Returns a
         Delivery: exit code (0 stored, 75 temporary failure), the new
@@ -476,10 +476,13 @@ class Instance:
         delivery, as root (e.g. strace -f); WRAP: see lda_argv (as the
         user). MESSAGE_FILE: a regular file holding MESSAGE (see
         message_file()), given as standard input instead of a pipe
-        (seekable: dovecot-lda makes no temporary copy of it)."""
+        (seekable: dovecot-lda makes no temporary copy of it). LOG_NAME:
+        the log file's name in logs/ (default: a running number and the
+        user's name); deliveries run from several threads at once must
+        each give their own."""
         user = self.users[name]
         self.deliveries += 1
-        log = os.path.join(self.dir, "logs", "%d-%s.log"
+        log = os.path.join(self.dir, "logs", log_name or "%d-%s.log"
                            % (self.deliveries, name))
         maildir = (os.path.join(self.dir, "store", store) if store
                    else user.maildir)
