@@ -168,6 +168,7 @@ class Hostile:
         self.list_home = os.path.join(d, "list-home")
         self.count = 0
         self.deliveries = []
+        self.cases = {}
         os.mkdir(self.bin)
         os.mkdir(self.list_home, 0o700)
         os.mkdir(self.outbox)
@@ -287,6 +288,13 @@ class Hostile:
         d.leftovers = self._collect_leftovers(d)
         self.deliveries.append(d)
         return d
+
+    def once(self, key, make):
+        """The delivery of case KEY, made by MAKE() the first time: the
+        tests that check different things of one delivery share it"""
+        if key not in self.cases:
+            self.cases[key] = make()
+        return self.cases[key]
 
     def _deliver_lda(self, d):
         user = self.inst.users[d.user]
