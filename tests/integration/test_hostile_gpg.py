@@ -290,8 +290,8 @@ def c2_delivery(h, path, option):
         path, [C2_USERS[option]], h.message("plain")))
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("option", sorted(C2_USERS))
+@pytest.mark.parametrize("path", PATHS)
 def test_c2_gpg_conf_option_encrypted_to_user_only_or_tempfail(
         per_user, path, option):
     """Encrypted to the user's key only, or a failure per policy
@@ -302,8 +302,8 @@ def test_c2_gpg_conf_option_encrypted_to_user_only_or_tempfail(
     assert problem is None, problem
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("option", sorted(C2_USERS))
+@pytest.mark.parametrize("path", PATHS)
 def test_c2_gpg_conf_option_no_plaintext(per_user, path, option):
     no_plaintext(per_user, c2_delivery(per_user, path, option))
 
@@ -315,9 +315,9 @@ def c4_delivery(h, path, damage, policy):
         path, [C4_USERS[damage] + policy], h.message("plain")))
 
 
-@pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("damage", sorted(C4_USERS))
 @pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("damage", sorted(C4_USERS))
+@pytest.mark.parametrize("path", PATHS)
 def test_c4_damaged_keyring_if_encrypt_error_then_policy(per_user, path,
                                                          damage, policy):
     """pubring.kbx damaged, the test form "if encrypt": an Error, then
@@ -327,9 +327,9 @@ def test_c4_damaged_keyring_if_encrypt_error_then_policy(per_user, path,
     assert problem is None, problem
 
 
-@pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("damage", sorted(C4_USERS))
 @pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("damage", sorted(C4_USERS))
+@pytest.mark.parametrize("path", PATHS)
 def test_c4_damaged_keyring_no_plaintext(per_user, path, damage, policy):
     """No plaintext in any file but the original kept by policy keep"""
     d = c4_delivery(per_user, path, damage, policy)

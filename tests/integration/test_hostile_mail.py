@@ -149,8 +149,8 @@ def test_c3_script_fails_after_encrypt_no_plaintext(hostile, path, case,
     no_plaintext(hostile, c3_delivery(hostile, path, case, policy))
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("action", sorted(ACTION_SCRIPTS))
+@pytest.mark.parametrize("path", PATHS)
 def test_c3_action_after_encrypt_sends_no_plaintext(hostile, dovecot_version,
                                                     path, action):
     """redirect, report, notify with $text$ after encrypt: what they send
@@ -173,8 +173,8 @@ def c6_delivery(h, path, policy):
         path, ["c6-" + policy], h.message("plain")))
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("path", PATHS)
 def test_c6_default_keys_user_with_domain_error_then_policy(hostile, path,
                                                             policy):
     """sieve_encrypt_default_keys = %u@example.org, user
@@ -184,8 +184,8 @@ def test_c6_default_keys_user_with_domain_error_then_policy(hostile, path,
     assert problem is None, problem
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("path", PATHS)
 def test_c6_default_keys_user_with_domain_no_plaintext(hostile, path,
                                                        policy):
     """No plaintext in any file but the original kept by policy keep"""
@@ -208,8 +208,8 @@ def c7_delivery(h, path, kind):
     return h.once(("c7", path, kind), make)
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kind", ("plain-control",) + C7_KINDS)
+@pytest.mark.parametrize("path", PATHS)
 def test_c7_looks_encrypted_stored_encrypted(hostile, path, kind):
     """A message that looks encrypted but is not: not taken for
     encrypted, stored encrypted (plain-control: a plain message)"""
@@ -219,8 +219,8 @@ def test_c7_looks_encrypted_stored_encrypted(hostile, path, kind):
     assert problem is None, problem
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kind", C7_KINDS)
+@pytest.mark.parametrize("path", PATHS)
 def test_c7_looks_encrypted_no_plaintext(hostile, path, kind):
     no_plaintext(hostile, c7_delivery(hostile, path, kind))
 
