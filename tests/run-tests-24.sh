@@ -7,10 +7,9 @@
 #   check         `make check` (unit tests and .svtest scripts), as the
 #                 chroot's test user (Pigeonhole 2.4's testsuite cannot drop
 #                 privileges as root)
-#   tests/e2e/*   every end-to-end script, as root, exactly as on 2.3
-#                 (tests/lib/dovecot.sh writes a 2.4 configuration there)
 #   pytest        tests/integration, as root, exactly as on 2.3 (the
-#                 harness renders its 2.4 configuration template there)
+#                 harness renders its 2.4 configuration templates there)
+#   soak          the LMTP load test, alone
 # The corpus for test_roundtrip.py ($SIEVE_ENCRYPT_CORPUS, default
 # <git top>/../shared/corpus) is copied into the chroot read-only when it
 # exists.
@@ -71,10 +70,6 @@ run_group check "$chroot_sh" run --user -- \
 
 corpus_env=()
 [ ! -d "$corpus" ] || corpus_env=(SIEVE_ENCRYPT_CORPUS="$chroot_corpus")
-for t in tests/e2e/*.sh; do
-	run_group "$(basename "$t" .sh)" "$chroot_sh" run -- \
-		env "${corpus_env[@]}" "$t"
-done
 run_group pytest "$chroot_sh" run -- \
 	env "${corpus_env[@]}" tests/run-pytest.sh
 run_group soak "$chroot_sh" run -- tests/run-pytest.sh --soak

@@ -7,9 +7,10 @@
 #   a bounded fuzzing run           (tests/fuzz/run-fuzz.sh, ASan + UBSan)
 #   a sanitizer build               (tests/run-sanitizers.sh: ASan + UBSan
 #                                    build; unit tests, .svtest, LDA tests)
-#   end-to-end deliveries           (tests/e2e/*.sh: dovecot-lda, LMTP, corpus)
-#   integration tests               (tests/integration, pytest: being ported
-#                                    from tests/e2e, see doc/testing.md)
+#   integration tests               (tests/integration, pytest: dovecot-lda,
+#                                    LMTP, ManageSieve, corpus, hostile
+#                                    users; see doc/testing.md)
+#   the LMTP load test              (tests/integration/test_soak.py, alone)
 #   --with-24: make check and the end-to-end tests again, against Dovecot
 #              2.4 in a Debian 13 chroot (tests/run-tests-24.sh)
 # Every check prints "PASS: name" or "FAIL: name". At the end: one line
@@ -37,9 +38,6 @@ run_group check make -s check \
 	PIGEONHOLE_TESTSUITE_BIN="$top/_testsuite/testsuite"
 run_group fuzz tests/fuzz/run-fuzz.sh "${SIEVE_ENCRYPT_FUZZ_SECONDS:-60}"
 run_group sanitizers tests/run-sanitizers.sh
-for t in tests/e2e/*.sh; do
-	run_group "$(basename "$t" .sh)" "$t"
-done
 run_group pytest tests/run-pytest.sh
 run_group soak tests/run-pytest.sh --soak
 pytest_23="$(pytest_summary "$logdir/pytest.log"); soak: $(pytest_summary "$logdir/soak.log")"

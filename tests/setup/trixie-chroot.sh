@@ -299,7 +299,7 @@ setup_config()
 		cp -L /etc/resolv.conf "$C/etc/resolv.conf"
 	fi
 	# The host's name must resolve without DNS, as on the host: Dovecot
-	# 2.4's config parser looks it up, and tests/e2e/test-noleak.sh
+	# 2.4's config parser looks it up, and tests/integration/test_noleak.py
 	# checks that a delivery opens no network connection
 	if [ -r /etc/hosts ]; then
 		rm -f "$C/etc/hosts"
