@@ -13,6 +13,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import dovecot, keys  # noqa: E402
 
+# The sieve_before script of most tests: encrypt to the envelope recipient
+ENCRYPT_TO_RECIPIENT = '''require ["vnd.x.encrypt", "envelope", "variables"];
+if envelope :matches "to" "*" {
+  encrypt "${1}";
+}'''
+
+# A user script that files what arrives encrypted into "Encrypted"
+FILE_ENCRYPTED = '''require ["fileinto", "mailbox"];
+if header :contains "Content-Type" "multipart/encrypted" {
+  fileinto :create "Encrypted";
+  stop;
+}'''
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MESSAGES = os.path.join(TOP, "tests", "messages")
 

@@ -22,12 +22,10 @@ import re
 
 import pytest
 
+from conftest import ENCRYPT_TO_RECIPIENT
+
 from harness import pgpmime
 
-GLOBAL_SCRIPT = '''require ["vnd.x.encrypt", "envelope", "variables"];
-if envelope :matches "to" "*" {
-  encrypt "${1}";
-}'''
 
 PAST_GPGME = re.compile(r"data past gpgme: (\d+) of (\d+) bytes to gpg, "
                         r"(\d+) of (\d+) bytes from gpg")
@@ -50,7 +48,7 @@ def large_message():
 def delivery(make_module_instance):
     inst = make_module_instance()
     inst.add_user("alice", key="valid")
-    inst.global_script(GLOBAL_SCRIPT)
+    inst.global_script(ENCRYPT_TO_RECIPIENT)
     message = large_message()
     d = inst.lda("alice", message, "-o", "mail_debug=yes",
                  message_file=inst.message_file(message, "large.eml"))

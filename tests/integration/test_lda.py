@@ -13,19 +13,10 @@ import time
 
 import pytest
 
-from conftest import message_names, read_message
+from conftest import (ENCRYPT_TO_RECIPIENT, FILE_ENCRYPTED, message_names,
+                      read_message)
 from harness import pgpmime
-
-GLOBAL_SCRIPT = '''require ["vnd.x.encrypt", "envelope", "variables"];
-if envelope :matches "to" "*" {
-  encrypt "${1}";
-}'''
-
-CAROL_SCRIPT = '''require ["fileinto", "mailbox"];
-if header :contains "Content-Type" "multipart/encrypted" {
-  fileinto :create "Encrypted";
-  stop;
-}'''
+from harness.dovecot import message_files
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +28,8 @@ def lda(make_module_instance):
     inst.add_user("frank", key="revoked")
     inst.add_user("grace", key="signonly")
     inst.add_user("bob")
-    inst.global_script(GLOBAL_SCRIPT)
-    inst.user_script("carol", CAROL_SCRIPT)
+    inst.global_script(ENCRYPT_TO_RECIPIENT)
+    inst.user_script("carol", FILE_ENCRYPTED)
     return inst
 
 
@@ -121,13 +112,8 @@ def test_user_script_files_encrypted(lda, name):
     assert "encrypted message to key %s " % carol.key.keyid in d.log
     assert "stored mail into mailbox 'Encrypted'" in d.log
     verify(carol, message, d.stored, "encrypted", d.plugin_sizes())
-    assert lda.users["carol"] and not [
-        f for f in pgpmime_inbox(carol)], "messages left in INBOX"
-
-
-def pgpmime_inbox(user):
-    from harness.dovecot import message_files
-    return message_files(user.maildir, "INBOX")
+    assert message_files(carol.maildir, "INBOX") == [], \
+        "messages left in INBOX"
 
 
 # --- the verifier itself: tampered copies must be rejected ------------

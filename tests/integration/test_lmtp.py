@@ -17,22 +17,12 @@ import time
 
 import pytest
 
-from conftest import read_message
+from conftest import ENCRYPT_TO_RECIPIENT, FILE_ENCRYPTED, read_message
 from harness import lmtp, pgpmime
 from harness.dovecot import message_files, plugin_sizes
 
 pytestmark = pytest.mark.lmtp
 
-GLOBAL_SCRIPT = '''require ["vnd.x.encrypt", "envelope", "variables"];
-if envelope :matches "to" "*" {
-  encrypt "${1}";
-}'''
-
-CAROL_SCRIPT = '''require ["fileinto", "mailbox"];
-if header :contains "Content-Type" "multipart/encrypted" {
-  fileinto :create "Encrypted";
-  stop;
-}'''
 
 # One transaction each: the message, then its recipients
 TRANSACTIONS = [
@@ -103,8 +93,8 @@ def session(make_module_instance):
     for name in ("alice", "carol", "dave"):
         inst.add_user(name, key="valid")
     inst.add_user("bob")
-    inst.global_script(GLOBAL_SCRIPT)
-    inst.user_script("carol", CAROL_SCRIPT)
+    inst.global_script(ENCRYPT_TO_RECIPIENT)
+    inst.user_script("carol", FILE_ENCRYPTED)
     return Session(inst)
 
 

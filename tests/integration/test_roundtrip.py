@@ -31,13 +31,9 @@ import time
 
 import pytest
 
-from conftest import MESSAGES, TOP, message_names
+from conftest import ENCRYPT_TO_RECIPIENT, MESSAGES, TOP, message_names
 from harness import pgpmime
 
-GLOBAL_SCRIPT = '''require ["vnd.x.encrypt", "envelope", "variables"];
-if envelope :matches "to" "*" {
-  encrypt "${1}";
-}'''
 
 PLAINTEXT_MARKER = b"PLAINTEXT-MARKER"
 
@@ -140,7 +136,7 @@ def selected_labels(request):
 def roundtrip(request, make_module_instance):
     inst = make_module_instance()
     inst.add_user("alice", key="valid")
-    inst.global_script(GLOBAL_SCRIPT)
+    inst.global_script(ENCRYPT_TO_RECIPIENT)
     deliveries = Deliveries(inst, selected_labels(request))
     yield deliveries
     deliveries.close()

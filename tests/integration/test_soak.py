@@ -49,7 +49,7 @@ import sys
 
 import pytest
 
-from conftest import TOP
+from conftest import ENCRYPT_TO_RECIPIENT, TOP
 from harness import pgpmime
 from harness.dovecot import message_files
 
@@ -66,10 +66,7 @@ MODES = os.environ.get("SOAK_MODES", "encrypt plain filter").split()
 ALL_MODES = ("encrypt", "plain", "filter")
 
 SCRIPTS = {
-    "encrypt": '''require ["vnd.x.encrypt", "envelope", "variables"];
-if envelope :matches "to" "*" {
-  encrypt "${1}";
-}''',
+    "encrypt": ENCRYPT_TO_RECIPIENT,
     "plain": '''require ["envelope", "variables"];
 if envelope :matches "to" "*" {
   keep;
