@@ -45,7 +45,7 @@ tests/setup/build-testsuite.sh "$top/_testsuite"
 
 case "$mode" in
 demo)
-	exec tests/demo.sh
+	exec tests/demo.py
 	;;
 test)
 	if [ "$with_24" = yes ]; then

@@ -43,7 +43,7 @@ cp -R "$here"/. "$scratch/"
 mkdir "$scratch/plugin"
 cp "$plugin_dir/lib90_sieve_encrypt_plugin.so" "$gpg_exec" "$scratch/plugin/"
 
-"$here/make-keyring.sh" "$scratch/keys"
+"$here/make-keyring.py" "$scratch/keys"
 subst=()
 while IFS='=' read -r name value; do
 	name=$(echo "$name" | tr a-z A-Z)

@@ -79,6 +79,31 @@ def subkey_ids(home, fpr):
             if line.startswith("sub:")]
 
 
+def generate(home, address, kind="valid", name=None):
+    """Make a key of KIND for ADDRESS in the GnuPG home HOME (see
+    init_home()); the user id is "NAME <ADDRESS>", NAME by default the
+    capitalized local part. Returns the primary key's fingerprint."""
+    if kind not in KINDS:
+        raise ValueError("unknown key kind %r" % kind)
+    uid = "%s <%s>" % (name or address.split("@")[0].capitalize(), address)
+    algo, usage, expire, extra = "future-default", "default", "never", []
+    if kind == "expired":
+        expire = "1d"
+        extra = ["--faked-system-time", "20200101T000000"]
+    elif kind == "signonly":
+        algo, usage = "ed25519", "sign,cert"
+    gpg(home, "--passphrase", "", *extra, "--quick-generate-key", uid,
+        algo, usage, expire)
+    fpr = primary_fingerprint(home, "=" + uid, secret=True)
+    if kind == "revoked":
+        rev = os.path.join(home, "openpgp-revocs.d", fpr + ".rev")
+        with open(rev, "rb") as f:
+            # gpg prefixes the armor line against accidental import
+            cert = f.read().replace(b":-----BEGIN", b"-----BEGIN")
+        gpg(home, "--import", input=cert)
+    return fpr
+
+
 class Key:
     """One key: its secret home, its public home, fingerprint, address"""
 
@@ -120,8 +145,6 @@ class KeyFactory:
         self.keys = {}
 
     def get(self, address, kind="valid"):
-        if kind not in KINDS:
-            raise ValueError("unknown key kind %r" % kind)
         if (address, kind) not in self.keys:
             self.keys[address, kind] = self._make(address, kind)
         return self.keys[address, kind]
@@ -131,22 +154,7 @@ class KeyFactory:
         secret = os.path.join(self.directory, name, "secret")
         public = os.path.join(self.directory, name, "public")
         init_home(secret)
-        uid = "%s <%s>" % (address.split("@")[0].capitalize(), address)
-        algo, usage, expire, extra = "future-default", "default", "never", []
-        if kind == "expired":
-            expire = "1d"
-            extra = ["--faked-system-time", "20200101T000000"]
-        elif kind == "signonly":
-            algo, usage = "ed25519", "sign,cert"
-        gpg(secret, "--passphrase", "", *extra, "--quick-generate-key", uid,
-            algo, usage, expire)
-        fpr = primary_fingerprint(secret, "=" + uid, secret=True)
-        if kind == "revoked":
-            rev = os.path.join(secret, "openpgp-revocs.d", fpr + ".rev")
-            with open(rev, "rb") as f:
-                # gpg prefixes the armor line against accidental import
-                cert = f.read().replace(b":-----BEGIN", b"-----BEGIN")
-            gpg(secret, "--import", input=cert)
+        fpr = generate(secret, address, kind)
         init_home(public)
         exported = gpg(secret, "--armor", "--export", "--", fpr).stdout
         if not exported:
