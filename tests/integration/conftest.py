@@ -31,6 +31,9 @@ MESSAGES = os.path.join(TOP, "tests", "messages")
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "dovecot(version): only for this "
+                            "Dovecot version (\"2.3\" or \"2.4\"); "
+                            "deselected on the other")
     config.addinivalue_line("markers", "lmtp: runs a Dovecot LMTP service")
     config.addinivalue_line("markers", "soak: the LMTP load test (minutes, "
                             "the whole machine; run it alone)")
@@ -62,6 +65,19 @@ def keyfactory():
 # The longest socket of an instance is 50 bytes below its base, and a
 # socket path has 107
 SCRATCH_BASE_MAX = 56
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests marked for the other Dovecot version"""
+    version = dovecot.dovecot_version()
+    keep, other = [], []
+    for item in items:
+        marker = item.get_closest_marker("dovecot")
+        (other if marker and version not in marker.args else keep).append(
+            item)
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = keep
 
 
 def scratch_base():

@@ -215,11 +215,10 @@ def test_doveconf_accepts(examples, conf):
     assert proc.returncode == 0, proc.stdout.decode(errors="replace")
 
 
+@pytest.mark.dovecot("2.4")
 def test_doveconf_rejects_mistyped_setting(examples):
     """2.4 knows the plugin's settings (settings module): a mistyped one
     is Dovecot's own error (2.3 takes any key in plugin { })"""
-    if examples.inst.version == "2.3":
-        pytest.skip("Dovecot 2.3 does not check plugin settings")
     path = os.path.join(examples.inst.dir, "typo.conf")
     with open(path, "w") as f:
         f.write(examples.config(MAIN_CONF, "virtual") +

@@ -112,11 +112,6 @@ def global_script_binary(inst):
     return os.path.splitext(inst.before_scripts[0])[0] + ".svbin"
 
 
-def only(inst, version):
-    if inst.version != version:
-        pytest.skip("Dovecot %s only" % version)
-
-
 def check(inst, d, rc, stored, pattern):
     """What shell test-policy's expect() checked of delivery D: exit code,
     what was stored (plain|encrypted|none), the log (PATTERN, no Panic or
@@ -309,31 +304,31 @@ def configure_bad(inst, key, value):
     configure(inst, **{key: value, "sieve_encrypt_default_keys": "${user}"})
 
 
+@pytest.mark.dovecot("2.3")
 @pytest.mark.parametrize("key,value,msg", BAD_SETTINGS, ids=BAD_SETTING_IDS)
 def test_23_invalid_setting_doveconf_accepts(inst, key, value, msg):
     """2.3: plugin settings are free-form"""
-    only(inst, "2.3")
     configure_bad(inst, key, value)
     rc, out = doveconf(inst)
     assert rc == 0, "doveconf failed: %s" % out[-500:]
 
 
+@pytest.mark.dovecot("2.3")
 @pytest.mark.parametrize("key,value,msg", BAD_SETTINGS, ids=BAD_SETTING_IDS)
 def test_23_invalid_setting_sievec_compiles_names_setting(inst, key, value,
                                                           msg):
-    only(inst, "2.3")
     configure_bad(inst, key, value)
     rc, out = sievec_file(inst, "ok.sieve", 'require "vnd.x.encrypt";\n'
                           'encrypt "alice@example.org";\n')
     assert rc == 0 and msg in out, "rc=%d: %s" % (rc, out)
 
 
+@pytest.mark.dovecot("2.3")
 @pytest.mark.parametrize("binary", ["precompiled", "compiled-at-delivery"])
 @pytest.mark.parametrize("script", BAD_SCRIPTS, ids=BAD_SCRIPT_IDS)
 @pytest.mark.parametrize("key,value,msg", BAD_SETTINGS, ids=BAD_SETTING_IDS)
 def test_23_invalid_setting_defers(inst, key, value, msg, script, binary):
     """2.3: exit 75, nothing stored, the Error names the setting"""
-    only(inst, "2.3")
     # the binary comes from the valid configuration, as when the admin
     # ran sievec before the typo
     configure(inst, sieve_encrypt_default_keys="${user}")
@@ -345,15 +340,16 @@ def test_23_invalid_setting_defers(inst, key, value, msg, script, binary):
           DEFERRED_ERR + ": .*" + re.escape(msg))
 
 
+@pytest.mark.dovecot("2.4")
 @pytest.mark.parametrize("key,value,msg", BAD_SETTINGS, ids=BAD_SETTING_IDS)
 def test_24_invalid_setting_doveconf_refuses(inst, key, value, msg):
     """2.4: doveconf -n refuses it, naming the setting"""
-    only(inst, "2.4")
     configure_bad(inst, key, value)
     rc, out = doveconf(inst)
     assert rc != 0 and msg in out, "rc=%d: %s" % (rc, out[-500:])
 
 
+@pytest.mark.dovecot("2.4")
 @pytest.mark.parametrize("key,value,msg", BAD_SETTINGS, ids=BAD_SETTING_IDS)
 def test_24_invalid_setting_lda_stores_nothing(inst, key, value, msg):
     """2.4, dovecot-lda: a value Dovecot's parser rejects stops it before
@@ -362,7 +358,6 @@ def test_24_invalid_setting_lda_stores_nothing(inst, key, value, msg):
     rejects (the config process runs that check for doveconf, not for
     dovecot-lda) reaches the plugin: exit 75, as on 2.3. Either way:
     nothing stored, no crash."""
-    only(inst, "2.4")
     configure(inst, sieve_encrypt_default_keys="${user}")
     inst.global_script('require ["vnd.x.encrypt"];\nencrypt;')
     configure_bad(inst, key, value)
@@ -491,12 +486,12 @@ def lmtp_recipient_problems(inst, log, deferred, error, i, msg, msgid,
     return []
 
 
+@pytest.mark.dovecot("2.3")
 @pytest.mark.lmtp
 @pytest.mark.parametrize("binary", ["precompiled", "compiled-at-delivery"])
 def test_23_lmtp_on_failure_mistyped_defers_only_encrypting(inst, binary):
     """2.3: alice's and carol's deliveries get 4xx, bob's in the same
     transactions 250"""
-    only(inst, "2.3")
     skip_under_sanitizers()
     configure(inst, sieve_encrypt_default_keys="${user}")
     inst.global_script(LMTP_SCRIPT)
@@ -512,9 +507,9 @@ def test_23_lmtp_on_failure_mistyped_defers_only_encrypting(inst, binary):
     assert problems == []
 
 
+@pytest.mark.dovecot("2.4")
 @pytest.mark.lmtp
 def test_24_lmtp_on_failure_mistyped_dovecot_refuses_start(inst):
-    only(inst, "2.4")
     skip_under_sanitizers()
     configure(inst, sieve_encrypt_on_failure="tempfial",
               sieve_encrypt_default_keys="${user}")
