@@ -1,18 +1,20 @@
 #!/bin/bash
-# run-pytest.sh [--soak] [PYTEST ARGS...]: the integration tests
+# run-pytest.sh [--slow | --soak] [PYTEST ARGS...]: the integration tests
 # (tests/integration, pytest; or the test files named) against the Dovecot
 # of this machine.
 #
-# Without --soak: every test but the LMTP load test (marker "soak"), in
-# parallel (pytest-xdist, one worker per CPU; the tests of a file stay on
-# one worker). With --soak: the load test alone, in one process (it
-# measures the machine).
+# Without an option: every test but the slow groups, in parallel
+# (pytest-xdist, one worker per CPU; the tests of a file stay on one
+# worker). --slow: the slow groups one after the other, in one process:
+# the libFuzzer run (marker fuzz), the sanitizer build (sanitizers) and
+# the LMTP load test (soak), which measures the machine. --soak: the load
+# test alone (in the Debian 13 chroot, which has no clang).
 #
 # Output: pytest's own, then its per-test summary as check lines in the
 # suite's convention ("PASS: id", "FAIL: id", "SKIP: id", "ERROR: id", for
 # tests/run-tests.sh to count), then pytest's closing summary line. A JUnit
 # XML report goes to $SIEVE_ENCRYPT_LOGDIR (default tests/logs)/pytest.xml
-# (soak.xml with --soak). Exits with pytest's exit code.
+# (slow.xml, soak.xml). Exits with pytest's exit code.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,12 +22,13 @@ cd "$top" || exit 1
 logdir=${SIEVE_ENCRYPT_LOGDIR:-$top/tests/logs}
 mkdir -p "$logdir"
 report=pytest
-selection=(-m "not soak" -n "${SIEVE_ENCRYPT_PYTEST_WORKERS:-auto}" --dist loadfile)
-if [ "${1:-}" = --soak ]; then
-	shift
-	report=soak
-	selection=(-m soak -p no:xdist)
-fi
+slow="soak or fuzz or sanitizers"
+selection=(-m "not ($slow)" -n "${SIEVE_ENCRYPT_PYTEST_WORKERS:-auto}"
+	--dist loadfile)
+case ${1:-} in
+--slow) report=slow; selection=(-m "$slow" -p no:xdist); shift ;;
+--soak) report=soak; selection=(-m soak -p no:xdist); shift ;;
+esac
 # the whole directory unless a test file or directory is named
 case " $* " in
 *" tests/"*) ;;

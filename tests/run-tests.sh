@@ -3,16 +3,18 @@
 #
 # Runs the whole test suite against the build in the repository (after
 # ./configure && make and tests/setup/build-testsuite.sh _testsuite):
-#   unit tests and .svtest scripts  (make check; valgrind where installed)
-#   a bounded fuzzing run           (tests/fuzz/run-fuzz.sh, ASan + UBSan)
-#   a sanitizer build               (tests/run-sanitizers.sh: ASan + UBSan
-#                                    build; unit tests, .svtest, LDA tests)
-#   integration tests               (tests/integration, pytest: dovecot-lda,
-#                                    LMTP, ManageSieve, corpus, hostile
-#                                    users; see doc/testing.md)
-#   the LMTP load test              (tests/integration/test_soak.py, alone)
-#   --with-24: make check and the end-to-end tests again, against Dovecot
-#              2.4 in a Debian 13 chroot (tests/run-tests-24.sh)
+#   check   unit tests and .svtest scripts (make check; valgrind where
+#           installed)
+#   pytest  the integration tests (tests/integration: dovecot-lda, LMTP,
+#           ManageSieve, corpus, hostile users; see doc/testing.md), in
+#           parallel
+#   slow    one after the other: a bounded libFuzzer run (test_fuzz.py),
+#           a sanitizer build with the unit tests, .svtest scripts and
+#           deliveries against it (test_sanitizers.py), the LMTP load test
+#           (test_soak.py)
+#   --with-24: make check, the integration tests and the load test again,
+#              against Dovecot 2.4 in a Debian 13 chroot
+#              (tests/run-tests-24.sh)
 # Every check prints "PASS: name" or "FAIL: name". At the end: one line
 # "2.3: N passed, N failed", with --with-24 one line "2.4: N passed,
 # N failed", and as the very last line the total "N passed, N failed".
@@ -36,11 +38,9 @@ start=$SECONDS
 # not skipped
 run_group check make -s check \
 	PIGEONHOLE_TESTSUITE_BIN="$top/_testsuite/testsuite"
-run_group fuzz tests/fuzz/run-fuzz.sh "${SIEVE_ENCRYPT_FUZZ_SECONDS:-60}"
-run_group sanitizers tests/run-sanitizers.sh
 run_group pytest tests/run-pytest.sh
-run_group soak tests/run-pytest.sh --soak
-pytest_23="$(pytest_summary "$logdir/pytest.log"); soak: $(pytest_summary "$logdir/soak.log")"
+run_group slow tests/run-pytest.sh --slow
+pytest_23="$(pytest_summary "$logdir/pytest.log"); slow: $(pytest_summary "$logdir/slow.log")"
 pass_23=$GROUP_PASS
 fail_23=$GROUP_FAIL
 time_23=$((SECONDS - start))

@@ -37,6 +37,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "lmtp: runs a Dovecot LMTP service")
     config.addinivalue_line("markers", "soak: the LMTP load test (minutes, "
                             "the whole machine; run it alone)")
+    config.addinivalue_line("markers", "fuzz: a bounded libFuzzer run "
+                            "(host only)")
+    config.addinivalue_line("markers", "sanitizers: an ASan + UBSan build "
+                            "and tests against it (host only)")
 
 
 @pytest.fixture(scope="session")

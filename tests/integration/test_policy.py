@@ -409,7 +409,7 @@ lmtp_runs = itertools.count(1)
 
 def skip_under_sanitizers():
     if os.environ.get("SIEVE_ENCRYPT_PRELOAD"):
-        # tests/run-sanitizers.sh: Dovecot's services do not start with
+        # test_sanitizers.py: Dovecot's services do not start with
         # the sanitizer runtime preloaded ("ASan runtime does not come
         # first")
         pytest.skip("invalid settings under LMTP: not with a sanitizer "

@@ -15,7 +15,7 @@
 #   VALGRIND=yes              run the testsuite under valgrind
 #   SIEVE_ENCRYPT_PRELOAD     LD_PRELOAD for the testsuite (the sanitizer
 #                             runtime for a plugin built with
-#                             --enable-sanitizers, tests/run-sanitizers.sh)
+#                             --enable-sanitizers, tests/integration/test_sanitizers.py)
 #
 # The script and its fixtures are copied into a scratch directory that the
 # unprivileged test user can read; keys are generated there at test time and
