@@ -19,10 +19,11 @@ Usage (as root, after ./configure && make):
   --out DIR    where benchmark.md and benchmark.svg go (default: doc/)
 
 Environment: BENCH_KEEP=1 keeps the scratch directory (logs, messages,
-raw results in results.tsv); TMPDIR (default /tmp) is where it is made;
-SIEVE_ENCRYPT_BUILD is the build tree (default: this repository);
-SIEVE_ENCRYPT_TEST_USER is the unprivileged mail account (default
-nobody); GPGIT, see (e).
+raw results in results.tsv); TMPDIR (default /tmp) is where it is made
+(/tmp if the mail account cannot reach it, or if it is too long for the
+sockets of gpg-agent); SIEVE_ENCRYPT_BUILD is the build tree (default:
+this repository); SIEVE_ENCRYPT_TEST_USER is the unprivileged mail
+account (default nobody); GPGIT, see (e).
 
 What it does, for an RSA-3072 and a Curve25519 key, on generated mail of
 4 KiB (text), 100 KiB, 1, 20 and 45 MiB (multipart/mixed with a base64
@@ -168,7 +169,9 @@ def scratch_base(account):
 
 
 class Run:
-    """What one timed run did: the line measure.sh printed"""
+    """What one timed run did: seconds, peak RSS (KiB), exit code, size
+    of the stored message (0: none), whether it is encrypted ("enc",
+    "plain", "-": nothing stored)"""
 
     def __init__(self, secs, rss, rc, stored, enc):
         self.secs, self.rss, self.rc = secs, rss, rc
