@@ -204,7 +204,7 @@ def is_encrypted(path):
     for line in header:
         if line.startswith("content-type:"):
             in_type = True
-        elif in_type and not line[:1] in (" ", "\t"):
+        elif in_type and line[:1] not in (" ", "\t"):
             return False
         if in_type and "multipart/encrypted" in line:
             return True
