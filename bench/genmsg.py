@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""genmsg.py: the test messages of bench/run.sh.
+"""genmsg.py: the test messages of bench/run.py.
 
 Usage: genmsg.py OUTDIR
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # pgpmime-filter-slurp.sh: pgpmime-filter.sh behind the seed's way of
 # reading the mail (encrypt.sh: DATA="$(cat)"; echo "$DATA" | gpgit ...):
-# the whole message is first held in a shell variable. Used by bench/run.sh
+# the whole message is first held in a shell variable. Used by bench/run.py
 # only in the default_vsz_limit test, to show what that pattern costs.
 set -eu -o pipefail
 DATA="$(cat)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# pgpmime-filter.sh: the baseline (d) of bench/run.sh, i.e. the set-up that
+# pgpmime-filter.sh: the baseline (d) of bench/run.py, i.e. the set-up that
 # the vnd.x.encrypt plugin replaces: a vnd.dovecot.filter program that reads
 # the mail on stdin, pipes it through gpg with gpg's default settings and
 # writes it back as PGP/MIME (RFC 3156), roughly as gpgit does: the header

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""report.py: turn the raw results of bench/run.sh into doc/benchmark.md
+"""report.py: turn the raw results of bench/run.py into doc/benchmark.md
 and a gnuplot script for doc/benchmark.svg.
 
 Usage: report.py WORKDIR OUTDIR
 
 Reads WORKDIR/{results,gpg-sizes,plugin-ms,vsz,strace}.tsv and meta.txt
-(written by run.sh); writes OUTDIR/benchmark.md, WORKDIR/plot.gp and the
+(written by run.py); writes OUTDIR/benchmark.md, WORKDIR/plot.gp and the
 data files it plots.
 """
 
@@ -142,8 +142,8 @@ def write_md(work, out, res, meta):
 
 	w("# Benchmark: encryption at delivery")
 	w("")
-	w("Written by `bench/run.sh` (issue 5) on %s; rerun with "
-	  "`sudo bench/run.sh` after building (see `bench/README.md`)."
+	w("Written by `bench/run.py` (issue 5) on %s; rerun with "
+	  "`sudo bench/run.py` after building (see `bench/README.md`)."
 	  % meta["date"])
 	if meta.get("quick") == "true":
 		w("")

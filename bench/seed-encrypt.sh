@@ -1,5 +1,5 @@
 #!/bin/sh
-# seed-encrypt.sh: case (e) of bench/run.sh, the chain the vnd.x.encrypt
+# seed-encrypt.sh: case (e) of bench/run.py, the chain the vnd.x.encrypt
 # plugin replaces as the seed blog post sets it up: the vnd.dovecot.filter
 # program encrypt.sh, which holds the mail in a shell variable and pipes it
 # through gpgit (a Perl script: Mail::GnuPG and MIME::Parser), which runs

@@ -438,10 +438,12 @@ class Instance:
         return ["setpriv", "--reuid=%d" % user.uid, "--regid=%d" % user.gid,
                 groups, *argv]
 
-    def lda_argv(self, user, *options, store=None, wrap=()):
+    def lda_argv(self, user, *options, store=None, wrap=(), as_user=True):
         """The command line of dovecot-lda for USER; WRAP: a command
         (argv prefix, e.g. strace with its options) that runs
-        dovecot-lda, as the user"""
+        dovecot-lda, as the user. AS_USER False: without the setpriv in
+        front, for a caller that starts it with USER's ids itself (the
+        benchmark, which times the run and wants no extra exec in it)"""
         argv = [*wrap, LDA, "-c", self.conf, "-e", "-f",
                 "sender@example.net", "-a", user.address]
         for name, value in user.settings.items():
@@ -453,7 +455,8 @@ class Instance:
             argv += ["-o", ("mail_location=maildir:%s" % path
                             if self.version == "2.3"
                             else "mail_path=%s" % path)]
-        return self.as_user_argv(user, argv + list(options))
+        argv += list(options)
+        return self.as_user_argv(user, argv) if as_user else argv
 
     def message_file(self, message, name):
         """MESSAGE (bytes) in the file NAME of the instance's input/

@@ -13,6 +13,8 @@ future-default` makes them. Kinds:
   expired    made on 2020-01-01, valid for one day (key and subkey)
   revoked    a valid key, then revoked with the certificate gpg made
   signonly   ed25519 only, no encryption (sub)key at all
+  rsa3072    an RSA-3072 primary key (sign, certify) with an RSA-3072
+             encryption subkey, no expiry (for the benchmark)
 """
 
 import os
@@ -20,7 +22,7 @@ import re
 import shutil
 import subprocess
 
-KINDS = ("valid", "expired", "revoked", "signonly")
+KINDS = ("valid", "expired", "revoked", "signonly", "rsa3072")
 
 
 class KeyError_(Exception):
@@ -92,9 +94,14 @@ def generate(home, address, kind="valid", name=None):
         extra = ["--faked-system-time", "20200101T000000"]
     elif kind == "signonly":
         algo, usage = "ed25519", "sign,cert"
+    elif kind == "rsa3072":
+        algo, usage = "rsa3072", "sign,cert"
     gpg(home, "--passphrase", "", *extra, "--quick-generate-key", uid,
         algo, usage, expire)
     fpr = primary_fingerprint(home, "=" + uid, secret=True)
+    if kind == "rsa3072":
+        gpg(home, "--passphrase", "", "--quick-add-key", fpr, "rsa3072",
+            "encr", "never")
     if kind == "revoked":
         rev = os.path.join(home, "openpgp-revocs.d", fpr + ".rev")
         with open(rev, "rb") as f:
