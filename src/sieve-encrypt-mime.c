@@ -15,13 +15,28 @@
 #include "sieve-encrypt-check.h"
 #include "sieve-encrypt-mime.h"
 
-/* A run of consecutive header fields that all stay in the outer header, or
-   that all move into the encrypted entity (inner) */
+/* Where a header field of the original goes */
+enum sieve_encrypt_field_place {
+	/* the outer header, where it was */
+	SIEVE_ENCRYPT_FIELD_OUTER = 0,
+	/* the header of the encrypted entity */
+	SIEVE_ENCRYPT_FIELD_INNER,
+	/* a line that is no field: the outer header after the plugin's
+	   Content-Type, or, in a message without a blank line after its
+	   header, the start of the encrypted entity's body */
+	SIEVE_ENCRYPT_FIELD_NONE,
+	/* a field with a bare CR or a NUL, other than a Content-* field: the
+	   start of the encrypted entity's body */
+	SIEVE_ENCRYPT_FIELD_BODY,
+};
+
+/* A run of consecutive header fields that all go to the same place */
 struct sieve_encrypt_header_run {
 	uoff_t offset, size;
-	bool inner;
+	enum sieve_encrypt_field_place place;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
+ARRAY_DEFINE_TYPE(sieve_encrypt_istream, struct istream *);
 
 struct sieve_encrypt_mime {
 	pool_t pool;
@@ -34,10 +49,12 @@ struct sieve_encrypt_mime {
 
 	struct sieve_encrypt_content content;
 
+	enum sieve_encrypt_field_place field_place;
+
 	bool has_eoh:1;
 	bool crlf:1;
+	bool crlf_known:1;
 	bool field_pending:1;
-	bool field_inner:1;
 	bool last_field_no_newline:1;
 	bool has_mime_version:1;
 	bool encrypted:1;
@@ -49,18 +66,18 @@ struct sieve_encrypt_mime {
 
 static void
 sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
-			     bool inner)
+			     enum sieve_encrypt_field_place place)
 {
 	struct sieve_encrypt_header_run *run;
 
 	if (array_count(&mime->runs) > 0) {
 		run = array_back_modifiable(&mime->runs);
-		if (run->inner == inner)
+		if (run->place == place)
 			return;
 	}
 	run = array_append_space(&mime->runs);
 	run->offset = offset;
-	run->inner = inner;
+	run->place = place;
 }
 
 static void sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime)
@@ -68,7 +85,7 @@ static void sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime)
 	if (!mime->field_pending)
 		return;
 	sieve_encrypt_mime_add_field(mime, mime->field_offset,
-				     mime->field_inner);
+				     mime->field_place);
 	mime->field_pending = FALSE;
 }
 
@@ -92,35 +109,73 @@ static void
 sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 			       struct message_header_line *hdr)
 {
-	if (strcasecmp(hdr->name, "MIME-Version") == 0)
+	if (strcasecmp(hdr->name, "MIME-Version") == 0 &&
+	    mime->field_place == SIEVE_ENCRYPT_FIELD_OUTER)
 		mime->has_mime_version = TRUE;
 	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
 
-/* The fields that go into the encrypted entity: the Content-* ones, and
-   any that is malformed (no colon, an invalid name, a bare CR or a NUL),
-   because where such a line ends is a guess: a message with CR-only line
-   ends, say, is one long "field" that holds the whole message. */
-static bool sieve_encrypt_field_is_inner(const char *name)
+/* TRUE for the first line of a header field that is an RFC 5322 field: a
+   valid name (no NUL in it), directly followed by the colon */
+static bool
+sieve_encrypt_line_is_field(const struct message_header_line *hdr)
 {
-	return (strncasecmp(name, "Content-", 8) == 0 || *name == '\0' ||
-		!message_header_name_is_valid(name));
+	return (hdr->name_len > 0 && strlen(hdr->name) == hdr->name_len &&
+		message_header_name_is_valid(hdr->name) &&
+		hdr->middle_len > 0 && hdr->middle[0] == ':');
 }
 
+/* TRUE when the line starts with white space: possible only for the
+   first line of the header, which must then stay first, or it would
+   continue the field before it */
+static bool
+sieve_encrypt_line_starts_folded(const struct message_header_line *hdr)
+{
+	unsigned char first = (hdr->name_len > 0 ? hdr->name[0] :
+			       (hdr->value_len > 0 ? hdr->value[0] : '\0'));
+
+	return (first == ' ' || first == '\t');
+}
+
+/* Where a field goes, decided by its first line: Content-* fields into
+   the entity, lines that are no field after the plugin's Content-Type
+   (or into the entity's body, see sieve_encrypt_mime_entity()), all
+   others stay in place. */
+static enum sieve_encrypt_field_place
+sieve_encrypt_field_place(const struct message_header_line *hdr)
+{
+	if (!sieve_encrypt_line_is_field(hdr)) {
+		return (sieve_encrypt_line_starts_folded(hdr) ?
+			SIEVE_ENCRYPT_FIELD_OUTER : SIEVE_ENCRYPT_FIELD_NONE);
+	}
+	if (strncasecmp(hdr->name, "Content-", 8) == 0)
+		return SIEVE_ENCRYPT_FIELD_INNER;
+	return SIEVE_ENCRYPT_FIELD_OUTER;
+}
+
+/* A field with a bare CR or a NUL goes into the entity, because where
+   it ends is a guess: a message with CR-only line ends, say, is one long
+   "field" that holds the whole message. A Content-* field stays in the
+   entity's header; any other goes into its body, so that the entity's
+   header holds fields only. */
 static bool
 sieve_encrypt_line_is_malformed(const struct message_header_line *hdr)
 {
 	return (memchr(hdr->value, '\r', hdr->value_len) != NULL ||
-		memchr(hdr->value, '\0', hdr->value_len) != NULL);
+		memchr(hdr->value, '\0', hdr->value_len) != NULL ||
+		(hdr->name_len > 0 && strlen(hdr->name) != hdr->name_len));
 }
 
 static void
 sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
-			      struct message_header_line *hdr,
-			      bool first_line)
+			      struct message_header_line *hdr)
 {
-	if (first_line)
+	/* The line ends of the message: those of its first line, which may
+	   come in several parts when it is longer than the parser's buffer */
+	if (!mime->crlf_known && (!hdr->no_newline || hdr->eoh)) {
 		mime->crlf = hdr->crlf_newline;
+		mime->crlf_known = TRUE;
+	}
 	if (hdr->eoh) {
 		sieve_encrypt_mime_end_field(mime);
 		mime->has_eoh = TRUE;
@@ -131,12 +186,11 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 		sieve_encrypt_mime_end_field(mime);
 		mime->field_pending = TRUE;
 		mime->field_offset = hdr->name_offset;
-		/* a NUL in the name cuts hdr->name short */
-		mime->field_inner = sieve_encrypt_field_is_inner(hdr->name) ||
-			strlen(hdr->name) != hdr->name_len;
+		mime->field_place = sieve_encrypt_field_place(hdr);
 	}
-	if (sieve_encrypt_line_is_malformed(hdr))
-		mime->field_inner = TRUE;
+	if (sieve_encrypt_line_is_malformed(hdr) &&
+	    mime->field_place != SIEVE_ENCRYPT_FIELD_INNER)
+		mime->field_place = SIEVE_ENCRYPT_FIELD_BODY;
 	mime->last_field_no_newline = hdr->no_newline;
 	if (hdr->continues) {
 		hdr->use_full_value = TRUE;
@@ -154,7 +208,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;
 	struct message_size hdr_size;
-	bool first_line = TRUE, encrypted;
+	bool encrypted;
 	int ret;
 
 	mime = p_new(pool, struct sieve_encrypt_mime, 1);
@@ -165,8 +219,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	i_zero(&hdr_size);
 	parser = message_parse_header_init(input, &hdr_size, 0);
 	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
-		sieve_encrypt_mime_parse_line(mime, hdr, first_line);
-		first_line = FALSE;
+		sieve_encrypt_mime_parse_line(mime, hdr);
 	}
 	i_assert(ret != 0);
 	message_parse_header_deinit(&parser);
@@ -205,18 +258,50 @@ sieve_encrypt_mime_newline(const struct sieve_encrypt_mime *mime)
 	return (mime->crlf ? "\r\n" : "\n");
 }
 
-/* TRUE when the header's last field is of the given kind and lacks its
-   newline (a message that ends inside its header) */
+/* TRUE when the header's last field goes to the given place and lacks
+   its newline (a message that ends inside its header) */
 static bool
 sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
-				 bool inner)
+				 enum sieve_encrypt_field_place place)
 {
 	const struct sieve_encrypt_header_run *run;
 
 	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
 		return FALSE;
 	run = array_back(&mime->runs);
-	return (run->inner == inner);
+	return (run->place == place);
+}
+
+/* TRUE for a run that goes to the start of the entity's body: fields with
+   a bare CR or a NUL, and, in a message without a blank line after its
+   header, lines that are no field (most likely the body itself) */
+static bool
+sieve_encrypt_mime_run_in_body(const struct sieve_encrypt_mime *mime,
+			       const struct sieve_encrypt_header_run *run)
+{
+	return (run->place == SIEVE_ENCRYPT_FIELD_BODY ||
+		(run->place == SIEVE_ENCRYPT_FIELD_NONE && !mime->has_eoh));
+}
+
+/* Append range streams over the runs of the entity's header (in_body
+   FALSE) or of the start of its body (TRUE) */
+static void
+sieve_encrypt_mime_append_runs(const struct sieve_encrypt_mime *mime,
+			       struct istream *input, bool in_body,
+			       ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const struct sieve_encrypt_header_run *run;
+	struct istream **stream;
+	bool wanted;
+
+	array_foreach(&mime->runs, run) {
+		wanted = (in_body ? sieve_encrypt_mime_run_in_body(mime, run) :
+			  run->place == SIEVE_ENCRYPT_FIELD_INNER);
+		if (!wanted)
+			continue;
+		stream = array_append_space(streams);
+		*stream = i_stream_create_range(input, run->offset, run->size);
+	}
 }
 
 /*
@@ -228,18 +313,13 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 			  struct istream *input)
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
-	const struct sieve_encrypt_header_run *run;
-	ARRAY(struct istream *) streams;
+	ARRAY_TYPE(sieve_encrypt_istream) streams;
 	struct istream *entity, **stream;
 
 	t_array_init(&streams, 8);
-	array_foreach(&mime->runs, run) {
-		if (!run->inner)
-			continue;
-		stream = array_append_space(&streams);
-		*stream = i_stream_create_range(input, run->offset, run->size);
-	}
-	if (sieve_encrypt_mime_needs_newline(mime, TRUE)) {
+	sieve_encrypt_mime_append_runs(mime, input, FALSE, &streams);
+	if (sieve_encrypt_mime_needs_newline(mime,
+					     SIEVE_ENCRYPT_FIELD_INNER)) {
 		stream = array_append_space(&streams);
 		*stream = i_stream_create_from_data(nl, strlen(nl));
 	}
@@ -254,6 +334,7 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 	} else {
 		*stream = i_stream_create_from_data(nl, strlen(nl));
 	}
+	sieve_encrypt_mime_append_runs(mime, input, TRUE, &streams);
 
 	stream = array_append_space(&streams);
 	*stream = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
@@ -299,22 +380,33 @@ sieve_encrypt_mime_copy_range(struct istream *input, uoff_t offset,
 	i_stream_unref(&range);
 }
 
+static void
+sieve_encrypt_mime_copy_runs(const struct sieve_encrypt_mime *mime,
+			     struct istream *input,
+			     enum sieve_encrypt_field_place place,
+			     struct ostream *output)
+{
+	const struct sieve_encrypt_header_run *run;
+
+	array_foreach(&mime->runs, run) {
+		if (run->place == place) {
+			sieve_encrypt_mime_copy_range(input, run->offset,
+						      run->size, output);
+		}
+	}
+}
+
 void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 				   struct istream *input,
 				   struct ostream *output,
 				   const char *boundary)
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
-	const struct sieve_encrypt_header_run *run;
 	string_t *str;
 
-	array_foreach(&mime->runs, run) {
-		if (!run->inner) {
-			sieve_encrypt_mime_copy_range(input, run->offset,
-						      run->size, output);
-		}
-	}
-	if (sieve_encrypt_mime_needs_newline(mime, FALSE))
+	sieve_encrypt_mime_copy_runs(mime, input, SIEVE_ENCRYPT_FIELD_OUTER,
+				     output);
+	if (sieve_encrypt_mime_needs_newline(mime, SIEVE_ENCRYPT_FIELD_OUTER))
 		o_stream_nsend_str(output, nl);
 
 	str = t_str_new(512);
@@ -323,7 +415,18 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	str_printfa(str,
 		"Content-Type: multipart/encrypted;%s"
 		" protocol=\"application/pgp-encrypted\";%s"
-		" boundary=\"%s\"%s"
+		" boundary=\"%s\"%s", nl, nl, boundary, nl);
+	o_stream_nsend(output, str_data(str), str_len(str));
+
+	/* Lines that are no field come after the Content-Type: a reader that
+	   stops at them has seen it, and takes them for the preamble */
+	if (mime->has_eoh) {
+		sieve_encrypt_mime_copy_runs(mime, input,
+					     SIEVE_ENCRYPT_FIELD_NONE, output);
+	}
+
+	str_truncate(str, 0);
+	str_printfa(str,
 		"%s"
 		"This is an OpenPGP/MIME encrypted message "
 		"(RFC 4880 and 3156)%s"
@@ -339,7 +442,7 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 		"Content-Description: OpenPGP encrypted message%s"
 		"Content-Disposition: inline; filename=\"encrypted.asc\"%s"
 		"%s",
-		nl, nl, boundary, nl, nl, nl, boundary, nl, nl, nl, nl, nl,
+		nl, nl, boundary, nl, nl, nl, nl, nl,
 		nl, boundary, nl, nl, nl, nl, nl);
 	o_stream_nsend(output, str_data(str), str_len(str));
 }
