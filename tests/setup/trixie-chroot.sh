@@ -71,7 +71,7 @@ SUITE=trixie
 TEST_USER=setest
 CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved
 	libgpgme-dev gnupg gpg-agent build-essential autoconf automake libtool
-	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace"
+	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch"
 # Where the project tree is copied to inside the chroot
 CHROOT_SRC=/src/sieve-encrypt
 # Stamp files live inside the chroot
