@@ -7,7 +7,10 @@ harness/pgpmime.py); read by notmuch (`notmuch show --decrypt=true
 policy (email.policy.strict: every defect is an error) on the payload,
 each must show the same MIME structure as the same reader shows for the
 original (the strict parser: or fail on the same defect, such as a
-missing final boundary).
+missing final boundary). The python-strict reader also reads the stored
+message with Python's parser, which ends the header at the first line
+that is no field, as strict readers do: it must see RFC 3156's
+multipart/encrypted there.
 
 "The MIME structure": the tree of MIME entities, each given by its
 content type as the reader resolves it (type/subtype in lower case,
@@ -290,6 +293,16 @@ def test_reader(readers, reader, label):
     if reader == "notmuch":
         got, expected = read_notmuch(keys, label, d.stored, original)
     else:
+        # The stored message as a parser reads it that ends the header at
+        # the first line that is no field (Python's does, with a defect):
+        # it must see the multipart/encrypted of RFC 3156
+        outer = email.parser.BytesParser(
+            policy=email.policy.default).parsebytes(stored)
+        assert structure(outer) == (
+            "multipart/encrypted",
+            ["application/pgp-encrypted", "application/octet-stream"]), \
+            "the stored message reads as %r" % (structure(outer),)
+        assert outer.get_param("protocol") == "application/pgp-encrypted"
         # a defect of the original's body (a missing final boundary, say)
         # is one of the payload too; but no other
         expected = strict_read(reference(original))
