@@ -69,18 +69,19 @@ TESTSUITE_DIR = "/usr/local/lib/pigeonhole-testsuite"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHECKOUT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
+# verify: (name, run's arguments, whether the later steps need it)
 VERIFY_STEPS = [
     ("build (Dovecot 2.4, --enable-werror)",
      ["--user", "--", "sh", "-c", "autoreconf -fi >/dev/null 2>&1 && "
-      "./configure -q --enable-werror && make -s"]),
-    ("make install", ["--", "make", "-s", "install"]),
+      "./configure -q --enable-werror && make -s"], True),
+    ("make install", ["--", "make", "-s", "install"], True),
     ("doveconf and dovecot-lda",
      ["--", "tests/run-pytest.sh", "tests/integration/test_examples.py",
-      "tests/integration/test_lda.py"]),
+      "tests/integration/test_lda.py"], False),
 ]
 VERIFY_CHECK = ("make check",
                 ["--user", "--", "make", "-s", "check",
-                 "PIGEONHOLE_TESTSUITE_BIN=/usr/local/bin/testsuite"])
+                 "PIGEONHOLE_TESTSUITE_BIN=/usr/local/bin/testsuite"], False)
 
 
 def log(text):
@@ -184,6 +185,16 @@ def must(argv, cwd=None):
     rc = call(argv, cwd)
     if rc != 0:
         sys.exit(rc)
+
+
+def git_sources(src):
+    """The files of the git work tree SRC that exist, tracked or untracked
+    but not ignored (so uncommitted edits are included), for tar -T:
+    NUL-terminated"""
+    listing = output(["git", "ls-files", "-z", "--cached", "--others",
+                      "--exclude-standard"], cwd=src)
+    return b"".join(name + b"\0" for name in listing.split(b"\0")
+                    if name and os.path.exists(os.path.join(os.fsencode(src), name)))
 
 
 def mount_points():
@@ -314,14 +325,8 @@ class Chroot:
         unpack = (["tar", "-xf", "-", "-C", dest], None)
         if call(["git", "-C", src, "rev-parse", "--is-inside-work-tree"],
                 quiet=True) == 0:
-            # Sources only: tracked and untracked-but-not-ignored files
-            listing = output(["git", "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], cwd=src)
-            files = b"".join(name + b"\0" for name in listing.split(b"\0")
-                             if name and os.path.exists(os.path.join(
-                                 os.fsencode(src), name)))
             rc = pipeline((["tar", "--null", "-T", "-", "-cf", "-"], src),
-                          unpack, stdin_bytes=files)
+                          unpack, stdin_bytes=git_sources(src))
         else:
             rc = pipeline((["tar", "--exclude=.git", "-cf", "-", "."], src),
                           unpack)
@@ -438,7 +443,7 @@ class Chroot:
         self.sync(["--clean"])
         steps = VERIFY_STEPS + ([] if args else [VERIFY_CHECK])
         passed = failed = 0
-        for number, (name, run_args) in enumerate(steps):
+        for name, run_args, needed in steps:
             print("=== " + name)
             rc = self.run(run_args)
             if rc == 0:
@@ -447,8 +452,7 @@ class Chroot:
             else:
                 print("--- FAILED: %s (rc %d)" % (name, rc))
                 failed += 1
-                if number < 2:
-                    # nothing to test without the build
+                if needed:
                     break
         print("verify: %d passed, %d failed" % (passed, failed))
         return 0 if failed == 0 else 1

@@ -70,20 +70,17 @@ host_mirror() {
 		if ((match($0, /(^|\n)Suites:[^\n]*-security/) > 0) == security) { print uri; exit }
 	}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || :
 }
-# Unmounted on every exit, errors and signals included
+# What this script mounts is unmounted on every exit, errors and signals included
 mounted=()
 unmount_all() {
-	local i
-	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-		umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" ||
-			log "warning: cannot unmount ${mounted[i]}"
+	local m
+	for m in "${mounted[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" || log "warning: cannot unmount $m"
 	done
 	mounted=()
 }
 trap unmount_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP
 
 mirror=$(host_mirror 0)
 security=$(host_mirror 1)
@@ -132,8 +129,10 @@ apt_conf=$C/etc/apt/apt.conf.d/90sieve-encrypt
 apt-config dump 2>/dev/null | grep -E \
 	'^Acquire::(http|https|ftp)::Proxy |^Acquire::(Check-Valid-Until|Check-Date|Retries) ' \
 	>"$apt_conf-host" || rm -f "$apt_conf-host"
-printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$apt_conf-norecommends"
-printf '#!/bin/sh\n# installed by %s: never start services\nexit 101\n' "$prog" >"$C/usr/sbin/policy-rc.d"
+printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
+	>"$apt_conf-norecommends"
+printf '#!/bin/sh\n# installed by %s: never start services\nexit 101\n' "$prog" \
+	>"$C/usr/sbin/policy-rc.d"
 chmod 755 "$C/usr/sbin/policy-rc.d"
 for f in /etc/resolv.conf /etc/hosts; do
 	[ ! -r "$f" ] || { rm -f "$C$f"; cp -L "$f" "$C$f"; }
@@ -155,7 +154,8 @@ if [ ! -c "$C/dev/null" ] && ! mountpoint -q "$C/dev"; then
 	mount --make-private "$C/dev"
 fi
 
-if ! stamp_ok packages "$apt_key $CHROOT_PACKAGES" || [ ! -x "$C/usr/lib/dovecot/dovecot-lda" ]; then
+packages_key="$apt_key $CHROOT_PACKAGES"
+if ! stamp_ok packages "$packages_key" || [ ! -x "$C/usr/lib/dovecot/dovecot-lda" ]; then
 	log "apt-get update + install in the chroot"
 	# shellcheck disable=SC2086
 	{ in_chroot apt-get -q update &&
@@ -165,7 +165,7 @@ if ! stamp_ok packages "$apt_key $CHROOT_PACKAGES" || [ ! -x "$C/usr/lib/dovecot
 		die "apt-get update or install failed in the chroot (see $C$STAMP_DIR/apt.log)"
 	}
 	in_chroot apt-get -q clean
-	stamp_set packages "$apt_key $CHROOT_PACKAGES"
+	stamp_set packages "$packages_key"
 fi
 
 if ! in_chroot id -u "$TEST_USER" >/dev/null 2>&1; then
