@@ -157,8 +157,9 @@ fi
 packages_key="$apt_key $CHROOT_PACKAGES"
 if ! stamp_ok packages "$packages_key" || [ ! -x "$C/usr/lib/dovecot/dovecot-lda" ]; then
 	log "apt-get update + install in the chroot"
+	# (dpkg --configure: finishes an interrupted install)
 	# shellcheck disable=SC2086
-	{ in_chroot apt-get -q update &&
+	{ in_chroot dpkg --configure -a && in_chroot apt-get -q update &&
 	  in_chroot apt-get -q install -y --no-install-recommends $CHROOT_PACKAGES; } \
 		>"$C$STAMP_DIR/apt.log" 2>&1 || {
 		tail -20 "$C$STAMP_DIR/apt.log" >&2
