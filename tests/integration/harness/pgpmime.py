@@ -53,7 +53,9 @@ data packet, and white space; application/(x-)pkcs7-mime whose decoded body
 is one CMS enveloped-data or authEnveloped-data object (smime-type not
 signed-data, certs-only or compressed-data); multipart/encrypted with
 protocol application/pgp-encrypted in the exact RFC 3156 shape (a short
-preamble, "Version: 1", the armor as above, an empty epilogue). An
+preamble, "Version: 1", the armor as above, an empty epilogue), or
+multipart/mixed in the same shape with an empty text/plain part first
+(PGP/MIME mixed up by Microsoft Exchange, its parts in any encoding). An
 encrypted message the plugin made must count as encrypted already too
 (unless its body is larger than the 64 MiB the plugin's check reads).
 
@@ -671,20 +673,29 @@ def check_version_part(data):
         raise NotEncrypted("the first part is not \"Version: 1\"")
 
 
-def check_pgpmime_part(number, header, content):
+def check_empty_part(data):
+    if any(trimmed(l) for l in limited_lines(data)):
+        raise NotEncrypted("the first part is not empty")
+
+
+# The body parts of PGP/MIME (RFC 3156), and of the multipart/mixed form
+# that Microsoft Exchange makes of it (an empty text/plain part first):
+# content type, and the check of the decoded content
+PGPMIME_PARTS = (("application/pgp-encrypted", check_version_part),
+                 ("application/octet-stream", check_armor))
+MIXED_UP_PARTS = (("text/plain", check_empty_part),) + PGPMIME_PARTS
+
+
+def check_pgpmime_part(want, number, header, content):
     ctype, _, cte = mime_info(Message(header))
-    want = ("application/pgp-encrypted", "application/octet-stream")
-    if (ctype or "").lower() != want[number - 1]:
+    if (ctype or "").lower() != want[number - 1][0]:
         raise NotEncrypted("part %d is %s" % (number, printable(ctype)))
-    content = decode_transfer_encoding(content, cte)
-    if number == 1:
-        check_version_part(content)
-    else:
-        check_armor(content)
+    want[number - 1][1](decode_transfer_encoding(content, cte))
 
 
-def check_pgpmime(body, boundary):
-    """The RFC 3156 shape with exact delimiter lines."""
+def check_pgpmime(body, boundary, want=PGPMIME_PARTS):
+    """The RFC 3156 shape (or the parts in want) with exact delimiter
+    lines."""
     state, number, preamble = "preamble", 0, 0
     header, content = b"", []
     for line in limited_lines(body):
@@ -712,12 +723,12 @@ def check_pgpmime(body, boundary):
             if not delimiter and not close:
                 content.append(line)
                 continue
-            check_pgpmime_part(number, header, b"".join(content))
-            if (number, close) == (2, True):
+            check_pgpmime_part(want, number, header, b"".join(content))
+            if (number, close) == (len(want), True):
                 state = "epilogue"
                 continue
-            if (number, delimiter) != (1, True):
-                raise NotEncrypted("not exactly two parts")
+            if number >= len(want) or not delimiter:
+                raise NotEncrypted("not exactly %d parts" % len(want))
         else:
             if text:
                 raise NotEncrypted("text after the close delimiter")
@@ -755,6 +766,13 @@ def encrypted_already(msg):
             if not params.get("boundary"):
                 raise NotEncrypted("no boundary")
             check_pgpmime(msg.body, params["boundary"])
+        elif lc == "multipart/mixed":
+            # PGP/MIME that Microsoft Exchange mixed up
+            if (cte or "7bit").lower() not in ("7bit", "8bit", "binary"):
+                raise NotEncrypted("multipart with %s" % printable(cte))
+            if not params.get("boundary"):
+                raise NotEncrypted("no boundary")
+            check_pgpmime(msg.body, params["boundary"], MIXED_UP_PARTS)
         elif lc in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
             if smime in ("signed-data", "certs-only", "compressed-data"):
                 raise NotEncrypted("smime-type %s" % smime)
