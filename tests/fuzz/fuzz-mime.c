@@ -181,7 +181,7 @@ static void fuzz_one(const uint8_t *data, size_t size)
 	size_t entity_size, kept, generated;
 
 	input = i_stream_create_from_data(data, size);
-	i_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+	i_assert(sieve_encrypt_mime_parse(pool, input, NULL, &mime) == 0);
 	if (!sieve_encrypt_mime_is_encrypted(mime)) {
 		entity = sieve_encrypt_mime_entity(mime, input);
 		entity_size = read_size(entity);

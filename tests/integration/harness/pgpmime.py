@@ -1014,12 +1014,64 @@ def check_same(orig, stored, trace_fields):
     compare("stored message", rest, crlf_to_lf(orig.data))
 
 
+def without_fields(data, name):
+    """data without its header fields of the given name (any case), as
+    the plugin parses them: not a malformed one (that goes into the
+    encrypted entity), but removed from a message kept in clear too"""
+    msg = Message(data)
+    name = name.lower().encode()
+    kept = [f for f in msg.fields if Message.field_name(f).lower() != name]
+    return b"".join(kept) + (msg.separator or b"") + msg.body
+
+
+def status_is_malformed(data, name):
+    """True when data has a malformed field of that name"""
+    name = name.lower().encode()
+    return any(Message.field_name(f).lower() == name and
+               Message.is_malformed(f, Message.field_name(f))
+               for f in Message(data).fields)
+
+
+def split_status(original, stored, trace_fields, status):
+    """The status field the plugin adds (doc/extensions/vnd.x.encrypt.txt,
+    "Status header field"): "<name>: <value>" as the first field of the
+    message that the plugin saw, so at the very top of STORED, or below
+    the trace fields that the delivery prepends when it stores (what
+    dovecot-lda adds). Returns (original, stored) without the field and
+    without the sender's fields of that name, for the comparisons of
+    verify(); raises Mismatch if the field is not there."""
+    name, value = status
+    line = ("%s: %s\n" % (name, value)).encode()
+    if stored.startswith(line):
+        stored = stored[len(line):]
+    else:
+        rest, _ = strip_trace(stored, trace_fields, original)
+        if not rest.startswith(line):
+            raise Mismatch("no %r field at the top of the stored header"
+                           % line.decode())
+        stored = stored[:len(stored) - len(rest)] + rest[len(line):]
+    return without_fields(original, name), stored
+
+
 def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
-           sizes):
-    """Returns the "ok: ..." text or raises Mismatch."""
+           sizes, status=None):
+    """Returns the "ok: ..." text or raises Mismatch. status: None, or
+    (name, value) of the status header field the plugin must have added
+    (sieve_encrypt_status_header)."""
     if not keep_from and original.startswith(b"From "):
         nl = original.find(b"\n")
         original = original[nl + 1:] if nl >= 0 else b""
+    if status is not None:
+        if status_is_malformed(original, status[0]):
+            raise SystemError("a malformed field named %s: not covered"
+                              % status[0])
+        original, stored = split_status(original, stored, trace_fields,
+                                        status)
+        # the plugin's size line counts the field
+        if sizes is not None:
+            sizes = (sizes[0], sizes[1] - len(
+                ("%s: %s\n" % status).encode()) - (1 if Message(
+                    original).crlf else 0))
     orig = Message(original)
 
     if mode == "plain":
