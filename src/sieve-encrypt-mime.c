@@ -33,6 +33,7 @@ struct sieve_encrypt_header_run {
 	struct sieve_encrypt_field_place place;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
+ARRAY_DEFINE_TYPE(sieve_encrypt_istream, struct istream *);
 
 struct sieve_encrypt_mime {
 	pool_t pool;
@@ -42,6 +43,11 @@ struct sieve_encrypt_mime {
 
 	/* the blank line that ends the header, and the body after it */
 	uoff_t eoh_offset, body_offset;
+	/* where the status header field goes in the message in clear: the
+	   top, or after the first field when the message begins with white
+	   space (a line that a reader would take for a continuation of the
+	   field put above it) */
+	uoff_t status_offset;
 	/* the field being parsed */
 	uoff_t field_offset;
 	struct sieve_encrypt_field_place field_place;
@@ -51,6 +57,7 @@ struct sieve_encrypt_mime {
 	bool has_eoh:1;
 	bool crlf:1;
 	bool field_pending:1;
+	bool leading_space:1;
 	bool last_field_no_newline:1;
 	bool has_mime_version:1;
 	bool encrypted:1;
@@ -151,12 +158,16 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 		mime->crlf = hdr->crlf_newline;
 	if (hdr->eoh) {
 		sieve_encrypt_mime_end_field(mime);
+		if (mime->leading_space && mime->status_offset == 0)
+			mime->status_offset = hdr->name_offset;
 		mime->has_eoh = TRUE;
 		mime->eoh_offset = hdr->name_offset;
 		return;
 	}
 	if (!hdr->continued) {
 		sieve_encrypt_mime_end_field(mime);
+		if (mime->leading_space && mime->status_offset == 0)
+			mime->status_offset = hdr->name_offset;
 		mime->field_pending = TRUE;
 		mime->field_offset = hdr->name_offset;
 		mime->field_place = sieve_encrypt_mime_field_place(mime, hdr);
@@ -181,6 +192,8 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;
 	struct message_size hdr_size;
+	const unsigned char *data;
+	size_t size;
 	bool first_line = TRUE, encrypted;
 	int ret;
 
@@ -190,6 +203,8 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	p_array_init(&mime->runs, pool, 4);
 
 	i_stream_seek(input, 0);
+	if (i_stream_read_more(input, &data, &size) > 0)
+		mime->leading_space = (data[0] == ' ' || data[0] == '\t');
 	i_zero(&hdr_size);
 	parser = message_parse_header_init(input, &hdr_size, 0);
 	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
@@ -205,6 +220,8 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	mime->body_offset = hdr_size.physical_size;
 	if (!mime->has_eoh)
 		mime->eoh_offset = mime->body_offset;
+	if (mime->leading_space && mime->status_offset == 0)
+		mime->status_offset = mime->eoh_offset;
 	sieve_encrypt_mime_close_runs(mime, mime->eoh_offset);
 
 	if (sieve_encrypt_check_encrypted(&mime->content, input,
@@ -270,29 +287,70 @@ sieve_encrypt_mime_status_field(const struct sieve_encrypt_mime *mime,
 		    sieve_encrypt_mime_newline(mime));
 }
 
+/* TRUE when the header's last field is kept in clear and lacks its
+   newline */
+static bool
+sieve_encrypt_mime_last_kept_unterminated(
+	const struct sieve_encrypt_mime *mime)
+{
+	const struct sieve_encrypt_header_run *run;
+
+	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
+		return FALSE;
+	run = array_back(&mime->runs);
+	return !run->place.status;
+}
+
+/* The parts of the runs that are not status fields between the offsets
+   from and to, as range streams of input */
+static void
+sieve_encrypt_mime_append_kept(const struct sieve_encrypt_mime *mime,
+			       struct istream *input, uoff_t from, uoff_t to,
+			       ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const struct sieve_encrypt_header_run *run;
+	struct istream **stream;
+	uoff_t start, end;
+
+	array_foreach(&mime->runs, run) {
+		if (run->place.status)
+			continue;
+		start = I_MAX(run->offset, from);
+		end = I_MIN(run->offset + run->size, to);
+		if (start < end) {
+			stream = array_append_space(streams);
+			*stream = i_stream_create_range(input, start,
+							end - start);
+		}
+	}
+}
+
 struct istream *
 sieve_encrypt_mime_with_status(const struct sieve_encrypt_mime *mime,
 			       struct istream *input,
 			       enum sieve_encrypt_status status)
 {
-	const struct sieve_encrypt_header_run *run;
-	ARRAY(struct istream *) streams;
+	ARRAY_TYPE(sieve_encrypt_istream) streams;
 	struct istream *output, **stream;
 	string_t *field = t_str_new(128);
 
 	i_assert(mime->status_name != NULL);
+	/* below a last field without its newline */
+	if (mime->status_offset == mime->eoh_offset &&
+	    sieve_encrypt_mime_last_kept_unterminated(mime))
+		str_append(field, sieve_encrypt_mime_newline(mime));
 	sieve_encrypt_mime_status_field(mime, status, field);
 
+	/* The new field at status_offset, which is the start of a field or
+	   the end of the header */
 	t_array_init(&streams, 8);
+	sieve_encrypt_mime_append_kept(mime, input, 0, mime->status_offset,
+				       &streams);
 	stream = array_append_space(&streams);
 	*stream = i_stream_create_copy_from_data(str_data(field),
 						 str_len(field));
-	array_foreach(&mime->runs, run) {
-		if (run->place.status)
-			continue;
-		stream = array_append_space(&streams);
-		*stream = i_stream_create_range(input, run->offset, run->size);
-	}
+	sieve_encrypt_mime_append_kept(mime, input, mime->status_offset,
+				       mime->eoh_offset, &streams);
 	stream = array_append_space(&streams);
 	*stream = i_stream_create_range(input, mime->eoh_offset, (uoff_t)-1);
 	array_append_zero(&streams);

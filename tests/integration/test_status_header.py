@@ -54,6 +54,11 @@ Content-Type: text/plain; charset=us-ascii
 Secret text.
 """
 
+# A first line that begins with white space would continue a field put
+# above it: "X-Encrypt-Status: no-key encrypted"
+LEADING_SPACE = b" X-Encrypt-Status: encrypted\n" + MESSAGE.replace(
+    b"<status@", b"<status-space@")
+
 ENCRYPT_TO_RECIPIENT = '''require ["vnd.x.encrypt", "envelope", "variables"];
 if envelope :matches "to" "*" {
   encrypt "${1}";
@@ -167,6 +172,20 @@ def test_lda_no_key(inst, script, message):
     configure(inst, script)
     d = deliver(inst, "bob", message)
     check(inst, d, "bob", message, "plain", "no-key")
+
+
+@pytest.mark.parametrize("user,mode,value", [
+    ("bob", "plain", "no-key"), ("alice", "encrypted", "encrypted")])
+def test_lda_leading_space(inst, user, mode, value):
+    """in clear the field goes below the first line; encrypted, that line
+    is malformed and goes into the ciphertext"""
+    configure(inst, ENCRYPT_TO_RECIPIENT)
+    d = deliver(inst, user, LEADING_SPACE)
+    data = stored_bytes(d)
+    assert re.search(rb"(?m)^X-Encrypt-Status: %s\n[^ \t]"
+                     % value.encode(), data)
+    pgpmime.verify(LEADING_SPACE, data, inst.users[user].secret_home,
+                   mode, set(), False, None, status=(NAME, value))
 
 
 def test_lda_failed_keep(inst):

@@ -1037,20 +1037,32 @@ def split_status(original, stored, trace_fields, status):
     "Status header field"): "<name>: <value>" as the first field of the
     message that the plugin saw, so at the very top of STORED, or below
     the trace fields that the delivery prepends when it stores (what
-    dovecot-lda adds). Returns (original, stored) without the field and
+    dovecot-lda adds); below the original's first field when the original
+    begins with white space; never followed by a line that continues it.
+    Returns (original, stored) without the field and
     without the sender's fields of that name, for the comparisons of
     verify(); raises Mismatch if the field is not there."""
     name, value = status
     line = ("%s: %s\n" % (name, value)).encode()
-    if stored.startswith(line):
-        stored = stored[len(line):]
-    else:
+    original = without_fields(original, name)
+    places = [0]
+    if not stored.startswith(line):
         rest, _ = strip_trace(stored, trace_fields, original)
-        if not rest.startswith(line):
-            raise Mismatch("no %r field at the top of the stored header"
-                           % line.decode())
-        stored = stored[:len(stored) - len(rest)] + rest[len(line):]
-    return without_fields(original, name), stored
+        places.append(len(stored) - len(rest))
+        if original[:1] in (b" ", b"\t"):
+            # a message that begins with white space: below its first
+            # field
+            first = Message(original).fields[0]
+            places.append(places[-1] + len(crlf_to_lf(first)))
+    for at in places:
+        if stored[at:at + len(line)] == line:
+            after = stored[at + len(line):at + len(line) + 1]
+            if after in (b" ", b"\t"):
+                raise Mismatch("the line after the %s field continues it"
+                               % name)
+            return original, stored[:at] + stored[at + len(line):]
+    raise Mismatch("no %r field at the top of the stored header"
+                   % line.decode())
 
 
 def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
