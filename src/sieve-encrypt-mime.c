@@ -13,31 +13,51 @@
 
 #include "sieve-encrypt-content.h"
 #include "sieve-encrypt-check.h"
+#include "sieve-encrypt-status.h"
 #include "sieve-encrypt-mime.h"
 
-/* A run of consecutive header fields that all stay in the outer header, or
-   that all move into the encrypted entity (inner) */
+/* Where a header field goes */
+struct sieve_encrypt_field_place {
+	/* into the encrypted entity; else it stays in the outer header */
+	bool inner;
+	/* a status header field (from the sender, or from an earlier
+	   encrypt): left out of the outer header and of the message with
+	   the status (the new status replaces it); a malformed one still
+	   goes into the entity like any malformed field */
+	bool status;
+};
+
+/* A run of consecutive header fields that all go to the same place */
 struct sieve_encrypt_header_run {
 	uoff_t offset, size;
-	bool inner;
+	struct sieve_encrypt_field_place place;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
+ARRAY_DEFINE_TYPE(sieve_encrypt_istream, struct istream *);
 
 struct sieve_encrypt_mime {
 	pool_t pool;
+	/* sieve_encrypt_status_header, or NULL */
+	const char *status_name;
 	ARRAY_TYPE(sieve_encrypt_header_run) runs;
 
 	/* the blank line that ends the header, and the body after it */
 	uoff_t eoh_offset, body_offset;
+	/* where the status header field goes in the message in clear: the
+	   top, or after the first field when the message begins with white
+	   space (a line that a reader would take for a continuation of the
+	   field put above it) */
+	uoff_t status_offset;
 	/* the field being parsed */
 	uoff_t field_offset;
+	struct sieve_encrypt_field_place field_place;
 
 	struct sieve_encrypt_content content;
 
 	bool has_eoh:1;
 	bool crlf:1;
 	bool field_pending:1;
-	bool field_inner:1;
+	bool leading_space:1;
 	bool last_field_no_newline:1;
 	bool has_mime_version:1;
 	bool encrypted:1;
@@ -49,18 +69,19 @@ struct sieve_encrypt_mime {
 
 static void
 sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
-			     bool inner)
+			     struct sieve_encrypt_field_place place)
 {
 	struct sieve_encrypt_header_run *run;
 
 	if (array_count(&mime->runs) > 0) {
 		run = array_back_modifiable(&mime->runs);
-		if (run->inner == inner)
+		if (run->place.inner == place.inner &&
+		    run->place.status == place.status)
 			return;
 	}
 	run = array_append_space(&mime->runs);
 	run->offset = offset;
-	run->inner = inner;
+	run->place = place;
 }
 
 static void sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime)
@@ -68,7 +89,7 @@ static void sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime)
 	if (!mime->field_pending)
 		return;
 	sieve_encrypt_mime_add_field(mime, mime->field_offset,
-				     mime->field_inner);
+				     mime->field_place);
 	mime->field_pending = FALSE;
 }
 
@@ -114,6 +135,20 @@ sieve_encrypt_line_is_malformed(const struct message_header_line *hdr)
 		memchr(hdr->value, '\0', hdr->value_len) != NULL);
 }
 
+static struct sieve_encrypt_field_place
+sieve_encrypt_mime_field_place(const struct sieve_encrypt_mime *mime,
+			       const struct message_header_line *hdr)
+{
+	struct sieve_encrypt_field_place place;
+	/* a NUL in the name cuts hdr->name short */
+	bool name_cut = (strlen(hdr->name) != hdr->name_len);
+
+	place.inner = (sieve_encrypt_field_is_inner(hdr->name) || name_cut);
+	place.status = (mime->status_name != NULL && !name_cut &&
+			strcasecmp(hdr->name, mime->status_name) == 0);
+	return place;
+}
+
 static void
 sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 			      struct message_header_line *hdr,
@@ -123,20 +158,22 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 		mime->crlf = hdr->crlf_newline;
 	if (hdr->eoh) {
 		sieve_encrypt_mime_end_field(mime);
+		if (mime->leading_space && mime->status_offset == 0)
+			mime->status_offset = hdr->name_offset;
 		mime->has_eoh = TRUE;
 		mime->eoh_offset = hdr->name_offset;
 		return;
 	}
 	if (!hdr->continued) {
 		sieve_encrypt_mime_end_field(mime);
+		if (mime->leading_space && mime->status_offset == 0)
+			mime->status_offset = hdr->name_offset;
 		mime->field_pending = TRUE;
 		mime->field_offset = hdr->name_offset;
-		/* a NUL in the name cuts hdr->name short */
-		mime->field_inner = sieve_encrypt_field_is_inner(hdr->name) ||
-			strlen(hdr->name) != hdr->name_len;
+		mime->field_place = sieve_encrypt_mime_field_place(mime, hdr);
 	}
 	if (sieve_encrypt_line_is_malformed(hdr))
-		mime->field_inner = TRUE;
+		mime->field_place.inner = TRUE;
 	mime->last_field_no_newline = hdr->no_newline;
 	if (hdr->continues) {
 		hdr->use_full_value = TRUE;
@@ -148,20 +185,26 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 }
 
 int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
+			     const char *status_name,
 			     struct sieve_encrypt_mime **mime_r)
 {
 	struct sieve_encrypt_mime *mime;
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;
 	struct message_size hdr_size;
+	const unsigned char *data;
+	size_t size;
 	bool first_line = TRUE, encrypted;
 	int ret;
 
 	mime = p_new(pool, struct sieve_encrypt_mime, 1);
 	mime->pool = pool;
+	mime->status_name = p_strdup_empty(pool, status_name);
 	p_array_init(&mime->runs, pool, 4);
 
 	i_stream_seek(input, 0);
+	if (i_stream_read_more(input, &data, &size) > 0)
+		mime->leading_space = (data[0] == ' ' || data[0] == '\t');
 	i_zero(&hdr_size);
 	parser = message_parse_header_init(input, &hdr_size, 0);
 	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
@@ -177,6 +220,8 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	mime->body_offset = hdr_size.physical_size;
 	if (!mime->has_eoh)
 		mime->eoh_offset = mime->body_offset;
+	if (mime->leading_space && mime->status_offset == 0)
+		mime->status_offset = mime->eoh_offset;
 	sieve_encrypt_mime_close_runs(mime, mime->eoh_offset);
 
 	if (sieve_encrypt_check_encrypted(&mime->content, input,
@@ -205,8 +250,15 @@ sieve_encrypt_mime_newline(const struct sieve_encrypt_mime *mime)
 	return (mime->crlf ? "\r\n" : "\n");
 }
 
-/* TRUE when the header's last field is of the given kind and lacks its
-   newline (a message that ends inside its header) */
+static bool
+sieve_encrypt_run_is_outer(const struct sieve_encrypt_header_run *run)
+{
+	return (!run->place.inner && !run->place.status);
+}
+
+/* TRUE when the header's last field goes into the entity (inner) or the
+   outer header (!inner), and lacks its newline (a message that ends
+   inside its header) */
 static bool
 sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
 				 bool inner)
@@ -216,7 +268,100 @@ sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
 	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
 		return FALSE;
 	run = array_back(&mime->runs);
-	return (run->inner == inner);
+	return (inner ? run->place.inner : sieve_encrypt_run_is_outer(run));
+}
+
+/*
+ * The status header field
+ */
+
+static void
+sieve_encrypt_mime_status_field(const struct sieve_encrypt_mime *mime,
+				enum sieve_encrypt_status status,
+				string_t *str)
+{
+	if (mime->status_name == NULL)
+		return;
+	str_printfa(str, "%s: %s%s", mime->status_name,
+		    sieve_encrypt_status_value(status),
+		    sieve_encrypt_mime_newline(mime));
+}
+
+/* TRUE when the header's last field is kept in clear and lacks its
+   newline */
+static bool
+sieve_encrypt_mime_last_kept_unterminated(
+	const struct sieve_encrypt_mime *mime)
+{
+	const struct sieve_encrypt_header_run *run;
+
+	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
+		return FALSE;
+	run = array_back(&mime->runs);
+	return !run->place.status;
+}
+
+/* The parts of the runs that are not status fields between the offsets
+   from and to, as range streams of input */
+static void
+sieve_encrypt_mime_append_kept(const struct sieve_encrypt_mime *mime,
+			       struct istream *input, uoff_t from, uoff_t to,
+			       ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const struct sieve_encrypt_header_run *run;
+	struct istream **stream;
+	uoff_t start, end;
+
+	array_foreach(&mime->runs, run) {
+		if (run->place.status)
+			continue;
+		start = I_MAX(run->offset, from);
+		end = I_MIN(run->offset + run->size, to);
+		if (start < end) {
+			stream = array_append_space(streams);
+			*stream = i_stream_create_range(input, start,
+							end - start);
+		}
+	}
+}
+
+struct istream *
+sieve_encrypt_mime_with_status(const struct sieve_encrypt_mime *mime,
+			       struct istream *input,
+			       enum sieve_encrypt_status status)
+{
+	ARRAY_TYPE(sieve_encrypt_istream) streams;
+	struct istream *output, **stream;
+	string_t *field = t_str_new(128);
+
+	i_assert(mime->status_name != NULL);
+	/* below a last field without its newline */
+	if (mime->status_offset == mime->eoh_offset &&
+	    sieve_encrypt_mime_last_kept_unterminated(mime))
+		str_append(field, sieve_encrypt_mime_newline(mime));
+	sieve_encrypt_mime_status_field(mime, status, field);
+
+	/* The new field at status_offset, which is the start of a field or
+	   the end of the header */
+	t_array_init(&streams, 8);
+	sieve_encrypt_mime_append_kept(mime, input, 0, mime->status_offset,
+				       &streams);
+	stream = array_append_space(&streams);
+	*stream = i_stream_create_copy_from_data(str_data(field),
+						 str_len(field));
+	sieve_encrypt_mime_append_kept(mime, input, mime->status_offset,
+				       mime->eoh_offset, &streams);
+	stream = array_append_space(&streams);
+	*stream = i_stream_create_range(input, mime->eoh_offset, (uoff_t)-1);
+	array_append_zero(&streams);
+
+	output = i_stream_create_concat(array_front_modifiable(&streams));
+	array_foreach_modifiable(&streams, stream) {
+		if (*stream != NULL)
+			i_stream_unref(stream);
+	}
+	i_stream_set_name(output, "message with encrypt status");
+	return output;
 }
 
 /*
@@ -234,7 +379,7 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 
 	t_array_init(&streams, 8);
 	array_foreach(&mime->runs, run) {
-		if (!run->inner)
+		if (!run->place.inner)
 			continue;
 		stream = array_append_space(&streams);
 		*stream = i_stream_create_range(input, run->offset, run->size);
@@ -308,8 +453,12 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	const struct sieve_encrypt_header_run *run;
 	string_t *str;
 
+	str = t_str_new(512);
+	sieve_encrypt_mime_status_field(mime, SIEVE_ENCRYPT_STATUS_ENCRYPTED,
+					str);
+	o_stream_nsend(output, str_data(str), str_len(str));
 	array_foreach(&mime->runs, run) {
-		if (!run->inner) {
+		if (sieve_encrypt_run_is_outer(run)) {
 			sieve_encrypt_mime_copy_range(input, run->offset,
 						      run->size, output);
 		}
@@ -317,7 +466,7 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	if (sieve_encrypt_mime_needs_newline(mime, FALSE))
 		o_stream_nsend_str(output, nl);
 
-	str = t_str_new(512);
+	str_truncate(str, 0);
 	if (!mime->has_mime_version)
 		str_printfa(str, "MIME-Version: 1.0%s", nl);
 	str_printfa(str,
