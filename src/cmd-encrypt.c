@@ -492,7 +492,8 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			    "encrypt message to %s",
 			    cmd_encrypt_keys_str(keys));
 
-	outcome = sieve_encrypt_message(renv, extctx->set, keys, &report);
+	outcome = sieve_encrypt_message(renv, extctx->set, keys, is_test,
+					&report);
 	ret = cmd_encrypt_report(renv, extctx, keys, is_test, outcome,
 				 &report);
 	if (is_test && ret == SIEVE_EXEC_OK) {

@@ -24,14 +24,23 @@ enum pgpmime_delimiter {
 	PGPMIME_DELIMITER_CLOSE
 };
 
+/* A body part that the shape expects: its Content-Type and the check of
+   its decoded content */
+struct pgpmime_part_def {
+	const char *type;
+	struct sieve_encrypt_sink *(*content_check_create)(void);
+};
+
 struct pgpmime_check {
 	struct sieve_encrypt_sink sink;
 	struct sieve_encrypt_lines lines;
 	const char *boundary;
 	size_t boundary_len;
+	const struct pgpmime_part_def *parts;
+	unsigned int part_count;
 
 	enum pgpmime_state state;
-	/* the body part: 1 or 2 */
+	/* the body part: 1 .. part_count */
 	unsigned int part;
 	size_t preamble_size;
 	buffer_t *part_header;
@@ -93,6 +102,63 @@ static struct sieve_encrypt_sink *pgpmime_version_create(void)
 }
 
 /*
+ * The empty text/plain part of the mixed-up shape: white space only
+ */
+
+struct pgpmime_empty {
+	struct sieve_encrypt_sink sink;
+	struct sieve_encrypt_lines lines;
+};
+
+static bool
+pgpmime_empty_line(void *context ATTR_UNUSED, const unsigned char *line,
+		   size_t size)
+{
+	return (sieve_encrypt_line_trimmed_size(line, size) == 0);
+}
+
+static bool
+pgpmime_empty_write(struct sieve_encrypt_sink *sink,
+		    const unsigned char *data, size_t size)
+{
+	struct pgpmime_empty *empty = (struct pgpmime_empty *)sink;
+
+	return sieve_encrypt_lines_write(&empty->lines, data, size);
+}
+
+static bool pgpmime_empty_finish(struct sieve_encrypt_sink *sink)
+{
+	struct pgpmime_empty *empty = (struct pgpmime_empty *)sink;
+
+	return sieve_encrypt_lines_finish(&empty->lines);
+}
+
+static struct sieve_encrypt_sink *pgpmime_empty_create(void)
+{
+	struct pgpmime_empty *empty = t_new(struct pgpmime_empty, 1);
+
+	empty->sink.write = pgpmime_empty_write;
+	empty->sink.finish = pgpmime_empty_finish;
+	sieve_encrypt_lines_init(&empty->lines, pgpmime_empty_line, empty);
+	return &empty->sink;
+}
+
+/*
+ * The shapes
+ */
+
+static const struct pgpmime_part_def pgpmime_parts[] = {
+	{ "application/pgp-encrypted", pgpmime_version_create },
+	{ "application/octet-stream", sieve_encrypt_inline_pgp_check_create },
+};
+
+static const struct pgpmime_part_def pgpmime_mixed_up_parts[] = {
+	{ "text/plain", pgpmime_empty_create },
+	{ "application/pgp-encrypted", pgpmime_version_create },
+	{ "application/octet-stream", sieve_encrypt_inline_pgp_check_create },
+};
+
+/*
  * The multipart structure
  */
 
@@ -124,10 +190,7 @@ static bool pgpmime_next_part(struct pgpmime_check *check)
 /* The part's header is complete: set up the check of its content */
 static bool pgpmime_part_begin(struct pgpmime_check *check)
 {
-	static const char *const part_types[] = {
-		"application/pgp-encrypted",
-		"application/octet-stream"
-	};
+	const struct pgpmime_part_def *def = &check->parts[check->part - 1];
 	struct sieve_encrypt_content content;
 	enum sieve_encrypt_cte cte;
 	struct sieve_encrypt_sink *content_check;
@@ -137,11 +200,10 @@ static bool pgpmime_part_begin(struct pgpmime_check *check)
 					   &content);
 	cte = sieve_encrypt_cte_from_name(content.transfer_encoding);
 	if (content.type == NULL || cte == SIEVE_ENCRYPT_CTE_UNKNOWN ||
-	    strcasecmp(content.type, part_types[check->part - 1]) != 0)
+	    strcasecmp(content.type, def->type) != 0)
 		return FALSE;
 
-	content_check = (check->part == 1 ? pgpmime_version_create() :
-			 sieve_encrypt_inline_pgp_check_create());
+	content_check = def->content_check_create();
 	check->part_body = sieve_encrypt_cte_decoder_create(cte,
 							    content_check);
 	check->state = PGPMIME_PART_BODY;
@@ -167,9 +229,11 @@ pgpmime_part_end(struct pgpmime_check *check,
 {
 	if (!sieve_encrypt_sink_finish(check->part_body))
 		return FALSE;
-	if (check->part == 1 && delimiter == PGPMIME_DELIMITER_PART)
+	if (check->part < check->part_count &&
+	    delimiter == PGPMIME_DELIMITER_PART)
 		return pgpmime_next_part(check);
-	if (check->part == 2 && delimiter == PGPMIME_DELIMITER_CLOSE) {
+	if (check->part == check->part_count &&
+	    delimiter == PGPMIME_DELIMITER_CLOSE) {
 		check->state = PGPMIME_EPILOGUE;
 		return TRUE;
 	}
@@ -221,11 +285,15 @@ static bool pgpmime_check_finish(struct sieve_encrypt_sink *sink)
 		check->state == PGPMIME_EPILOGUE);
 }
 
-struct sieve_encrypt_sink *
-sieve_encrypt_pgpmime_check_create(const char *boundary)
+static struct sieve_encrypt_sink *
+pgpmime_check_create(const char *boundary,
+		     const struct pgpmime_part_def *parts,
+		     unsigned int part_count)
 {
 	struct pgpmime_check *check = t_new(struct pgpmime_check, 1);
 
+	check->parts = parts;
+	check->part_count = part_count;
 	check->sink.write = pgpmime_check_write;
 	check->sink.finish = pgpmime_check_finish;
 	sieve_encrypt_lines_init(&check->lines, pgpmime_check_line, check);
@@ -233,4 +301,18 @@ sieve_encrypt_pgpmime_check_create(const char *boundary)
 	check->boundary_len = strlen(boundary);
 	check->part_header = t_buffer_create(256);
 	return &check->sink;
+}
+
+struct sieve_encrypt_sink *
+sieve_encrypt_pgpmime_check_create(const char *boundary)
+{
+	return pgpmime_check_create(boundary, pgpmime_parts,
+				    N_ELEMENTS(pgpmime_parts));
+}
+
+struct sieve_encrypt_sink *
+sieve_encrypt_pgpmime_mixed_up_check_create(const char *boundary)
+{
+	return pgpmime_check_create(boundary, pgpmime_mixed_up_parts,
+				    N_ELEMENTS(pgpmime_mixed_up_parts));
 }

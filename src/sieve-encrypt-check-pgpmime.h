@@ -32,4 +32,17 @@
 struct sieve_encrypt_sink *
 sieve_encrypt_pgpmime_check_create(const char *boundary);
 
+/* The same for the body of a multipart/mixed message that Microsoft
+   Exchange made of a PGP/MIME one ("mixed-up encryption",
+   draft-dkg-openpgp-pgpmime-message-mangling, section 4.1.1; what mutt's
+   mutt_is_malformed_multipart_pgp_encrypted() and notmuch repair):
+   exactly three body parts, the first text/plain with no content but
+   white space, then the two parts of RFC 3156 above with the same checks
+   of their decoded content (Exchange encodes them in base64). Their
+   Content-Description and file name ("PGP/MIME version identification",
+   "encrypted.asc") are not required: readers repair the message without
+   them, and a sender chooses them freely. */
+struct sieve_encrypt_sink *
+sieve_encrypt_pgpmime_mixed_up_check_create(const char *boundary);
+
 #endif

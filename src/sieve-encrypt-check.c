@@ -37,14 +37,21 @@ static bool sieve_encrypt_check_smime_type_unencrypted(const char *smime_type)
 }
 
 static bool
+sieve_encrypt_check_is_multipart(const struct sieve_encrypt_content *content,
+				 enum sieve_encrypt_cte cte)
+{
+	return (cte == SIEVE_ENCRYPT_CTE_IDENTITY &&
+		content->boundary != NULL && *content->boundary != '\0');
+}
+
+static bool
 sieve_encrypt_check_is_pgpmime(const struct sieve_encrypt_content *content,
 			       enum sieve_encrypt_cte cte)
 {
-	return (cte == SIEVE_ENCRYPT_CTE_IDENTITY &&
+	return (sieve_encrypt_check_is_multipart(content, cte) &&
 		content->protocol != NULL &&
 		strcasecmp(content->protocol,
-			   "application/pgp-encrypted") == 0 &&
-		content->boundary != NULL && *content->boundary != '\0');
+			   "application/pgp-encrypted") == 0);
 }
 
 struct sieve_encrypt_sink *
@@ -64,6 +71,13 @@ sieve_encrypt_check_create(const struct sieve_encrypt_content *content)
 		if (!sieve_encrypt_check_is_pgpmime(content, cte))
 			return NULL;
 		return sieve_encrypt_pgpmime_check_create(content->boundary);
+	}
+	if (strcasecmp(type, "multipart/mixed") == 0) {
+		/* PGP/MIME that Microsoft Exchange mixed up */
+		if (!sieve_encrypt_check_is_multipart(content, cte))
+			return NULL;
+		return sieve_encrypt_pgpmime_mixed_up_check_create(
+			content->boundary);
 	}
 	if (sieve_encrypt_check_is_smime(type)) {
 		if (sieve_encrypt_check_smime_type_unencrypted(

@@ -32,6 +32,10 @@ sieve_encrypt_check_create(const struct sieve_encrypt_content *content);
    - multipart/encrypted with protocol="application/pgp-encrypted", a
      boundary, no Content-Transfer-Encoding but 7bit, 8bit or binary, and
      the shape of RFC 3156 (sieve-encrypt-check-pgpmime.h);
+   - multipart/mixed with a boundary and such a Content-Transfer-Encoding,
+     in the shape that Microsoft Exchange makes of PGP/MIME: an empty
+     text/plain part, then the two parts of RFC 3156
+     (sieve-encrypt-check-pgpmime.h);
    - application/pkcs7-mime or application/x-pkcs7-mime whose smime-type
      is not one that RFC 8551 defines for unencrypted content (signed-data,
      certs-only, compressed-data), and whose decoded body is one CMS

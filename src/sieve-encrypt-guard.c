@@ -42,10 +42,15 @@ struct sieve_encrypt_guard {
 
 	/* The delivery's message as Dovecot handed it to Sieve (its
 	   backend mail, as mailbox_copy() passes it on); only compared */
+	struct mail *delivered;
+	/* delivered once the message is encrypted (the guard is active),
+	   else NULL */
 	struct mail *original;
 
-	/* The encrypted message, on a raw mailbox of its own in the raw
-	   mail user that Pigeonhole made for the substitution (referenced) */
+	/* The encrypted message (or the message in clear with the status
+	   header field, sieve_encrypt_guard_mark()), on a raw mailbox of its
+	   own in the raw mail user that Pigeonhole made for the substitution
+	   (referenced) */
 	struct mail_user *raw_user;
 	struct mailbox *box;
 	struct mailbox_transaction_context *trans;
@@ -146,12 +151,14 @@ static void sieve_encrypt_guard_user_deinit_pre(struct mail_user *user)
    allocates from then on; the saves that matter (actions, keeps and the
    fallback) allocate theirs after the encryption. */
 static struct sieve_encrypt_guard *
-sieve_encrypt_guard_attach(struct mail_user *user)
+sieve_encrypt_guard_attach(struct mail_user *user, struct mail *delivered)
 {
 	const struct mail_storage_hooks *hooks = &sieve_encrypt_guard_hooks;
 	struct sieve_encrypt_guard *guard;
 
 	guard = p_new(user->pool, struct sieve_encrypt_guard, 1);
+	if (mail_get_backend_mail(delivered, &guard->delivered) < 0)
+		guard->delivered = delivered;
 	guard->module_ctx.super = user->v;
 	user->v.deinit_pre = sieve_encrypt_guard_user_deinit_pre;
 	MODULE_CONTEXT_SET(user, sieve_encrypt_guard_user_module, guard);
@@ -162,7 +169,8 @@ sieve_encrypt_guard_attach(struct mail_user *user)
 static int
 sieve_encrypt_guard_open(struct sieve_encrypt_guard *guard,
 			 const struct sieve_runtime_env *renv,
-			 struct istream *encrypted, const char **error_r)
+			 struct istream *message, const char *what,
+			 const char **error_r)
 {
 	static unsigned int guard_count = 0;
 	struct mail *substituted = sieve_message_get_mail(renv->msgctx);
@@ -176,9 +184,9 @@ sieve_encrypt_guard_open(struct sieve_encrypt_guard *guard,
 	/* A child stream of its own (see sieve_encrypt_job_substitute()),
 	   and a name of its own: raw mailboxes of the same name may share
 	   their in-memory index */
-	input = i_stream_create_limit(encrypted, UOFF_T_MAX);
+	input = i_stream_create_limit(message, UOFF_T_MAX);
 	i_stream_set_name(input, t_strdup_printf(
-		"encrypted message (delivery guard %u)", ++guard_count));
+		"%s (delivery guard %u)", what, ++guard_count));
 	ret = raw_mailbox_alloc_stream(raw_user, input, (time_t)-1,
 				       (sender == NULL ?
 					DEFAULT_ENVELOPE_SENDER :
@@ -186,7 +194,7 @@ sieve_encrypt_guard_open(struct sieve_encrypt_guard *guard,
 	i_stream_unref(&input);
 	if (ret < 0) {
 		*error_r = t_strdup_printf(
-			"cannot open the encrypted message as raw mail: %s",
+			"cannot open the %s as raw mail: %s", what,
 			mailbox_get_last_internal_error(box, NULL));
 		mailbox_free(&box);
 		return -1;
@@ -201,41 +209,78 @@ sieve_encrypt_guard_open(struct sieve_encrypt_guard *guard,
 	return 0;
 }
 
+/* The guard of this delivery's user, attached on first use; NULL outside
+   a delivery */
+static struct sieve_encrypt_guard *
+sieve_encrypt_guard_get(const struct sieve_runtime_env *renv)
+{
+	const struct sieve_execute_env *eenv = renv->exec_env;
+	struct mail_user *user = eenv->scriptenv->user;
+	struct sieve_encrypt_guard *guard;
+
+	if (eenv->svinst->env_location != SIEVE_ENV_LOCATION_MDA)
+		return NULL;
+	guard = SIEVE_ENCRYPT_GUARD_USER_CONTEXT(user);
+	if (guard == NULL)
+		guard = sieve_encrypt_guard_attach(user, eenv->msgdata->mail);
+	return guard;
+}
+
+/* Open message as the delivery's message data (see the header) */
+static int
+sieve_encrypt_guard_replace(struct sieve_encrypt_guard *guard,
+			    const struct sieve_runtime_env *renv,
+			    struct istream *message, const char *what,
+			    const char **error_r)
+{
+	/* lda-sieve's message data is a writable object (a local variable of
+	   lda_sieve_execute()) that Pigeonhole hands on as const */
+	struct sieve_message_data *msgdata =
+		(struct sieve_message_data *)renv->exec_env->msgdata;
+
+	sieve_encrypt_guard_release(guard);
+	if (sieve_encrypt_guard_open(guard, renv, message, what, error_r) < 0)
+		return -1;
+	msgdata->mail = guard->encrypted;
+	return 0;
+}
+
 int sieve_encrypt_guard_activate(const struct sieve_runtime_env *renv,
 				 struct istream *encrypted,
 				 const char **error_r)
 {
-	const struct sieve_execute_env *eenv = renv->exec_env;
-	struct mail_user *user = eenv->scriptenv->user;
-	/* lda-sieve's message data is a writable object (a local variable of
-	   lda_sieve_execute()) that Pigeonhole hands on as const */
-	struct sieve_message_data *msgdata =
-		(struct sieve_message_data *)eenv->msgdata;
-	struct sieve_encrypt_guard *guard;
-	struct mail *original;
+	struct sieve_encrypt_guard *guard = sieve_encrypt_guard_get(renv);
 
-	if (eenv->svinst->env_location != SIEVE_ENV_LOCATION_MDA)
+	if (guard == NULL)
 		return 0;
-
-	guard = SIEVE_ENCRYPT_GUARD_USER_CONTEXT(user);
-	if (guard != NULL && guard->encrypted != NULL &&
-	    guard->encrypted == msgdata->mail) {
+	if (guard->original != NULL &&
+	    guard->encrypted == renv->exec_env->msgdata->mail) {
 		/* Encrypted once more in this delivery: the first encrypted
 		   form stands for the original */
 		return 0;
 	}
-	if (mail_get_backend_mail(msgdata->mail, &original) < 0)
-		original = msgdata->mail;
-
-	if (guard == NULL)
-		guard = sieve_encrypt_guard_attach(user);
-	else
-		sieve_encrypt_guard_release(guard);
-	if (sieve_encrypt_guard_open(guard, renv, encrypted, error_r) < 0)
+	if (sieve_encrypt_guard_replace(guard, renv, encrypted,
+					"encrypted message", error_r) < 0)
 		return -1;
-	guard->original = original;
-	msgdata->mail = guard->encrypted;
+	guard->original = guard->delivered;
 	e_debug(renv->event, "encrypt action: the rest of this delivery "
 		"uses the encrypted message in place of the original");
+	return 0;
+}
+
+int sieve_encrypt_guard_mark(const struct sieve_runtime_env *renv,
+			     struct istream *marked, const char **error_r)
+{
+	struct sieve_encrypt_guard *guard = sieve_encrypt_guard_get(renv);
+
+	/* Once encrypted, the delivery never goes back to clear */
+	if (guard == NULL || guard->original != NULL)
+		return 0;
+	if (sieve_encrypt_guard_replace(guard, renv, marked,
+					"message with encrypt status",
+					error_r) < 0)
+		return -1;
+	e_debug(renv->event, "encrypt action: the rest of this delivery "
+		"uses the message with the status header field");
 	return 0;
 }

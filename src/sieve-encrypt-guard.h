@@ -23,4 +23,15 @@ int sieve_encrypt_guard_activate(const struct sieve_runtime_env *renv,
 				 struct istream *encrypted,
 				 const char **error_r);
 
+/* Called when the message stays in clear but carries the status header
+   field (sieve_encrypt_status_header; the stream is that form): in a
+   delivery, Pigeonhole's message data (what the failure keep stores)
+   points to it from now on. Saves of the original are not changed (the
+   delivery's own fallback after a failed Sieve run stores the original,
+   without the field). Nothing is done outside a delivery, or once the
+   message was encrypted in this delivery. Returns 0, or -1 with error_r
+   set. */
+int sieve_encrypt_guard_mark(const struct sieve_runtime_env *renv,
+			     struct istream *marked, const char **error_r);
+
 #endif

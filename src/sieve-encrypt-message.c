@@ -16,6 +16,7 @@
 #include "sieve-message.h"
 #include "sieve-execute.h"
 #include "sieve-runtime.h"
+#include "sieve-code.h"
 
 #include "sieve-encrypt-settings.h"
 #include "sieve-encrypt-mime.h"
@@ -202,10 +203,146 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 	return sieve_encrypt_job_substitute(job);
 }
 
+/*
+ * The status header field
+ */
+
+/* Whether this delivery (this Sieve message context) encrypted the
+   message: a later encrypt then finds it encrypted, and the field stays
+   "encrypted" */
+static bool
+sieve_encrypt_message_is_ours(const struct sieve_runtime_env *renv)
+{
+	return (sieve_message_context_extension_get(
+		renv->msgctx, renv->oprtn->ext) != NULL);
+}
+
+static void sieve_encrypt_message_set_ours(const struct sieve_runtime_env *renv)
+{
+	pool_t pool = sieve_message_context_pool(renv->msgctx);
+
+	sieve_message_context_extension_set(renv->msgctx, renv->oprtn->ext,
+					    p_new(pool, bool, 1));
+}
+
+/* The status the message in clear gets, FALSE when it gets none: no
+   field, or nothing is stored (tempfail) or left to mark */
+static bool
+sieve_encrypt_message_clear_status(const struct sieve_runtime_env *renv,
+				   const struct sieve_encrypt_settings *set,
+				   enum sieve_encrypt_outcome outcome,
+				   bool is_test,
+				   enum sieve_encrypt_status *status_r)
+{
+	if (*set->status_header == '\0')
+		return FALSE;
+	switch (outcome) {
+	case SIEVE_ENCRYPT_ALREADY:
+		*status_r = SIEVE_ENCRYPT_STATUS_ALREADY_ENCRYPTED;
+		return !sieve_encrypt_message_is_ours(renv);
+	case SIEVE_ENCRYPT_NO_KEY:
+		/* the test form goes on with the message in clear */
+		*status_r = SIEVE_ENCRYPT_STATUS_NO_KEY;
+		return (is_test || !set->parsed.tempfail);
+	case SIEVE_ENCRYPT_FAILED:
+		*status_r = SIEVE_ENCRYPT_STATUS_FAILED;
+		return !set->parsed.tempfail;
+	case SIEVE_ENCRYPT_DONE:
+	case SIEVE_ENCRYPT_MAIL_ERROR:
+		break;
+	}
+	return FALSE;
+}
+
+/* The message in clear with the status header field, as a stream of its
+   own: the delivery guard's raw mail of it outlives the delivery's mail
+   (dovecot-lda frees that first, and panics if a stream of the mail is
+   still referenced), so it must not read the mail's stream. */
+static struct istream *
+sieve_encrypt_message_copy_marked(struct sieve_encrypt_job *job,
+				  enum sieve_encrypt_status status,
+				  const char **error_r)
+{
+	struct istream *input, *marked;
+	struct ostream *output;
+
+	input = sieve_encrypt_mime_with_status(job->mime, job->input, status);
+	output = sieve_encrypt_temp_create(job->renv);
+	o_stream_nsend_istream(output, input);
+	i_stream_unref(&input);
+	if (o_stream_finish(output) < 0) {
+		*error_r = (job->input->stream_errno != 0 ?
+			    i_stream_get_error(job->input) :
+			    o_stream_get_error(output));
+		*error_r = t_strdup(*error_r);
+		o_stream_destroy(&output);
+		return NULL;
+	}
+	marked = iostream_temp_finish(&output, IO_BLOCK_SIZE);
+	marked->blocking = TRUE;
+	return marked;
+}
+
+/* Substitute the message in clear with the status header field for the
+   Sieve message, and for the delivery's message data */
+static int
+sieve_encrypt_message_mark(struct sieve_encrypt_job *job,
+			   enum sieve_encrypt_status status,
+			   const char **error_r)
+{
+	const struct sieve_runtime_env *renv = job->renv;
+	struct istream *marked, *newmsg;
+	int ret = 0;
+
+	marked = sieve_encrypt_message_copy_marked(job, status, error_r);
+	if (marked == NULL)
+		return -1;
+	/* a child stream each, see sieve_encrypt_job_substitute() */
+	newmsg = i_stream_create_limit(marked, UOFF_T_MAX);
+	i_stream_set_name(newmsg, "message with encrypt status");
+	if (sieve_message_substitute(renv->msgctx, newmsg) < 0) {
+		*error_r = "failed to substitute the message";
+		ret = -1;
+	} else if (sieve_encrypt_guard_mark(renv, marked, error_r) < 0) {
+		ret = -1;
+	}
+	i_stream_unref(&newmsg);
+	i_stream_unref(&marked);
+	return ret;
+}
+
+/* Add the status header field, or note that the message is encrypted */
+static void
+sieve_encrypt_message_status(struct sieve_encrypt_job *job,
+			     const struct sieve_encrypt_settings *set,
+			     enum sieve_encrypt_outcome outcome, bool is_test)
+{
+	const struct sieve_runtime_env *renv = job->renv;
+	enum sieve_encrypt_status status;
+	const char *error;
+
+	if (outcome == SIEVE_ENCRYPT_DONE) {
+		sieve_encrypt_message_set_ours(renv);
+		return;
+	}
+	if (!sieve_encrypt_message_clear_status(renv, set, outcome, is_test,
+						&status))
+		return;
+	if (sieve_encrypt_message_mark(job, status, &error) < 0) {
+		e_error(renv->event, "encrypt action: "
+			"cannot add the status header field %s: %s",
+			set->status_header, error);
+	}
+}
+
+/*
+ * Encryption
+ */
+
 enum sieve_encrypt_outcome
 sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		      const struct sieve_encrypt_settings *set,
-		      const char *const *keys,
+		      const char *const *keys, bool is_test,
 		      struct sieve_encrypt_report *report_r)
 {
 	struct mail *mail = sieve_message_get_mail(renv->msgctx);
@@ -224,13 +361,16 @@ sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		return SIEVE_ENCRYPT_MAIL_ERROR;
 
 	pool = pool_alloconly_create("sieve_encrypt mime", 1024);
-	if (sieve_encrypt_mime_parse(pool, job.input, &job.mime) < 0) {
+	if (sieve_encrypt_mime_parse(pool, job.input, set->status_header,
+				     &job.mime) < 0) {
 		report_r->error = i_stream_get_error(job.input);
 		outcome = SIEVE_ENCRYPT_MAIL_ERROR;
-	} else if (sieve_encrypt_mime_is_encrypted(job.mime)) {
-		outcome = SIEVE_ENCRYPT_ALREADY;
 	} else {
-		outcome = sieve_encrypt_job_run(&job, set, keys);
+		if (sieve_encrypt_mime_is_encrypted(job.mime))
+			outcome = SIEVE_ENCRYPT_ALREADY;
+		else
+			outcome = sieve_encrypt_job_run(&job, set, keys);
+		sieve_encrypt_message_status(&job, set, outcome, is_test);
 	}
 	sieve_encrypt_gpg_destroy(&job.gpg);
 	pool_unref(&pool);

@@ -32,11 +32,17 @@ struct sieve_encrypt_report {
 
 /* Encrypt the message under evaluation to the given keys, in the keyring
    that the settings name, and substitute the result for it so that later
-   actions and the implicit keep store the encrypted message. */
+   actions and the implicit keep store the encrypted message.
+
+   With sieve_encrypt_status_header set, the encrypted message carries the
+   field "encrypted"; a message left in clear gets it on top of its header
+   (substituted as well) when it is stored: "already-encrypted" (unless
+   this delivery encrypted it), "no-key" (for the test form, is_test, or
+   with sieve_encrypt_on_failure=keep), "failed" (keep). */
 enum sieve_encrypt_outcome
 sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		      const struct sieve_encrypt_settings *set,
-		      const char *const *keys,
+		      const char *const *keys, bool is_test,
 		      struct sieve_encrypt_report *report_r);
 
 #endif

@@ -13,10 +13,12 @@
 
 #include "sieve-encrypt-content.h"
 #include "sieve-encrypt-check.h"
+#include "sieve-encrypt-status.h"
 #include "sieve-encrypt-mime.h"
 
-/* Where a header field of the original goes */
-enum sieve_encrypt_field_place {
+/* Where a header field of the original goes, when the message is
+   encrypted */
+enum sieve_encrypt_field_where {
 	/* the outer header, where it was */
 	SIEVE_ENCRYPT_FIELD_OUTER = 0,
 	/* the header of the encrypted entity */
@@ -30,31 +32,49 @@ enum sieve_encrypt_field_place {
 	SIEVE_ENCRYPT_FIELD_BODY,
 };
 
+/* Where a header field goes */
+struct sieve_encrypt_field_place {
+	enum sieve_encrypt_field_where where;
+	/* a status header field (from the sender, or from an earlier
+	   encrypt): left out of the outer header and of the message with
+	   the status (the new status replaces it); one that goes into the
+	   entity (a malformed one, or a line that is no field in a message
+	   without a blank line) still goes there like any other */
+	bool status;
+};
+
 /* A run of consecutive header fields that all go to the same place */
 struct sieve_encrypt_header_run {
 	uoff_t offset, size;
-	enum sieve_encrypt_field_place place;
+	struct sieve_encrypt_field_place place;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
 ARRAY_DEFINE_TYPE(sieve_encrypt_istream, struct istream *);
 
 struct sieve_encrypt_mime {
 	pool_t pool;
+	/* sieve_encrypt_status_header, or NULL */
+	const char *status_name;
 	ARRAY_TYPE(sieve_encrypt_header_run) runs;
 
 	/* the blank line that ends the header, and the body after it */
 	uoff_t eoh_offset, body_offset;
+	/* where the status header field goes, in clear and in the outer
+	   header: the top, or after the first field when the message begins
+	   with white space (a line that a reader would take for a
+	   continuation of the field put above it) */
+	uoff_t status_offset;
 	/* the field being parsed */
 	uoff_t field_offset;
+	struct sieve_encrypt_field_place field_place;
 
 	struct sieve_encrypt_content content;
-
-	enum sieve_encrypt_field_place field_place;
 
 	bool has_eoh:1;
 	bool crlf:1;
 	bool crlf_known:1;
 	bool field_pending:1;
+	bool leading_space:1;
 	bool last_field_no_newline:1;
 	bool has_mime_version:1;
 	bool encrypted:1;
@@ -66,13 +86,14 @@ struct sieve_encrypt_mime {
 
 static void
 sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
-			     enum sieve_encrypt_field_place place)
+			     struct sieve_encrypt_field_place place)
 {
 	struct sieve_encrypt_header_run *run;
 
 	if (array_count(&mime->runs) > 0) {
 		run = array_back_modifiable(&mime->runs);
-		if (run->place == place)
+		if (run->place.where == place.where &&
+		    run->place.status == place.status)
 			return;
 	}
 	run = array_append_space(&mime->runs);
@@ -110,7 +131,7 @@ sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 			       struct message_header_line *hdr)
 {
 	if (strcasecmp(hdr->name, "MIME-Version") == 0 &&
-	    mime->field_place == SIEVE_ENCRYPT_FIELD_OUTER)
+	    mime->field_place.where == SIEVE_ENCRYPT_FIELD_OUTER)
 		mime->has_mime_version = TRUE;
 	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
@@ -141,8 +162,8 @@ sieve_encrypt_line_starts_folded(const struct message_header_line *hdr)
    the entity, lines that are no field after the plugin's Content-Type
    (or into the entity's body, see sieve_encrypt_mime_entity()), all
    others stay in place. */
-static enum sieve_encrypt_field_place
-sieve_encrypt_field_place(const struct message_header_line *hdr)
+static enum sieve_encrypt_field_where
+sieve_encrypt_field_where(const struct message_header_line *hdr)
 {
 	if (!sieve_encrypt_line_is_field(hdr)) {
 		return (sieve_encrypt_line_starts_folded(hdr) ?
@@ -166,6 +187,20 @@ sieve_encrypt_line_is_malformed(const struct message_header_line *hdr)
 		(hdr->name_len > 0 && strlen(hdr->name) != hdr->name_len));
 }
 
+static struct sieve_encrypt_field_place
+sieve_encrypt_mime_field_place(const struct sieve_encrypt_mime *mime,
+			       const struct message_header_line *hdr)
+{
+	struct sieve_encrypt_field_place place;
+
+	place.where = sieve_encrypt_field_where(hdr);
+	/* a NUL in the name cuts hdr->name short */
+	place.status = (mime->status_name != NULL &&
+			strlen(hdr->name) == hdr->name_len &&
+			strcasecmp(hdr->name, mime->status_name) == 0);
+	return place;
+}
+
 static void
 sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 			      struct message_header_line *hdr)
@@ -178,19 +213,23 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 	}
 	if (hdr->eoh) {
 		sieve_encrypt_mime_end_field(mime);
+		if (mime->leading_space && mime->status_offset == 0)
+			mime->status_offset = hdr->name_offset;
 		mime->has_eoh = TRUE;
 		mime->eoh_offset = hdr->name_offset;
 		return;
 	}
 	if (!hdr->continued) {
 		sieve_encrypt_mime_end_field(mime);
+		if (mime->leading_space && mime->status_offset == 0)
+			mime->status_offset = hdr->name_offset;
 		mime->field_pending = TRUE;
 		mime->field_offset = hdr->name_offset;
-		mime->field_place = sieve_encrypt_field_place(hdr);
+		mime->field_place = sieve_encrypt_mime_field_place(mime, hdr);
 	}
 	if (sieve_encrypt_line_is_malformed(hdr) &&
-	    mime->field_place != SIEVE_ENCRYPT_FIELD_INNER)
-		mime->field_place = SIEVE_ENCRYPT_FIELD_BODY;
+	    mime->field_place.where != SIEVE_ENCRYPT_FIELD_INNER)
+		mime->field_place.where = SIEVE_ENCRYPT_FIELD_BODY;
 	mime->last_field_no_newline = hdr->no_newline;
 	if (hdr->continues) {
 		hdr->use_full_value = TRUE;
@@ -202,20 +241,26 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 }
 
 int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
+			     const char *status_name,
 			     struct sieve_encrypt_mime **mime_r)
 {
 	struct sieve_encrypt_mime *mime;
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;
 	struct message_size hdr_size;
+	const unsigned char *data;
+	size_t size;
 	bool encrypted;
 	int ret;
 
 	mime = p_new(pool, struct sieve_encrypt_mime, 1);
 	mime->pool = pool;
+	mime->status_name = p_strdup_empty(pool, status_name);
 	p_array_init(&mime->runs, pool, 4);
 
 	i_stream_seek(input, 0);
+	if (i_stream_read_more(input, &data, &size) > 0)
+		mime->leading_space = (data[0] == ' ' || data[0] == '\t');
 	i_zero(&hdr_size);
 	parser = message_parse_header_init(input, &hdr_size, 0);
 	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
@@ -230,6 +275,8 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	mime->body_offset = hdr_size.physical_size;
 	if (!mime->has_eoh)
 		mime->eoh_offset = mime->body_offset;
+	if (mime->leading_space && mime->status_offset == 0)
+		mime->status_offset = mime->eoh_offset;
 	sieve_encrypt_mime_close_runs(mime, mime->eoh_offset);
 
 	if (sieve_encrypt_check_encrypted(&mime->content, input,
@@ -258,29 +305,136 @@ sieve_encrypt_mime_newline(const struct sieve_encrypt_mime *mime)
 	return (mime->crlf ? "\r\n" : "\n");
 }
 
-/* TRUE when the header's last field goes to the given place and lacks
-   its newline (a message that ends inside its header) */
+/* TRUE for a run that the outer header keeps in place */
+static bool
+sieve_encrypt_run_is_outer(const struct sieve_encrypt_header_run *run)
+{
+	return (run->place.where == SIEVE_ENCRYPT_FIELD_OUTER &&
+		!run->place.status);
+}
+
+/* TRUE when the header's last field goes into the entity's header
+   (SIEVE_ENCRYPT_FIELD_INNER) or stays in the outer header in place
+   (SIEVE_ENCRYPT_FIELD_OUTER), and lacks its newline (a message that ends
+   inside its header) */
 static bool
 sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
-				 enum sieve_encrypt_field_place place)
+				 enum sieve_encrypt_field_where where)
 {
 	const struct sieve_encrypt_header_run *run;
 
 	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
 		return FALSE;
 	run = array_back(&mime->runs);
-	return (run->place == place);
+	if (where == SIEVE_ENCRYPT_FIELD_OUTER)
+		return sieve_encrypt_run_is_outer(run);
+	return (run->place.where == where);
+}
+
+/*
+ * The status header field
+ */
+
+static void
+sieve_encrypt_mime_status_field(const struct sieve_encrypt_mime *mime,
+				enum sieve_encrypt_status status,
+				string_t *str)
+{
+	if (mime->status_name == NULL)
+		return;
+	str_printfa(str, "%s: %s%s", mime->status_name,
+		    sieve_encrypt_status_value(status),
+		    sieve_encrypt_mime_newline(mime));
+}
+
+/* TRUE when the header's last field is kept in clear and lacks its
+   newline */
+static bool
+sieve_encrypt_mime_last_kept_unterminated(
+	const struct sieve_encrypt_mime *mime)
+{
+	const struct sieve_encrypt_header_run *run;
+
+	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
+		return FALSE;
+	run = array_back(&mime->runs);
+	return !run->place.status;
+}
+
+/* The parts of the runs that are not status fields between the offsets
+   from and to, as range streams of input */
+static void
+sieve_encrypt_mime_append_kept(const struct sieve_encrypt_mime *mime,
+			       struct istream *input, uoff_t from, uoff_t to,
+			       ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const struct sieve_encrypt_header_run *run;
+	struct istream **stream;
+	uoff_t start, end;
+
+	array_foreach(&mime->runs, run) {
+		if (run->place.status)
+			continue;
+		start = I_MAX(run->offset, from);
+		end = I_MIN(run->offset + run->size, to);
+		if (start < end) {
+			stream = array_append_space(streams);
+			*stream = i_stream_create_range(input, start,
+							end - start);
+		}
+	}
+}
+
+struct istream *
+sieve_encrypt_mime_with_status(const struct sieve_encrypt_mime *mime,
+			       struct istream *input,
+			       enum sieve_encrypt_status status)
+{
+	ARRAY_TYPE(sieve_encrypt_istream) streams;
+	struct istream *output, **stream;
+	string_t *field = t_str_new(128);
+
+	i_assert(mime->status_name != NULL);
+	/* below a last field without its newline */
+	if (mime->status_offset == mime->eoh_offset &&
+	    sieve_encrypt_mime_last_kept_unterminated(mime))
+		str_append(field, sieve_encrypt_mime_newline(mime));
+	sieve_encrypt_mime_status_field(mime, status, field);
+
+	/* The new field at status_offset, which is the start of a field or
+	   the end of the header */
+	t_array_init(&streams, 8);
+	sieve_encrypt_mime_append_kept(mime, input, 0, mime->status_offset,
+				       &streams);
+	stream = array_append_space(&streams);
+	*stream = i_stream_create_copy_from_data(str_data(field),
+						 str_len(field));
+	sieve_encrypt_mime_append_kept(mime, input, mime->status_offset,
+				       mime->eoh_offset, &streams);
+	stream = array_append_space(&streams);
+	*stream = i_stream_create_range(input, mime->eoh_offset, (uoff_t)-1);
+	array_append_zero(&streams);
+
+	output = i_stream_create_concat(array_front_modifiable(&streams));
+	array_foreach_modifiable(&streams, stream) {
+		if (*stream != NULL)
+			i_stream_unref(stream);
+	}
+	i_stream_set_name(output, "message with encrypt status");
+	return output;
 }
 
 /* TRUE for a run that goes to the start of the entity's body: fields with
    a bare CR or a NUL, and, in a message without a blank line after its
-   header, lines that are no field (most likely the body itself) */
+   header, lines that are no field (most likely the body itself); status
+   fields among them too, like any other */
 static bool
 sieve_encrypt_mime_run_in_body(const struct sieve_encrypt_mime *mime,
 			       const struct sieve_encrypt_header_run *run)
 {
-	return (run->place == SIEVE_ENCRYPT_FIELD_BODY ||
-		(run->place == SIEVE_ENCRYPT_FIELD_NONE && !mime->has_eoh));
+	return (run->place.where == SIEVE_ENCRYPT_FIELD_BODY ||
+		(run->place.where == SIEVE_ENCRYPT_FIELD_NONE &&
+		 !mime->has_eoh));
 }
 
 /* Append range streams over the runs of the entity's header (in_body
@@ -296,7 +450,7 @@ sieve_encrypt_mime_append_runs(const struct sieve_encrypt_mime *mime,
 
 	array_foreach(&mime->runs, run) {
 		wanted = (in_body ? sieve_encrypt_mime_run_in_body(mime, run) :
-			  run->place == SIEVE_ENCRYPT_FIELD_INNER);
+			  run->place.where == SIEVE_ENCRYPT_FIELD_INNER);
 		if (!wanted)
 			continue;
 		stream = array_append_space(streams);
@@ -380,18 +534,27 @@ sieve_encrypt_mime_copy_range(struct istream *input, uoff_t offset,
 	i_stream_unref(&range);
 }
 
+/* Copy the parts between the offsets from and to of the runs that go to
+   the outer header at the given place (SIEVE_ENCRYPT_FIELD_OUTER: where
+   they were, SIEVE_ENCRYPT_FIELD_NONE: after the plugin's Content-Type),
+   leaving out status fields */
 static void
 sieve_encrypt_mime_copy_runs(const struct sieve_encrypt_mime *mime,
 			     struct istream *input,
-			     enum sieve_encrypt_field_place place,
-			     struct ostream *output)
+			     enum sieve_encrypt_field_where where,
+			     uoff_t from, uoff_t to, struct ostream *output)
 {
 	const struct sieve_encrypt_header_run *run;
+	uoff_t start, end;
 
 	array_foreach(&mime->runs, run) {
-		if (run->place == place) {
-			sieve_encrypt_mime_copy_range(input, run->offset,
-						      run->size, output);
+		if (run->place.where != where || run->place.status)
+			continue;
+		start = I_MAX(run->offset, from);
+		end = I_MIN(run->offset + run->size, to);
+		if (start < end) {
+			sieve_encrypt_mime_copy_range(input, start,
+						      end - start, output);
 		}
 	}
 }
@@ -402,14 +565,30 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 				   const char *boundary)
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
+	bool newline_sent = FALSE;
 	string_t *str;
 
+	/* The status field "encrypted" at status_offset, as in clear: on
+	   top, or below a first field that begins with white space */
 	sieve_encrypt_mime_copy_runs(mime, input, SIEVE_ENCRYPT_FIELD_OUTER,
+				     0, mime->status_offset, output);
+	if (mime->status_offset == mime->eoh_offset &&
+	    sieve_encrypt_mime_needs_newline(mime, SIEVE_ENCRYPT_FIELD_OUTER)) {
+		o_stream_nsend_str(output, nl);
+		newline_sent = TRUE;
+	}
+	str = t_str_new(512);
+	sieve_encrypt_mime_status_field(mime, SIEVE_ENCRYPT_STATUS_ENCRYPTED,
+					str);
+	o_stream_nsend(output, str_data(str), str_len(str));
+	sieve_encrypt_mime_copy_runs(mime, input, SIEVE_ENCRYPT_FIELD_OUTER,
+				     mime->status_offset, mime->eoh_offset,
 				     output);
-	if (sieve_encrypt_mime_needs_newline(mime, SIEVE_ENCRYPT_FIELD_OUTER))
+	if (!newline_sent &&
+	    sieve_encrypt_mime_needs_newline(mime, SIEVE_ENCRYPT_FIELD_OUTER))
 		o_stream_nsend_str(output, nl);
 
-	str = t_str_new(512);
+	str_truncate(str, 0);
 	if (!mime->has_mime_version)
 		str_printfa(str, "MIME-Version: 1.0%s", nl);
 	str_printfa(str,
@@ -422,7 +601,8 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	   stops at them has seen it, and takes them for the preamble */
 	if (mime->has_eoh) {
 		sieve_encrypt_mime_copy_runs(mime, input,
-					     SIEVE_ENCRYPT_FIELD_NONE, output);
+					     SIEVE_ENCRYPT_FIELD_NONE,
+					     0, mime->eoh_offset, output);
 	}
 
 	str_truncate(str, 0);

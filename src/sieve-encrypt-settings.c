@@ -7,6 +7,7 @@
 #include "sieve-encrypt-compat.h"
 #include "sieve-encrypt-groups.h"
 #include "sieve-encrypt-settings.h"
+#include "sieve-encrypt-status.h"
 
 #ifndef SIEVE_ENCRYPT_SETTINGS_MODULE
 #  ifdef SIEVE_ENCRYPT_COMPAT_24
@@ -46,6 +47,7 @@ static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(STR, gpg_binary),
 	DEF(STR, gpg_exec),
 	DEF(STR, gpg_allowed_groups),
+	DEF(STR, status_header),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -59,6 +61,7 @@ static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.gpg_binary = "",
 	.gpg_exec = "",
 	.gpg_allowed_groups = "",
+	.status_header = "",
 };
 
 static bool
@@ -199,6 +202,10 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 		return FALSE;
 	}
 	if (!sieve_encrypt_settings_parse_groups(set, pool, error_r))
+		return FALSE;
+	if (*set->status_header != '\0' &&
+	    !sieve_encrypt_status_header_name_check(set->status_header,
+						    error_r))
 		return FALSE;
 	set->parsed.tempfail = (strcmp(set->on_failure, "tempfail") == 0);
 	set->parsed.default_keys = (*set->default_keys == '\0' ? NULL :

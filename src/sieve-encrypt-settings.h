@@ -38,6 +38,10 @@ struct sieve_encrypt_settings {
 	   user = vmail } keeps the service's extra_groups); empty: none, gpg
 	   is not run then */
 	const char *gpg_allowed_groups;
+	/* sieve_encrypt_status_header: the name of the header field that
+	   says what encrypt did with the stored message (encrypted,
+	   already-encrypted, no-key, failed); empty: none */
+	const char *status_header;
 
 	struct {
 		/* sieve_encrypt_default_keys split at spaces; NULL if empty */

@@ -487,6 +487,71 @@ static const struct check_case pgpmime_cases[] = {
 };
 
 /*
+ * PGP/MIME that Microsoft Exchange mixed up into multipart/mixed
+ */
+
+#define MIXED "Content-Type: multipart/mixed; boundary=\"b\"\n"
+#define EMPTY "--b\nContent-Type: text/plain; charset=\"us-ascii\"\n" \
+	      QP "\n"
+#define XPART1 "--b\nContent-Type: application/pgp-encrypted; " \
+	       "name=\"ATT00001\"\n" \
+	       "Content-Description: PGP/MIME version identification\n" \
+	       BASE64 "\nVmVyc2lvbjogMQ0K\n\n"
+#define XPART2 "--b\nContent-Type: application/octet-stream; " \
+	       "name=\"encrypted.asc\"\n" \
+	       "Content-Description: OpenPGP encrypted message\n" \
+	       BASE64 "\n"
+/* ARMOR with CRLF line ends, in base64 */
+#define XARMOR \
+	"LS0tLS1CRUdJTiBQR1AgTUVTU0FHRS0tLS0tDQoNCndRd0JBZ01FQlFZSENBa0tDd3pTTUVCQlFr\n" \
+	"TkVSVVpIU0VsS1MweE5UazlRVVZKVFZGVldWMWhaV2x0Y1hWNWYNCllHRmlZMlJsWm1kb2FXcHJi\n" \
+	"RzF1Ync9PQ0KPUFBQUENCi0tLS0tRU5EIFBHUCBNRVNTQUdFLS0tLS0NCg==\n"
+
+static const struct check_case mixed_up_cases[] = {
+	/* as Exchange sends it */
+	{ MIXED, EMPTY XPART1 XPART2 XARMOR CLOSE, TRUE },
+	/* an empty part with white space; the parts not encoded */
+	{ MIXED, "--b\nContent-Type: text/plain\n\n \n\n"
+		 PART1 PART2 ARMOR CLOSE, TRUE },
+	{ "Content-Type: Multipart/Mixed; boundary=b\n"
+	  "Content-Transfer-Encoding: 7bit\n",
+	  EMPTY XPART1 XPART2 XARMOR CLOSE, TRUE },
+
+	/* the outer header: a boundary, no transfer encoding */
+	{ "Content-Type: multipart/mixed\n", EMPTY XPART1 XPART2 XARMOR CLOSE,
+	  FALSE },
+	{ MIXED BASE64, EMPTY XPART1 XPART2 XARMOR CLOSE, FALSE },
+	{ "Content-Type: multipart/alternative; boundary=\"b\"\n",
+	  EMPTY XPART1 XPART2 XARMOR CLOSE, FALSE },
+	/* the PGP/MIME shape itself is no mixed-up one, and the reverse */
+	{ MIXED, PART1 PART2 ARMOR CLOSE, FALSE },
+	{ PGPMIME, EMPTY XPART1 XPART2 XARMOR CLOSE, FALSE },
+	/* the empty part: text/plain, without content */
+	{ MIXED, EMPTY "secret\n" XPART1 XPART2 XARMOR CLOSE, FALSE },
+	{ MIXED, "--b\nContent-Type: text/plain\n" BASE64 "\nc2VjcmV0\n"
+		 XPART1 XPART2 XARMOR CLOSE, FALSE },
+	{ MIXED, "--b\nContent-Type: text/html\n\n\n"
+		 XPART1 XPART2 XARMOR CLOSE, FALSE },
+	{ MIXED, XPART1 XPART2 XARMOR CLOSE, FALSE },
+	/* the version part */
+	{ MIXED, EMPTY "--b\nContent-Type: application/pgp-encrypted\n"
+		 BASE64 "\nVmVyc2lvbjogMg0K\n\n" XPART2 XARMOR CLOSE, FALSE },
+	{ MIXED, EMPTY "--b\nContent-Type: application/octet-stream\n"
+		 BASE64 "\nVmVyc2lvbjogMQ0K\n\n" XPART2 XARMOR CLOSE, FALSE },
+	/* the encrypted part: one OpenPGP encrypted message */
+	{ MIXED, EMPTY XPART1 XPART2
+		 "RGVhciBCb2IsIHRoZSBwbGFuIGlzIC4uLg0K\n" CLOSE, FALSE },
+	{ MIXED, EMPTY XPART1 "--b\nContent-Type: text/plain\n" BASE64
+		 "\n" XARMOR CLOSE, FALSE },
+	{ MIXED, EMPTY XPART1 XPART2 XARMOR CLOSE "secret\n", FALSE },
+	/* exactly three parts */
+	{ MIXED, EMPTY XPART1 XPART2 XARMOR "\n"
+		 "--b\nContent-Type: text/plain\n\nsecret\n" CLOSE, FALSE },
+	{ MIXED, EMPTY EMPTY XPART1 XPART2 XARMOR CLOSE, FALSE },
+	{ MIXED, EMPTY XPART1 CLOSE, FALSE },
+};
+
+/*
  * S/MIME
  */
 
@@ -742,6 +807,12 @@ static void test_check_pgpmime(void)
 			 N_ELEMENTS(pgpmime_cases));
 }
 
+static void test_check_mixed_up(void)
+{
+	test_check_cases("check: PGP/MIME mixed up by Exchange",
+			 mixed_up_cases, N_ELEMENTS(mixed_up_cases));
+}
+
 static void test_check_cms_text(void)
 {
 	test_check_cases("check: S/MIME encodings", cms_text_cases,
@@ -755,6 +826,7 @@ int main(void)
 		test_check_armor,
 		test_check_inline,
 		test_check_pgpmime,
+		test_check_mixed_up,
 		test_check_cms,
 		test_check_cms_text,
 		test_check_limits,

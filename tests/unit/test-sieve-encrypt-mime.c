@@ -247,7 +247,7 @@ static void test_mime_cases(void)
 		bool encrypted = (*c->outer == '\0');
 
 		input = i_stream_create_from_data(c->input, strlen(c->input));
-		test_assert_idx(sieve_encrypt_mime_parse(pool, input,
+		test_assert_idx(sieve_encrypt_mime_parse(pool, input, NULL,
 							 &mime) == 0, i);
 		test_assert_idx(sieve_encrypt_mime_is_encrypted(mime) ==
 				encrypted, i);
@@ -285,7 +285,8 @@ static void test_mime_output(void)
 	test_assert(strcmp(boundary, sieve_encrypt_mime_boundary()) != 0);
 
 	input = i_stream_create_from_data(msg, sizeof(msg) - 1);
-	test_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+	test_assert(sieve_encrypt_mime_parse(pool, input, NULL,
+					     &mime) == 0);
 	test_assert(sieve_encrypt_mime_uses_crlf(mime));
 	sieve_encrypt_mime_write_head(mime, input, output, "B");
 	o_stream_nsend_str(output, "ARMOR\r\n");
@@ -359,7 +360,8 @@ static void test_mime_output_encrypted(void)
 		struct istream *input;
 
 		input = i_stream_create_from_data(msg, strlen(msg));
-		test_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+		test_assert(sieve_encrypt_mime_parse(pool, input, NULL,
+						     &mime) == 0);
 		test_assert(!sieve_encrypt_mime_is_encrypted(mime));
 		sieve_encrypt_mime_write_head(mime, input, output, "B");
 		armor = sieve_encrypt_armor_begin(output, crlf);
@@ -373,7 +375,8 @@ static void test_mime_output_encrypted(void)
 		i_stream_unref(&input);
 
 		input = i_stream_create_from_data(buf->data, buf->used);
-		test_assert(sieve_encrypt_mime_parse(pool, input, &again) == 0);
+		test_assert(sieve_encrypt_mime_parse(pool, input, NULL,
+						     &again) == 0);
 		test_assert_idx(sieve_encrypt_mime_is_encrypted(again) ==
 				packets[i / 2].encrypted, i);
 		i_stream_unref(&input);
@@ -402,7 +405,8 @@ static void test_mime_large_header(void)
 	str_append(msg, "\n\nbody\n");
 
 	input = i_stream_create_from_data(str_data(msg), str_len(msg));
-	test_assert(sieve_encrypt_mime_parse(pool, input, &mime) == 0);
+	test_assert(sieve_encrypt_mime_parse(pool, input, NULL,
+					     &mime) == 0);
 	test_assert(!sieve_encrypt_mime_is_encrypted(mime));
 	entity = sieve_encrypt_mime_entity(mime, input);
 	got = read_all(entity);
@@ -415,6 +419,158 @@ static void test_mime_large_header(void)
 	test_end();
 }
 
+/*
+ * The status header field
+ */
+
+struct status_case {
+	const char *input;
+	/* the message in clear with the field "no-key" */
+	const char *clear;
+	/* the encrypted message's header up to the boundary */
+	const char *outer;
+	/* what goes into the ciphertext */
+	const char *entity;
+	/* the lines after the new Content-Type (NULL: none) */
+	const char *late;
+};
+
+static const struct status_case status_cases[] = {
+	/* on top; the sender's fields of that name (any case, folded,
+	   white space before the colon) removed; others kept */
+	{ .input = "X-Status: encrypted\n"
+		   "From: a@example.org\n"
+		   "x-status:\n encrypted\n"
+		   "X-STATUS : encrypted\n"
+		   "X-Status-Other: x\n"
+		   "Content-Type: text/plain\n"
+		   "\nbody\n",
+	  .clear = "X-Status: no-key\n"
+		   "From: a@example.org\n"
+		   "X-Status-Other: x\n"
+		   "Content-Type: text/plain\n"
+		   "\nbody\n",
+	  .outer = "X-Status: encrypted\n"
+		   "From: a@example.org\n"
+		   "X-Status-Other: x\n"
+		   "MIME-Version: 1.0\n",
+	  .entity = "Content-Type: text/plain\n\nbody\n" },
+	/* CRLF; a malformed field of that name goes into the entity, to
+	   the start of its body like any malformed field */
+	{ .input = "Subject: s\r\nX-Status: a\rb\r\n\r\nbody\r\n",
+	  .clear = "X-Status: no-key\r\nSubject: s\r\n\r\nbody\r\n",
+	  .outer = "X-Status: encrypted\r\nSubject: s\r\n"
+		   "MIME-Version: 1.0\r\n",
+	  .entity = "\r\nX-Status: a\rb\r\nbody\r\n" },
+	/* lines that are no field after the Content-Type, but not one of
+	   that name; without a blank line, into the entity's body */
+	{ .input = "X-Status: a\nbad line\nX-Status : b\nTo: t\n\nbody",
+	  .clear = "X-Status: no-key\nbad line\nTo: t\n\nbody",
+	  .outer = "X-Status: encrypted\nTo: t\nMIME-Version: 1.0\n",
+	  .entity = "\nbody",
+	  .late = "bad line\n" },
+	{ .input = "To: t\nX-Status : b\nbody line",
+	  .clear = "X-Status: no-key\nTo: t\nbody line",
+	  .outer = "X-Status: encrypted\nTo: t\nMIME-Version: 1.0\n",
+	  .entity = "\nX-Status : b\nbody line" },
+	/* a last field without newline, and no header at all */
+	{ .input = "Subject: s\nX-Status: x",
+	  .clear = "X-Status: no-key\nSubject: s\n",
+	  .outer = "X-Status: encrypted\nSubject: s\nMIME-Version: 1.0\n",
+	  .entity = "\n" },
+	/* a first line that begins with white space stays first, in clear
+	   and in the outer header: the status field goes below that field,
+	   which would otherwise continue it */
+	{ .input = " x: encrypted\nSubject: s\n\nbody",
+	  .clear = " x: encrypted\nX-Status: no-key\nSubject: s\n\nbody",
+	  .outer = " x: encrypted\nX-Status: encrypted\nSubject: s\n"
+		   "MIME-Version: 1.0\n",
+	  .entity = "\nbody" },
+	{ .input = "\tx\n y\nX-Status: z\n\nbody",
+	  .clear = "\tx\n y\nX-Status: no-key\n\nbody",
+	  .outer = "\tx\n y\nX-Status: encrypted\nMIME-Version: 1.0\n",
+	  .entity = "\nbody" },
+	{ .input = " x",
+	  .clear = " x\nX-Status: no-key\n",
+	  .outer = " x\nX-Status: encrypted\nMIME-Version: 1.0\n",
+	  .entity = "\n" },
+	/* unless it has a bare CR: then it goes into the entity's body,
+	   and the status field is the outer header's first */
+	{ .input = " x: a\rb\nTo: t\n\nbody",
+	  .clear = " x: a\rb\nX-Status: no-key\nTo: t\n\nbody",
+	  .outer = "X-Status: encrypted\nTo: t\nMIME-Version: 1.0\n",
+	  .entity = "\n x: a\rb\nbody" },
+	{ .input = "\nbody",
+	  .clear = "X-Status: no-key\n\nbody",
+	  .outer = "X-Status: encrypted\nMIME-Version: 1.0\n",
+	  .entity = "\nbody" },
+};
+
+static void test_mime_status(void)
+{
+	unsigned int i;
+
+	test_begin("mime: status header field");
+	for (i = 0; i < N_ELEMENTS(status_cases); i++) T_BEGIN {
+		const struct status_case *c = &status_cases[i];
+		pool_t pool = pool_alloconly_create("test", 512);
+		struct sieve_encrypt_mime *mime;
+		struct istream *input, *clear, *entity;
+		const char *late;
+
+		input = i_stream_create_from_data(c->input, strlen(c->input));
+		test_assert_idx(sieve_encrypt_mime_parse(pool, input,
+							 "X-Status",
+							 &mime) == 0, i);
+		clear = sieve_encrypt_mime_with_status(
+			mime, input, SIEVE_ENCRYPT_STATUS_NO_KEY);
+		test_assert_strcmp_idx(read_all(clear), c->clear, i);
+		i_stream_unref(&clear);
+		test_assert_strcmp_idx(write_head(mime, input, &late),
+				       c->outer, i);
+		test_assert_strcmp_idx(late, c->late == NULL ? "" : c->late, i);
+		entity = sieve_encrypt_mime_entity(mime, input);
+		test_assert_strcmp_idx(read_all(entity), c->entity, i);
+		i_stream_unref(&entity);
+		i_stream_unref(&input);
+		pool_unref(&pool);
+	} T_END;
+	test_end();
+}
+
+static void test_status_names(void)
+{
+	static const char *const valid[] = {
+		"X-Encrypt-Status", "x-status", "Encryption",
+		"X-" "0123456789012345678901234567890123456789" "0123456789012345"
+	};
+	static const char *const invalid[] = {
+		"", "Content-Type", "content-x", "MIME-Version", "Subject",
+		"from", "Received", "Resent-To", "X Status", "X-Status:",
+		"X\xe4",
+		"X-" "0123456789012345678901234567890123456789" "0123456789012345678"
+	};
+	const char *error;
+	unsigned int i;
+
+	test_begin("status: header field names");
+	for (i = 0; i < N_ELEMENTS(valid); i++) {
+		test_assert_idx(sieve_encrypt_status_header_name_check(
+			valid[i], &error), i);
+	}
+	for (i = 0; i < N_ELEMENTS(invalid); i++) {
+		error = NULL;
+		test_assert_idx(!sieve_encrypt_status_header_name_check(
+			invalid[i], &error), i);
+		test_assert_idx(error != NULL &&
+				strstr(error, "sieve_encrypt_status_header=")
+				!= NULL, i);
+	}
+	test_assert_strcmp(sieve_encrypt_status_value(
+		SIEVE_ENCRYPT_STATUS_ALREADY_ENCRYPTED), "already-encrypted");
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -422,6 +578,8 @@ int main(void)
 		test_mime_output,
 		test_mime_output_encrypted,
 		test_mime_large_header,
+		test_mime_status,
+		test_status_names,
 		NULL
 	};
 	return test_run(test_functions);

@@ -16,9 +16,10 @@ version-neutral terms and each template spells it:
                   value is a boolean list ({"vnd.x.encrypt": True}:
                   "+vnd.x.encrypt" on 2.3, a block on 2.4)
   before_scripts  the sieve_before scripts, in order
-  protocols       what the master serves ("lmtp"); with "sieve" in it,
-                  lmtp_start() adds a ManageSieve listener on a free port
-                  (managesieve_port)
+  protocols       what the master serves ("lmtp"); with "sieve" or
+                  "imap" in it, lmtp_start() adds a ManageSieve or IMAP
+                  listener on a free port (managesieve_port, imap_port;
+                  users log in with add_user's password)
   extra           raw text per version {"2.3": ..., "2.4": ...}, for what
                   has no common form
 Users (add_user) are @example.org, with a home under the instance; by
@@ -202,6 +203,7 @@ class Instance:
         self.protocols = "lmtp"
         self.lmtp_port = None
         self.managesieve_port = None
+        self.imap_port = None
         self.master_pid = None
         self._reaper = None
         self.conf = os.path.join(self.dir, "dovecot.conf")
@@ -268,15 +270,20 @@ class Instance:
             lines.append("  user = %s" % self.account.pw_name)
         return "\n".join(lines)
 
-    def _managesieve_service(self):
-        if not self.managesieve_port:
-            return ""
+    def _login_services(self):
+        """The listeners of the login services the protocols ask for
+        (ManageSieve, IMAP), on 127.0.0.1"""
         addr = "address" if self.version == "2.3" else "listen"
-        return "\n".join(["service managesieve-login {",
-                          "  inet_listener sieve {",
+        lines = []
+        for service, listener, port in (
+                ("managesieve-login", "sieve", self.managesieve_port),
+                ("imap-login", "imap", self.imap_port)):
+            if port:
+                lines += ["service %s {" % service,
+                          "  inet_listener %s {" % listener,
                           "    %s = 127.0.0.1" % addr,
-                          "    port = %d" % self.managesieve_port,
-                          "  }", "}"])
+                          "    port = %d" % port, "  }", "}"]
+        return "\n".join(lines)
 
     def _before_scripts(self):
         if self.version == "2.3":
@@ -307,7 +314,7 @@ class Instance:
                 "import_environment = TZ CORE_OUTOFMEM CORE_ERROR "
                 "LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS" if preload else ""),
             lmtp_service=self._lmtp_service(),
-            managesieve_service=self._managesieve_service())
+            login_services=self._login_services())
 
     def sieve_config(self):
         """The plugin part (templates/sieve-VERSION.conf), from the
@@ -531,6 +538,8 @@ class Instance:
         self.lmtp_port = free_port()
         if "sieve" in self.protocols.split():
             self.managesieve_port = free_port()
+        if "imap" in self.protocols.split():
+            self.imap_port = free_port()
         self.write_config(config() if config else None)
         # into a file, not a pipe: the daemon keeps its stdout open
         out_path = os.path.join(self.dir, "dovecot-start.out")
@@ -549,7 +558,8 @@ class Instance:
             with open(out_path, errors="replace") as f:
                 raise RuntimeError("starting dovecot failed: %s\n%s" % (
                     f.read(2000), self.log()[-1000:]))
-        ports = [p for p in (self.lmtp_port, self.managesieve_port) if p]
+        ports = [p for p in (self.lmtp_port, self.managesieve_port,
+                             self.imap_port) if p]
         for _ in range(200):
             if self.master_pid is None:
                 self.master_pid = self._read_master_pid()

@@ -52,6 +52,12 @@ What "the encrypted form" is, computed here independently of the plugin:
    (raw, folded, in original order) + the header/body separator line as it
    was (a newline if there was none) + the body fields (and, without a
    separator, the no-field lines), in original order + the original body.
+ - With the status header field (verify(status=(NAME, VALUE))): the
+   sender's fields named NAME (outer, in place or none) are left out, and
+   "NAME: VALUE" is the first field of the outer header (under the trace
+   fields the delivery prepends), or, when the original begins with
+   SP/HT and that first field stays outer, in place, the second; the same
+   in a message kept in clear. No line after it continues it.
 
 Encrypted already (stored unchanged): decided from the content, with the
 plugin's rules (doc/extensions/vnd.x.encrypt.txt), implemented here again:
@@ -61,7 +67,9 @@ data packet, and white space; application/(x-)pkcs7-mime whose decoded body
 is one CMS enveloped-data or authEnveloped-data object (smime-type not
 signed-data, certs-only or compressed-data); multipart/encrypted with
 protocol application/pgp-encrypted in the exact RFC 3156 shape (a short
-preamble, "Version: 1", the armor as above, an empty epilogue). An
+preamble, "Version: 1", the armor as above, an empty epilogue), or
+multipart/mixed in the same shape with an empty text/plain part first
+(PGP/MIME mixed up by Microsoft Exchange, its parts in any encoding). An
 encrypted message the plugin made must count as encrypted already too
 (unless its body is larger than the 64 MiB the plugin's check reads).
 
@@ -704,20 +712,29 @@ def check_version_part(data):
         raise NotEncrypted("the first part is not \"Version: 1\"")
 
 
-def check_pgpmime_part(number, header, content):
+def check_empty_part(data):
+    if any(trimmed(l) for l in limited_lines(data)):
+        raise NotEncrypted("the first part is not empty")
+
+
+# The body parts of PGP/MIME (RFC 3156), and of the multipart/mixed form
+# that Microsoft Exchange makes of it (an empty text/plain part first):
+# content type, and the check of the decoded content
+PGPMIME_PARTS = (("application/pgp-encrypted", check_version_part),
+                 ("application/octet-stream", check_armor))
+MIXED_UP_PARTS = (("text/plain", check_empty_part),) + PGPMIME_PARTS
+
+
+def check_pgpmime_part(want, number, header, content):
     ctype, _, cte = mime_info(Message(header))
-    want = ("application/pgp-encrypted", "application/octet-stream")
-    if (ctype or "").lower() != want[number - 1]:
+    if (ctype or "").lower() != want[number - 1][0]:
         raise NotEncrypted("part %d is %s" % (number, printable(ctype)))
-    content = decode_transfer_encoding(content, cte)
-    if number == 1:
-        check_version_part(content)
-    else:
-        check_armor(content)
+    want[number - 1][1](decode_transfer_encoding(content, cte))
 
 
-def check_pgpmime(body, boundary):
-    """The RFC 3156 shape with exact delimiter lines."""
+def check_pgpmime(body, boundary, want=PGPMIME_PARTS):
+    """The RFC 3156 shape (or the parts in want) with exact delimiter
+    lines."""
     state, number, preamble = "preamble", 0, 0
     header, content = b"", []
     for line in limited_lines(body):
@@ -745,12 +762,12 @@ def check_pgpmime(body, boundary):
             if not delimiter and not close:
                 content.append(line)
                 continue
-            check_pgpmime_part(number, header, b"".join(content))
-            if (number, close) == (2, True):
+            check_pgpmime_part(want, number, header, b"".join(content))
+            if (number, close) == (len(want), True):
                 state = "epilogue"
                 continue
-            if (number, delimiter) != (1, True):
-                raise NotEncrypted("not exactly two parts")
+            if number >= len(want) or not delimiter:
+                raise NotEncrypted("not exactly %d parts" % len(want))
         else:
             if text:
                 raise NotEncrypted("text after the close delimiter")
@@ -788,6 +805,13 @@ def encrypted_already(msg):
             if not params.get("boundary"):
                 raise NotEncrypted("no boundary")
             check_pgpmime(msg.body, params["boundary"])
+        elif lc == "multipart/mixed":
+            # PGP/MIME that Microsoft Exchange mixed up
+            if (cte or "7bit").lower() not in ("7bit", "8bit", "binary"):
+                raise NotEncrypted("multipart with %s" % printable(cte))
+            if not params.get("boundary"):
+                raise NotEncrypted("no boundary")
+            check_pgpmime(msg.body, params["boundary"], MIXED_UP_PARTS)
         elif lc in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
             if smime in ("signed-data", "certs-only", "compressed-data"):
                 raise NotEncrypted("smime-type %s" % smime)
@@ -1046,12 +1070,83 @@ def check_same(orig, stored, trace_fields):
     compare("stored message", rest, crlf_to_lf(orig.data))
 
 
+def without_fields(data, name):
+    """data without its header fields of the given name (any case, white
+    space before the colon or not), as the plugin parses them: left out of
+    the outer header (in place or after the Content-Type) and of a message
+    kept in clear; not one that goes into the encrypted entity (see
+    status_goes_inside())"""
+    msg = Message(data)
+    name = name.lower().encode()
+    kept = [f for f in msg.fields if Message.field_name(f).lower() != name]
+    return b"".join(kept) + (msg.separator or b"") + msg.body
+
+
+def status_goes_inside(data, name):
+    """True when data has a field of that name that goes into the
+    encrypted entity like any other of its place: a malformed one (place
+    "body"), or one that is no field in a message without a blank line"""
+    name = name.lower().encode()
+    msg = Message(data)
+    inside = ("body",) if msg.separator is not None else ("body", "none")
+    return any(Message.field_name(f).lower() == name and
+               Message.place(f) in inside for f in msg.fields)
+
+
+def split_status(original, stored, trace_fields, status):
+    """The status field the plugin adds (doc/extensions/vnd.x.encrypt.txt,
+    "Status header field"): "<name>: <value>" as the first field of the
+    message that the plugin saw, so at the very top of STORED, or below
+    the trace fields that the delivery prepends when it stores (what
+    dovecot-lda adds); below the original's first field when the original
+    begins with white space (in clear, and when encrypted if that field
+    stays in the outer header, in place: see Message.place()); never
+    followed by a line that continues it.
+    Returns (original, stored) without the field and
+    without the sender's fields of that name, for the comparisons of
+    verify(); raises Mismatch if the field is not there."""
+    name, value = status
+    line = ("%s: %s\n" % (name, value)).encode()
+    original = without_fields(original, name)
+    places = [0]
+    if not stored.startswith(line):
+        rest, _ = strip_trace(stored, trace_fields, original)
+        places.append(len(stored) - len(rest))
+        if original[:1] in (b" ", b"\t"):
+            # a message that begins with white space: below its first
+            # field
+            first = Message(original).fields[0]
+            places.append(places[-1] + len(crlf_to_lf(first)))
+    for at in places:
+        if stored[at:at + len(line)] == line:
+            after = stored[at + len(line):at + len(line) + 1]
+            if after in (b" ", b"\t"):
+                raise Mismatch("the line after the %s field continues it"
+                               % name)
+            return original, stored[:at] + stored[at + len(line):]
+    raise Mismatch("no %r field at the top of the stored header"
+                   % line.decode())
+
+
 def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
-           sizes):
-    """Returns the "ok: ..." text or raises Mismatch."""
+           sizes, status=None):
+    """Returns the "ok: ..." text or raises Mismatch. status: None, or
+    (name, value) of the status header field the plugin must have added
+    (sieve_encrypt_status_header)."""
     if not keep_from and original.startswith(b"From "):
         nl = original.find(b"\n")
         original = original[nl + 1:] if nl >= 0 else b""
+    if status is not None:
+        if mode != "plain" and status_goes_inside(original, status[0]):
+            raise SystemError("a field named %s that goes into the "
+                              "entity: not covered" % status[0])
+        original, stored = split_status(original, stored, trace_fields,
+                                        status)
+        # the plugin's size line counts the field
+        if sizes is not None:
+            sizes = (sizes[0], sizes[1] - len(
+                ("%s: %s\n" % status).encode()) - (1 if Message(
+                    original).crlf else 0))
     orig = Message(original)
 
     if mode == "plain":
