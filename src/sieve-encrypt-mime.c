@@ -16,14 +16,30 @@
 #include "sieve-encrypt-status.h"
 #include "sieve-encrypt-mime.h"
 
+/* Where a header field of the original goes, when the message is
+   encrypted */
+enum sieve_encrypt_field_where {
+	/* the outer header, where it was */
+	SIEVE_ENCRYPT_FIELD_OUTER = 0,
+	/* the header of the encrypted entity */
+	SIEVE_ENCRYPT_FIELD_INNER,
+	/* a line that is no field: the outer header after the plugin's
+	   Content-Type, or, in a message without a blank line after its
+	   header, the start of the encrypted entity's body */
+	SIEVE_ENCRYPT_FIELD_NONE,
+	/* a field with a bare CR or a NUL, other than a Content-* field: the
+	   start of the encrypted entity's body */
+	SIEVE_ENCRYPT_FIELD_BODY,
+};
+
 /* Where a header field goes */
 struct sieve_encrypt_field_place {
-	/* into the encrypted entity; else it stays in the outer header */
-	bool inner;
+	enum sieve_encrypt_field_where where;
 	/* a status header field (from the sender, or from an earlier
 	   encrypt): left out of the outer header and of the message with
-	   the status (the new status replaces it); a malformed one still
-	   goes into the entity like any malformed field */
+	   the status (the new status replaces it); one that goes into the
+	   entity (a malformed one, or a line that is no field in a message
+	   without a blank line) still goes there like any other */
 	bool status;
 };
 
@@ -43,10 +59,10 @@ struct sieve_encrypt_mime {
 
 	/* the blank line that ends the header, and the body after it */
 	uoff_t eoh_offset, body_offset;
-	/* where the status header field goes in the message in clear: the
-	   top, or after the first field when the message begins with white
-	   space (a line that a reader would take for a continuation of the
-	   field put above it) */
+	/* where the status header field goes, in clear and in the outer
+	   header: the top, or after the first field when the message begins
+	   with white space (a line that a reader would take for a
+	   continuation of the field put above it) */
 	uoff_t status_offset;
 	/* the field being parsed */
 	uoff_t field_offset;
@@ -56,6 +72,7 @@ struct sieve_encrypt_mime {
 
 	bool has_eoh:1;
 	bool crlf:1;
+	bool crlf_known:1;
 	bool field_pending:1;
 	bool leading_space:1;
 	bool last_field_no_newline:1;
@@ -75,7 +92,7 @@ sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
 
 	if (array_count(&mime->runs) > 0) {
 		run = array_back_modifiable(&mime->runs);
-		if (run->place.inner == place.inner &&
+		if (run->place.where == place.where &&
 		    run->place.status == place.status)
 			return;
 	}
@@ -113,26 +130,61 @@ static void
 sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 			       struct message_header_line *hdr)
 {
-	if (strcasecmp(hdr->name, "MIME-Version") == 0)
+	if (strcasecmp(hdr->name, "MIME-Version") == 0 &&
+	    mime->field_place.where == SIEVE_ENCRYPT_FIELD_OUTER)
 		mime->has_mime_version = TRUE;
 	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
 
-/* The fields that go into the encrypted entity: the Content-* ones, and
-   any that is malformed (no colon, an invalid name, a bare CR or a NUL),
-   because where such a line ends is a guess: a message with CR-only line
-   ends, say, is one long "field" that holds the whole message. */
-static bool sieve_encrypt_field_is_inner(const char *name)
+/* TRUE for the first line of a header field that is an RFC 5322 field: a
+   valid name (no NUL in it), directly followed by the colon */
+static bool
+sieve_encrypt_line_is_field(const struct message_header_line *hdr)
 {
-	return (strncasecmp(name, "Content-", 8) == 0 || *name == '\0' ||
-		!message_header_name_is_valid(name));
+	return (hdr->name_len > 0 && strlen(hdr->name) == hdr->name_len &&
+		message_header_name_is_valid(hdr->name) &&
+		hdr->middle_len > 0 && hdr->middle[0] == ':');
 }
 
+/* TRUE when the line starts with white space: possible only for the
+   first line of the header, which must then stay first, or it would
+   continue the field before it */
+static bool
+sieve_encrypt_line_starts_folded(const struct message_header_line *hdr)
+{
+	unsigned char first = (hdr->name_len > 0 ? hdr->name[0] :
+			       (hdr->value_len > 0 ? hdr->value[0] : '\0'));
+
+	return (first == ' ' || first == '\t');
+}
+
+/* Where a field goes, decided by its first line: Content-* fields into
+   the entity, lines that are no field after the plugin's Content-Type
+   (or into the entity's body, see sieve_encrypt_mime_entity()), all
+   others stay in place. */
+static enum sieve_encrypt_field_where
+sieve_encrypt_field_where(const struct message_header_line *hdr)
+{
+	if (!sieve_encrypt_line_is_field(hdr)) {
+		return (sieve_encrypt_line_starts_folded(hdr) ?
+			SIEVE_ENCRYPT_FIELD_OUTER : SIEVE_ENCRYPT_FIELD_NONE);
+	}
+	if (strncasecmp(hdr->name, "Content-", 8) == 0)
+		return SIEVE_ENCRYPT_FIELD_INNER;
+	return SIEVE_ENCRYPT_FIELD_OUTER;
+}
+
+/* A field with a bare CR or a NUL goes into the entity, because where
+   it ends is a guess: a message with CR-only line ends, say, is one long
+   "field" that holds the whole message. A Content-* field stays in the
+   entity's header; any other goes into its body, so that the entity's
+   header holds fields only. */
 static bool
 sieve_encrypt_line_is_malformed(const struct message_header_line *hdr)
 {
 	return (memchr(hdr->value, '\r', hdr->value_len) != NULL ||
-		memchr(hdr->value, '\0', hdr->value_len) != NULL);
+		memchr(hdr->value, '\0', hdr->value_len) != NULL ||
+		(hdr->name_len > 0 && strlen(hdr->name) != hdr->name_len));
 }
 
 static struct sieve_encrypt_field_place
@@ -140,22 +192,25 @@ sieve_encrypt_mime_field_place(const struct sieve_encrypt_mime *mime,
 			       const struct message_header_line *hdr)
 {
 	struct sieve_encrypt_field_place place;
-	/* a NUL in the name cuts hdr->name short */
-	bool name_cut = (strlen(hdr->name) != hdr->name_len);
 
-	place.inner = (sieve_encrypt_field_is_inner(hdr->name) || name_cut);
-	place.status = (mime->status_name != NULL && !name_cut &&
+	place.where = sieve_encrypt_field_where(hdr);
+	/* a NUL in the name cuts hdr->name short */
+	place.status = (mime->status_name != NULL &&
+			strlen(hdr->name) == hdr->name_len &&
 			strcasecmp(hdr->name, mime->status_name) == 0);
 	return place;
 }
 
 static void
 sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
-			      struct message_header_line *hdr,
-			      bool first_line)
+			      struct message_header_line *hdr)
 {
-	if (first_line)
+	/* The line ends of the message: those of its first line, which may
+	   come in several parts when it is longer than the parser's buffer */
+	if (!mime->crlf_known && (!hdr->no_newline || hdr->eoh)) {
 		mime->crlf = hdr->crlf_newline;
+		mime->crlf_known = TRUE;
+	}
 	if (hdr->eoh) {
 		sieve_encrypt_mime_end_field(mime);
 		if (mime->leading_space && mime->status_offset == 0)
@@ -172,8 +227,9 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 		mime->field_offset = hdr->name_offset;
 		mime->field_place = sieve_encrypt_mime_field_place(mime, hdr);
 	}
-	if (sieve_encrypt_line_is_malformed(hdr))
-		mime->field_place.inner = TRUE;
+	if (sieve_encrypt_line_is_malformed(hdr) &&
+	    mime->field_place.where != SIEVE_ENCRYPT_FIELD_INNER)
+		mime->field_place.where = SIEVE_ENCRYPT_FIELD_BODY;
 	mime->last_field_no_newline = hdr->no_newline;
 	if (hdr->continues) {
 		hdr->use_full_value = TRUE;
@@ -194,7 +250,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	struct message_size hdr_size;
 	const unsigned char *data;
 	size_t size;
-	bool first_line = TRUE, encrypted;
+	bool encrypted;
 	int ret;
 
 	mime = p_new(pool, struct sieve_encrypt_mime, 1);
@@ -208,8 +264,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	i_zero(&hdr_size);
 	parser = message_parse_header_init(input, &hdr_size, 0);
 	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
-		sieve_encrypt_mime_parse_line(mime, hdr, first_line);
-		first_line = FALSE;
+		sieve_encrypt_mime_parse_line(mime, hdr);
 	}
 	i_assert(ret != 0);
 	message_parse_header_deinit(&parser);
@@ -250,25 +305,30 @@ sieve_encrypt_mime_newline(const struct sieve_encrypt_mime *mime)
 	return (mime->crlf ? "\r\n" : "\n");
 }
 
+/* TRUE for a run that the outer header keeps in place */
 static bool
 sieve_encrypt_run_is_outer(const struct sieve_encrypt_header_run *run)
 {
-	return (!run->place.inner && !run->place.status);
+	return (run->place.where == SIEVE_ENCRYPT_FIELD_OUTER &&
+		!run->place.status);
 }
 
-/* TRUE when the header's last field goes into the entity (inner) or the
-   outer header (!inner), and lacks its newline (a message that ends
+/* TRUE when the header's last field goes into the entity's header
+   (SIEVE_ENCRYPT_FIELD_INNER) or stays in the outer header in place
+   (SIEVE_ENCRYPT_FIELD_OUTER), and lacks its newline (a message that ends
    inside its header) */
 static bool
 sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
-				 bool inner)
+				 enum sieve_encrypt_field_where where)
 {
 	const struct sieve_encrypt_header_run *run;
 
 	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
 		return FALSE;
 	run = array_back(&mime->runs);
-	return (inner ? run->place.inner : sieve_encrypt_run_is_outer(run));
+	if (where == SIEVE_ENCRYPT_FIELD_OUTER)
+		return sieve_encrypt_run_is_outer(run);
+	return (run->place.where == where);
 }
 
 /*
@@ -364,6 +424,40 @@ sieve_encrypt_mime_with_status(const struct sieve_encrypt_mime *mime,
 	return output;
 }
 
+/* TRUE for a run that goes to the start of the entity's body: fields with
+   a bare CR or a NUL, and, in a message without a blank line after its
+   header, lines that are no field (most likely the body itself); status
+   fields among them too, like any other */
+static bool
+sieve_encrypt_mime_run_in_body(const struct sieve_encrypt_mime *mime,
+			       const struct sieve_encrypt_header_run *run)
+{
+	return (run->place.where == SIEVE_ENCRYPT_FIELD_BODY ||
+		(run->place.where == SIEVE_ENCRYPT_FIELD_NONE &&
+		 !mime->has_eoh));
+}
+
+/* Append range streams over the runs of the entity's header (in_body
+   FALSE) or of the start of its body (TRUE) */
+static void
+sieve_encrypt_mime_append_runs(const struct sieve_encrypt_mime *mime,
+			       struct istream *input, bool in_body,
+			       ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const struct sieve_encrypt_header_run *run;
+	struct istream **stream;
+	bool wanted;
+
+	array_foreach(&mime->runs, run) {
+		wanted = (in_body ? sieve_encrypt_mime_run_in_body(mime, run) :
+			  run->place.where == SIEVE_ENCRYPT_FIELD_INNER);
+		if (!wanted)
+			continue;
+		stream = array_append_space(streams);
+		*stream = i_stream_create_range(input, run->offset, run->size);
+	}
+}
+
 /*
  * The entity to encrypt
  */
@@ -373,18 +467,13 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 			  struct istream *input)
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
-	const struct sieve_encrypt_header_run *run;
-	ARRAY(struct istream *) streams;
+	ARRAY_TYPE(sieve_encrypt_istream) streams;
 	struct istream *entity, **stream;
 
 	t_array_init(&streams, 8);
-	array_foreach(&mime->runs, run) {
-		if (!run->place.inner)
-			continue;
-		stream = array_append_space(&streams);
-		*stream = i_stream_create_range(input, run->offset, run->size);
-	}
-	if (sieve_encrypt_mime_needs_newline(mime, TRUE)) {
+	sieve_encrypt_mime_append_runs(mime, input, FALSE, &streams);
+	if (sieve_encrypt_mime_needs_newline(mime,
+					     SIEVE_ENCRYPT_FIELD_INNER)) {
 		stream = array_append_space(&streams);
 		*stream = i_stream_create_from_data(nl, strlen(nl));
 	}
@@ -399,6 +488,7 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 	} else {
 		*stream = i_stream_create_from_data(nl, strlen(nl));
 	}
+	sieve_encrypt_mime_append_runs(mime, input, TRUE, &streams);
 
 	stream = array_append_space(&streams);
 	*stream = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
@@ -444,26 +534,58 @@ sieve_encrypt_mime_copy_range(struct istream *input, uoff_t offset,
 	i_stream_unref(&range);
 }
 
+/* Copy the parts between the offsets from and to of the runs that go to
+   the outer header at the given place (SIEVE_ENCRYPT_FIELD_OUTER: where
+   they were, SIEVE_ENCRYPT_FIELD_NONE: after the plugin's Content-Type),
+   leaving out status fields */
+static void
+sieve_encrypt_mime_copy_runs(const struct sieve_encrypt_mime *mime,
+			     struct istream *input,
+			     enum sieve_encrypt_field_where where,
+			     uoff_t from, uoff_t to, struct ostream *output)
+{
+	const struct sieve_encrypt_header_run *run;
+	uoff_t start, end;
+
+	array_foreach(&mime->runs, run) {
+		if (run->place.where != where || run->place.status)
+			continue;
+		start = I_MAX(run->offset, from);
+		end = I_MIN(run->offset + run->size, to);
+		if (start < end) {
+			sieve_encrypt_mime_copy_range(input, start,
+						      end - start, output);
+		}
+	}
+}
+
 void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 				   struct istream *input,
 				   struct ostream *output,
 				   const char *boundary)
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
-	const struct sieve_encrypt_header_run *run;
+	bool newline_sent = FALSE;
 	string_t *str;
 
+	/* The status field "encrypted" at status_offset, as in clear: on
+	   top, or below a first field that begins with white space */
+	sieve_encrypt_mime_copy_runs(mime, input, SIEVE_ENCRYPT_FIELD_OUTER,
+				     0, mime->status_offset, output);
+	if (mime->status_offset == mime->eoh_offset &&
+	    sieve_encrypt_mime_needs_newline(mime, SIEVE_ENCRYPT_FIELD_OUTER)) {
+		o_stream_nsend_str(output, nl);
+		newline_sent = TRUE;
+	}
 	str = t_str_new(512);
 	sieve_encrypt_mime_status_field(mime, SIEVE_ENCRYPT_STATUS_ENCRYPTED,
 					str);
 	o_stream_nsend(output, str_data(str), str_len(str));
-	array_foreach(&mime->runs, run) {
-		if (sieve_encrypt_run_is_outer(run)) {
-			sieve_encrypt_mime_copy_range(input, run->offset,
-						      run->size, output);
-		}
-	}
-	if (sieve_encrypt_mime_needs_newline(mime, FALSE))
+	sieve_encrypt_mime_copy_runs(mime, input, SIEVE_ENCRYPT_FIELD_OUTER,
+				     mime->status_offset, mime->eoh_offset,
+				     output);
+	if (!newline_sent &&
+	    sieve_encrypt_mime_needs_newline(mime, SIEVE_ENCRYPT_FIELD_OUTER))
 		o_stream_nsend_str(output, nl);
 
 	str_truncate(str, 0);
@@ -472,7 +594,19 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	str_printfa(str,
 		"Content-Type: multipart/encrypted;%s"
 		" protocol=\"application/pgp-encrypted\";%s"
-		" boundary=\"%s\"%s"
+		" boundary=\"%s\"%s", nl, nl, boundary, nl);
+	o_stream_nsend(output, str_data(str), str_len(str));
+
+	/* Lines that are no field come after the Content-Type: a reader that
+	   stops at them has seen it, and takes them for the preamble */
+	if (mime->has_eoh) {
+		sieve_encrypt_mime_copy_runs(mime, input,
+					     SIEVE_ENCRYPT_FIELD_NONE,
+					     0, mime->eoh_offset, output);
+	}
+
+	str_truncate(str, 0);
+	str_printfa(str,
 		"%s"
 		"This is an OpenPGP/MIME encrypted message "
 		"(RFC 4880 and 3156)%s"
@@ -488,7 +622,7 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 		"Content-Description: OpenPGP encrypted message%s"
 		"Content-Disposition: inline; filename=\"encrypted.asc\"%s"
 		"%s",
-		nl, nl, boundary, nl, nl, nl, boundary, nl, nl, nl, nl, nl,
+		nl, nl, boundary, nl, nl, nl, nl, nl,
 		nl, boundary, nl, nl, nl, nl, nl);
 	o_stream_nsend(output, str_data(str), str_len(str));
 }

@@ -17,8 +17,9 @@ struct sieve_encrypt_mime;
 
 /* Parse the header of the message in input (from offset 0) with Dovecot's
    header parser (fields named status_name, sieve_encrypt_status_header,
-   are left out of what is written below; NULL or "": none), and decide whether the message is encrypted already (which
-   reads the body, see sieve-encrypt-check.h). Returns 0 on success, -1 on
+   are left out of the outer header and of the message with the status;
+   NULL or "": none), and decide whether the message is encrypted already
+   (which reads the body, see sieve-encrypt-check.h). Returns 0 on success, -1 on
    a read error (see the stream's error). */
 int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 			     const char *status_name,
@@ -31,12 +32,15 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime);
 
 /* The MIME entity to encrypt: the Content-* header fields and the body of
-   the message, byte for byte. The returned stream references input. */
+   the message, byte for byte (with the fields that hold a bare CR or a
+   NUL, and in a message without a blank line the lines that are no
+   field, at the start of the body). The returned stream references input. */
 struct istream *
 sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 			  struct istream *input);
 
-/* The message as it is, but with the status header field on top,
+/* The message as it is, but with the status header field on top (below
+   the first field when the message begins with white space),
    "<status_name>: <value>" and the message's newline, and without the
    fields of that name that it had (only when status_name is set). The
    returned stream references input. */
@@ -49,9 +53,11 @@ sieve_encrypt_mime_with_status(const struct sieve_encrypt_mime *mime,
 const char *sieve_encrypt_mime_boundary(void);
 
 /* Write the encrypted message up to where the ASCII-armored ciphertext
-   starts: the status header field "encrypted" when status_name is set,
-   the original header without its Content-* fields (and status fields), the
-   multipart/encrypted header and the first two PGP/MIME parts' headers.
+   starts: the original header without its Content-* fields, lines that
+   are no field and status fields, with the status header field
+   "encrypted" on top when status_name is set (below the first field when
+   the message begins with white space), the multipart/encrypted header,
+   the lines that are no field and the first two PGP/MIME parts' headers.
    Read and write errors show up in o_stream_finish(). */
 void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 				   struct istream *input,

@@ -177,8 +177,8 @@ def test_lda_no_key(inst, script, message):
 @pytest.mark.parametrize("user,mode,value", [
     ("bob", "plain", "no-key"), ("alice", "encrypted", "encrypted")])
 def test_lda_leading_space(inst, user, mode, value):
-    """in clear the field goes below the first line; encrypted, that line
-    is malformed and goes into the ciphertext"""
+    """the field goes below the first line, in clear and in the outer
+    header, where that line (no field) stays first"""
     configure(inst, ENCRYPT_TO_RECIPIENT)
     d = deliver(inst, user, LEADING_SPACE)
     data = stored_bytes(d)
@@ -186,6 +186,24 @@ def test_lda_leading_space(inst, user, mode, value):
                      % value.encode(), data)
     pgpmime.verify(LEADING_SPACE, data, inst.users[user].secret_home,
                    mode, set(), False, None, status=(NAME, value))
+
+
+# Lines that are no field (message 42), one of them named like the field
+# (white space before the colon): left out, not written after the
+# plugin's Content-Type with the others
+NO_FIELD_LINES = read_message("42-no-field-lines.eml").replace(
+    b"Subject :", b"X-Encrypt-Status : encrypted\nSubject :", 1)
+
+
+@pytest.mark.parametrize("user,mode,value", [
+    ("bob", "plain", "no-key"), ("alice", "encrypted", "encrypted")])
+def test_lda_no_field_lines(inst, user, mode, value):
+    """the status field on top, the lines that are no field after the
+    plugin's Content-Type (or in place, in clear), the forged one gone"""
+    configure(inst, ENCRYPT_TO_RECIPIENT)
+    d = deliver(inst, user, NO_FIELD_LINES)
+    check(inst, d, user, NO_FIELD_LINES, mode, value)
+    assert b"X-Encrypt-Status : " not in stored_bytes(d)
 
 
 def test_lda_failed_keep(inst):

@@ -31,6 +31,8 @@ struct mime_case {
 	const char *entity;
 	/* the new header up to the boundary, "" when encrypted already */
 	const char *outer;
+	/* the lines after the new Content-Type (NULL: none) */
+	const char *late;
 };
 
 static const struct mime_case mime_cases[] = {
@@ -68,20 +70,44 @@ static const struct mime_case mime_cases[] = {
 	{ .input = "",
 	  .entity = "\n",
 	  .outer = "MIME-Version: 1.0\n" },
-	/* Malformed lines go inside: no colon, a bare CR, a NUL, a bad
-	   name */
+	/* Lines that are no field (no colon, a bad name, white space
+	   before the colon) go after the new Content-Type */
 	{ .input = "Subject: s\nbroken line\nContent-Type: text/plain\n\nb\n",
-	  .entity = "broken line\nContent-Type: text/plain\n\nb\n",
-	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	  .entity = "Content-Type: text/plain\n\nb\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n",
+	  .late = "broken line\n" },
+	{ .input = "To: t\nX A: a\nSubject: s\n\nbody",
+	  .entity = "\nbody",
+	  .outer = "To: t\nSubject: s\nMIME-Version: 1.0\n",
+	  .late = "X A: a\n" },
+	{ .input = "Subject : s\n: x\nTo: t\nX-\xe9: 8\n\tmore\n\nbody",
+	  .entity = "\nbody",
+	  .outer = "To: t\nMIME-Version: 1.0\n",
+	  .late = "Subject : s\n: x\nX-\xe9: 8\n\tmore\n" },
+	/* "MIME-Version :" is no MIME-Version field */
+	{ .input = "MIME-Version : 1.0\nTo: t\n\nbody",
+	  .entity = "\nbody",
+	  .outer = "To: t\nMIME-Version: 1.0\n",
+	  .late = "MIME-Version : 1.0\n" },
+	/* A first line that starts with white space stays first */
+	{ .input = " x\nTo: t\n\nbody",
+	  .entity = "\nbody",
+	  .outer = " x\nTo: t\nMIME-Version: 1.0\n" },
+	/* Without a blank line they are the body */
+	{ .input = "To: t\nContent-Type: text/plain\nHello Bob,\nsecret",
+	  .entity = "Content-Type: text/plain\n\nHello Bob,\nsecret",
+	  .outer = "To: t\nMIME-Version: 1.0\n" },
+	/* A field with a bare CR goes to the start of the entity's body,
+	   unless it is a Content-* field */
 	{ .input = "From: a\rSubject: s\r\rsecret body\r",
-	  .entity = "From: a\rSubject: s\r\rsecret body\r\n\n",
+	  .entity = "\nFrom: a\rSubject: s\r\rsecret body\r",
 	  .outer = "MIME-Version: 1.0\n" },
 	{ .input = "To: t\nX-A: a\r b\n\tmore\nSubject: s\n\nbody",
-	  .entity = "X-A: a\r b\n\tmore\n\nbody",
+	  .entity = "\nX-A: a\r b\n\tmore\nbody",
 	  .outer = "To: t\nSubject: s\nMIME-Version: 1.0\n" },
-	{ .input = "To: t\nX A: a\nSubject: s\n\nbody",
-	  .entity = "X A: a\n\nbody",
-	  .outer = "To: t\nSubject: s\nMIME-Version: 1.0\n" },
+	{ .input = "To: t\nContent-Type: text/plain;\r charset=x\n\nbody",
+	  .entity = "Content-Type: text/plain;\r charset=x\n\nbody",
+	  .outer = "To: t\nMIME-Version: 1.0\n" },
 	/* Content-* fields after others, twice */
 	{ .input = "Content-ID: <x>\nTo: t\nContent-Type: text/plain\n"
 		   "X-A: 1\nContent-Language: de\n\nb",
@@ -158,9 +184,9 @@ static const struct mime_case mime_cases[] = {
 	{ .input = "Subject: s\n\nx-----BEGIN PGP MESSAGE-----\n",
 	  .entity = "\nx-----BEGIN PGP MESSAGE-----\n",
 	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
-	/* A header without body */
+	/* A header without body (the line that is no field is the body) */
 	{ .input = "Subject: s\n" BEGIN,
-	  .entity = BEGIN "\n",
+	  .entity = "\n" BEGIN,
 	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
 };
 
@@ -178,21 +204,34 @@ static const char *read_all(struct istream *input)
 	return str_c(str);
 }
 
+/* The new header: the part before the Content-Type we add, and the lines
+   after it (up to the blank line) */
 static const char *
-write_head(const struct sieve_encrypt_mime *mime, struct istream *input)
+write_head(const struct sieve_encrypt_mime *mime, struct istream *input,
+	   const char **late_r)
 {
 	buffer_t *buf = t_buffer_create(512);
 	struct ostream *output = o_stream_create_buffer(buf);
-	const char *str, *ct;
+	const char *str, *ct, *late, *preamble;
 
 	sieve_encrypt_mime_write_head(mime, input, output, "BOUNDARY");
 	test_assert(o_stream_finish(output) > 0);
 	o_stream_destroy(&output);
 	str = t_strndup(buf->data, buf->used);
-	/* return the part before the Content-Type we add */
+	*late_r = "";
 	ct = strstr(str, "Content-Type: multipart/encrypted;");
-	test_assert(ct != NULL);
-	return (ct == NULL ? str : t_strdup_until(str, ct));
+	late = strstr(str, "boundary=\"BOUNDARY\"");
+	preamble = strstr(str, "This is an OpenPGP/MIME");
+	test_assert(ct != NULL && late != NULL && preamble != NULL);
+	if (ct == NULL || late == NULL || preamble == NULL)
+		return str;
+	late = strchr(late, '\n') + 1;
+	/* the blank line before the preamble */
+	preamble -= (preamble[-2] == '\r' ? 2 : 1);
+	test_assert(preamble >= late);
+	if (preamble >= late)
+		*late_r = t_strdup_until(late, preamble);
+	return t_strdup_until(str, ct);
 }
 
 static void test_mime_cases(void)
@@ -216,8 +255,12 @@ static void test_mime_cases(void)
 			entity = sieve_encrypt_mime_entity(mime, input);
 			test_assert_strcmp_idx(read_all(entity), c->entity, i);
 			i_stream_unref(&entity);
-			test_assert_strcmp_idx(write_head(mime, input),
+			const char *late;
+
+			test_assert_strcmp_idx(write_head(mime, input, &late),
 					       c->outer, i);
+			test_assert_strcmp_idx(late, c->late == NULL ? "" :
+					       c->late, i);
 		}
 		i_stream_unref(&input);
 		pool_unref(&pool);
@@ -388,6 +431,8 @@ struct status_case {
 	const char *outer;
 	/* what goes into the ciphertext */
 	const char *entity;
+	/* the lines after the new Content-Type (NULL: none) */
+	const char *late;
 };
 
 static const struct status_case status_cases[] = {
@@ -410,31 +455,51 @@ static const struct status_case status_cases[] = {
 		   "X-Status-Other: x\n"
 		   "MIME-Version: 1.0\n",
 	  .entity = "Content-Type: text/plain\n\nbody\n" },
-	/* CRLF; a malformed field of that name goes into the entity */
+	/* CRLF; a malformed field of that name goes into the entity, to
+	   the start of its body like any malformed field */
 	{ .input = "Subject: s\r\nX-Status: a\rb\r\n\r\nbody\r\n",
 	  .clear = "X-Status: no-key\r\nSubject: s\r\n\r\nbody\r\n",
 	  .outer = "X-Status: encrypted\r\nSubject: s\r\n"
 		   "MIME-Version: 1.0\r\n",
-	  .entity = "X-Status: a\rb\r\n\r\nbody\r\n" },
+	  .entity = "\r\nX-Status: a\rb\r\nbody\r\n" },
+	/* lines that are no field after the Content-Type, but not one of
+	   that name; without a blank line, into the entity's body */
+	{ .input = "X-Status: a\nbad line\nX-Status : b\nTo: t\n\nbody",
+	  .clear = "X-Status: no-key\nbad line\nTo: t\n\nbody",
+	  .outer = "X-Status: encrypted\nTo: t\nMIME-Version: 1.0\n",
+	  .entity = "\nbody",
+	  .late = "bad line\n" },
+	{ .input = "To: t\nX-Status : b\nbody line",
+	  .clear = "X-Status: no-key\nTo: t\nbody line",
+	  .outer = "X-Status: encrypted\nTo: t\nMIME-Version: 1.0\n",
+	  .entity = "\nX-Status : b\nbody line" },
 	/* a last field without newline, and no header at all */
 	{ .input = "Subject: s\nX-Status: x",
 	  .clear = "X-Status: no-key\nSubject: s\n",
 	  .outer = "X-Status: encrypted\nSubject: s\nMIME-Version: 1.0\n",
 	  .entity = "\n" },
-	/* a first line that begins with white space: below that field,
-	   which would otherwise continue the status field */
+	/* a first line that begins with white space stays first, in clear
+	   and in the outer header: the status field goes below that field,
+	   which would otherwise continue it */
 	{ .input = " x: encrypted\nSubject: s\n\nbody",
 	  .clear = " x: encrypted\nX-Status: no-key\nSubject: s\n\nbody",
-	  .outer = "X-Status: encrypted\nSubject: s\nMIME-Version: 1.0\n",
-	  .entity = " x: encrypted\n\nbody" },
+	  .outer = " x: encrypted\nX-Status: encrypted\nSubject: s\n"
+		   "MIME-Version: 1.0\n",
+	  .entity = "\nbody" },
 	{ .input = "\tx\n y\nX-Status: z\n\nbody",
 	  .clear = "\tx\n y\nX-Status: no-key\n\nbody",
-	  .outer = "X-Status: encrypted\nMIME-Version: 1.0\n",
-	  .entity = "\tx\n y\n\nbody" },
+	  .outer = "\tx\n y\nX-Status: encrypted\nMIME-Version: 1.0\n",
+	  .entity = "\nbody" },
 	{ .input = " x",
 	  .clear = " x\nX-Status: no-key\n",
-	  .outer = "X-Status: encrypted\nMIME-Version: 1.0\n",
-	  .entity = " x\n\n" },
+	  .outer = " x\nX-Status: encrypted\nMIME-Version: 1.0\n",
+	  .entity = "\n" },
+	/* unless it has a bare CR: then it goes into the entity's body,
+	   and the status field is the outer header's first */
+	{ .input = " x: a\rb\nTo: t\n\nbody",
+	  .clear = " x: a\rb\nX-Status: no-key\nTo: t\n\nbody",
+	  .outer = "X-Status: encrypted\nTo: t\nMIME-Version: 1.0\n",
+	  .entity = "\n x: a\rb\nbody" },
 	{ .input = "\nbody",
 	  .clear = "X-Status: no-key\n\nbody",
 	  .outer = "X-Status: encrypted\nMIME-Version: 1.0\n",
@@ -451,6 +516,7 @@ static void test_mime_status(void)
 		pool_t pool = pool_alloconly_create("test", 512);
 		struct sieve_encrypt_mime *mime;
 		struct istream *input, *clear, *entity;
+		const char *late;
 
 		input = i_stream_create_from_data(c->input, strlen(c->input));
 		test_assert_idx(sieve_encrypt_mime_parse(pool, input,
@@ -460,7 +526,9 @@ static void test_mime_status(void)
 			mime, input, SIEVE_ENCRYPT_STATUS_NO_KEY);
 		test_assert_strcmp_idx(read_all(clear), c->clear, i);
 		i_stream_unref(&clear);
-		test_assert_strcmp_idx(write_head(mime, input), c->outer, i);
+		test_assert_strcmp_idx(write_head(mime, input, &late),
+				       c->outer, i);
+		test_assert_strcmp_idx(late, c->late == NULL ? "" : c->late, i);
 		entity = sieve_encrypt_mime_entity(mime, input);
 		test_assert_strcmp_idx(read_all(entity), c->entity, i);
 		i_stream_unref(&entity);

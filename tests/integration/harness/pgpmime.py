@@ -22,28 +22,42 @@ Modes (--expect):
 
 What "the encrypted form" is, computed here independently of the plugin:
  - The original is split by raw lines: a field starts at a line that does
-   not start with SP/HT, the header ends at the first empty line (LF or
-   CRLF); without one the whole message is header. A leading mbox
-   "From " line is dropped first (dovecot-lda takes it as envelope), unless
-   --keep-from-line. A field goes into the encrypted entity ("inner")
-   when its name (the text before ':', without trailing LWSP) starts with
-   "Content-", in any case, or when it is malformed: no ':', a name that
-   is empty, longer than 1000 bytes or has a byte outside 33..126, or a
-   bare CR (not before LF) or a NUL anywhere in the field. Where such a
-   field ends is a guess (a message with CR-only line ends is one long
-   field), so it must not stay in clear.
- - Outer header: the original's fields that are not inner, in order
-   (a last field without a newline gets one), then "MIME-Version: 1.0" if
-   the original had no MIME-Version field, then
+   not start with SP/HT (except the first line), the header ends at the
+   first empty line (LF or CRLF); without one the whole message is
+   header. A leading mbox "From " line is dropped first (dovecot-lda takes
+   it as envelope), unless --keep-from-line. Each field goes to one place:
+   - inner (the encrypted entity's header), in order: an RFC 5322 field
+     whose name starts with "Content-", in any case;
+   - body (the start of the entity's body): any other field with a bare
+     CR (not before LF) or a NUL anywhere (where it ends is a guess: a
+     message with CR-only line ends is one long field);
+   - none: a field whose first line is no RFC 5322 field (no ':', a
+     name that is empty, longer than 1000 bytes or has a byte outside
+     33..126, or white space before the ':'), unless that line starts
+     with SP/HT (only the first line can: it stays outer, in place);
+   - outer: all others.
+ - Outer header: the outer fields, in order (a last field without a
+   newline gets one), then "MIME-Version: 1.0" if no outer field is a
+   MIME-Version field, then
      Content-Type: multipart/encrypted;
       protocol="application/pgp-encrypted";
       boundary="..."
+   then, when the original has a blank line ending its header, the no
+   field lines, verbatim and in order (else they go into the entity's
+   body, as the body fields do).
  - Body: RFC 3156 multipart/encrypted with exactly two parts, the first
    application/pgp-encrypted containing "Version: 1", the second
    application/octet-stream holding an ASCII-armored OpenPGP message.
  - The decrypted payload is byte for byte: the original's inner fields
    (raw, folded, in original order) + the header/body separator line as it
-   was (a newline if there was none) + the original body.
+   was (a newline if there was none) + the body fields (and, without a
+   separator, the no-field lines), in original order + the original body.
+ - With the status header field (verify(status=(NAME, VALUE))): the
+   sender's fields named NAME (outer, in place or none) are left out, and
+   "NAME: VALUE" is the first field of the outer header (under the trace
+   fields the delivery prepends), or, when the original begins with
+   SP/HT and that first field stays outer, in place, the second; the same
+   in a message kept in clear. No line after it continues it.
 
 Encrypted already (stored unchanged): decided from the content, with the
 plugin's rules (doc/extensions/vnd.x.encrypt.txt), implemented here again:
@@ -205,27 +219,52 @@ class Message:
             else field[colon + 1:]
 
     @staticmethod
-    def is_malformed(field, name):
-        if not name or len(name) > 1000 or \
-                any(c < 33 or c > 126 for c in name):
+    def is_malformed(field):
+        """A NUL or a CR that does not end a line"""
+        return b"\0" in field or re.search(rb"\r(?!\n)", field) is not None
+
+    @staticmethod
+    def is_no_field(field):
+        """The first line is no RFC 5322 field"""
+        first = line_content(split_lines(field)[0])
+        colon = first.find(b":")
+        if colon < 0:
             return True
-        if b"\0" in field:
-            return True
-        # a CR that does not end a line
-        return re.search(rb"\r(?!\n)", field) is not None
+        name = first[:colon]
+        return not name or len(name) > 1000 or \
+            any(c < 33 or c > 126 for c in name)
+
+    @classmethod
+    def place(cls, field):
+        """"inner", "body", "none" or "outer": see the module doc"""
+        if not cls.is_no_field(field) and \
+                cls.field_name(field)[:8].lower() == b"content-":
+            return "inner"
+        if cls.is_malformed(field):
+            return "body"
+        if cls.is_no_field(field):
+            return "outer" if field[:1] in (b" ", b"\t") else "none"
+        return "outer"
 
     @classmethod
     def is_content(cls, field):
-        """True for a field that goes into the encrypted entity."""
-        name = cls.field_name(field)
-        return name[:8].lower() == b"content-" or \
-            cls.is_malformed(field, name)
+        """True for a field that goes into the encrypted entity's header."""
+        return cls.place(field) == "inner"
 
     def content_fields(self):
-        return [f for f in self.fields if self.is_content(f)]
+        return [f for f in self.fields if self.place(f) == "inner"]
 
     def other_fields(self):
-        return [f for f in self.fields if not self.is_content(f)]
+        return [f for f in self.fields if self.place(f) == "outer"]
+
+    def no_fields(self):
+        return [f for f in self.fields if self.place(f) == "none"]
+
+    def body_fields(self):
+        """The fields at the start of the entity's body, in order"""
+        places = ("body",) if self.separator is not None else \
+            ("body", "none")
+        return [f for f in self.fields if self.place(f) in places]
 
     def has_field(self, name):
         name = name.lower().encode()
@@ -789,30 +828,39 @@ def encrypted_already(msg):
 # ---------------------------------------------------------------------------
 # Expected results
 
-def last_field_unterminated(orig, content):
-    """True when the header's last field is of the given kind (Content-*
-    or not) and lacks its newline: the plugin adds one there."""
+def last_field_unterminated(orig, place):
+    """True when the header's last field goes to PLACE and lacks its
+    newline: the plugin adds one there."""
     return bool(orig.fields) and \
-        orig.is_content(orig.fields[-1]) == content and \
+        orig.place(orig.fields[-1]) == place and \
         not orig.fields[-1].endswith(b"\n")
 
 
 def expected_entity(orig):
     """The payload the plugin must encrypt."""
     out = b"".join(orig.content_fields())
-    if last_field_unterminated(orig, True):
+    if last_field_unterminated(orig, "inner"):
         out += orig.newline
     out += orig.separator if orig.separator is not None else orig.newline
+    out += b"".join(orig.body_fields())
     out += orig.body
     return out
 
 
 def expected_outer(orig):
-    """The original's non-Content-* fields as the plugin writes them."""
+    """The original's outer fields as the plugin writes them."""
     out = b"".join(orig.other_fields())
-    if last_field_unterminated(orig, False):
+    if last_field_unterminated(orig, "outer"):
         out += orig.newline
     return out
+
+
+def expected_late(orig):
+    """What the plugin writes after its Content-Type: the no-field lines
+    when the header ends with a blank line"""
+    if orig.separator is None:
+        return b""
+    return b"".join(orig.no_fields())
 
 
 def leading_trace(data, trace_fields):
@@ -934,11 +982,18 @@ def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
     st = Message(body_stored[len(exp_outer):])
     if st.separator is None:
         raise Mismatch("stored message has no header/body separator")
+    late = expected_late(orig)
+    nlate = len(orig.no_fields()) if late else 0
     got = st.fields
-    extra = 1 if orig.has_field("MIME-Version") else 2
-    if len(got) != extra:
+    extra = 1 if any(orig.place(f) == "outer" and
+                     orig.field_name(f).lower() == b"mime-version"
+                     for f in orig.fields) else 2
+    if len(got) != extra + nlate:
         raise Mismatch("stored header has %d fields after the original "
-                       "ones, expected %d" % (len(got), extra))
+                       "ones, expected %d" % (len(got), extra + nlate))
+    compare("no-field lines after the Content-Type",
+            b"".join(got[extra:]), crlf_to_lf(late))
+    got = got[:extra]
     if extra == 2:
         compare("added MIME-Version field", got[0], b"MIME-Version: 1.0\n")
     m = CT_RE.match(got[-1])
@@ -997,9 +1052,10 @@ def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
         # Trace fields were part of what the plugin read (LMTP adds them
         # before Sieve runs), with the message's line ends
         trace = stored[:len(stored) - len(body_stored)]
-        gen_size = len(trace) + len(generated)
+        ours = generated.replace(crlf_to_lf(late), b"", 1)
+        gen_size = len(trace) + len(ours) + len(late)
         if orig.crlf:
-            gen_size += trace.count(b"\n") + generated.count(b"\n")
+            gen_size += trace.count(b"\n") + ours.count(b"\n")
         if total_size != len(raw_outer) + gen_size:
             raise Mismatch("plugin logged %d bytes of output, expected "
                            "%d (%s line ends)"
@@ -1015,21 +1071,26 @@ def check_same(orig, stored, trace_fields):
 
 
 def without_fields(data, name):
-    """data without its header fields of the given name (any case), as
-    the plugin parses them: not a malformed one (that goes into the
-    encrypted entity), but removed from a message kept in clear too"""
+    """data without its header fields of the given name (any case, white
+    space before the colon or not), as the plugin parses them: left out of
+    the outer header (in place or after the Content-Type) and of a message
+    kept in clear; not one that goes into the encrypted entity (see
+    status_goes_inside())"""
     msg = Message(data)
     name = name.lower().encode()
     kept = [f for f in msg.fields if Message.field_name(f).lower() != name]
     return b"".join(kept) + (msg.separator or b"") + msg.body
 
 
-def status_is_malformed(data, name):
-    """True when data has a malformed field of that name"""
+def status_goes_inside(data, name):
+    """True when data has a field of that name that goes into the
+    encrypted entity like any other of its place: a malformed one (place
+    "body"), or one that is no field in a message without a blank line"""
     name = name.lower().encode()
+    msg = Message(data)
+    inside = ("body",) if msg.separator is not None else ("body", "none")
     return any(Message.field_name(f).lower() == name and
-               Message.is_malformed(f, Message.field_name(f))
-               for f in Message(data).fields)
+               Message.place(f) in inside for f in msg.fields)
 
 
 def split_status(original, stored, trace_fields, status):
@@ -1038,7 +1099,9 @@ def split_status(original, stored, trace_fields, status):
     message that the plugin saw, so at the very top of STORED, or below
     the trace fields that the delivery prepends when it stores (what
     dovecot-lda adds); below the original's first field when the original
-    begins with white space; never followed by a line that continues it.
+    begins with white space (in clear, and when encrypted if that field
+    stays in the outer header, in place: see Message.place()); never
+    followed by a line that continues it.
     Returns (original, stored) without the field and
     without the sender's fields of that name, for the comparisons of
     verify(); raises Mismatch if the field is not there."""
@@ -1074,9 +1137,9 @@ def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
         nl = original.find(b"\n")
         original = original[nl + 1:] if nl >= 0 else b""
     if status is not None:
-        if status_is_malformed(original, status[0]):
-            raise SystemError("a malformed field named %s: not covered"
-                              % status[0])
+        if mode != "plain" and status_goes_inside(original, status[0]):
+            raise SystemError("a field named %s that goes into the "
+                              "entity: not covered" % status[0])
         original, stored = split_status(original, stored, trace_fields,
                                         status)
         # the plugin's size line counts the field
