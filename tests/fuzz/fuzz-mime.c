@@ -65,21 +65,33 @@ static size_t head_size(const struct sieve_encrypt_mime *mime,
 		"Content-Type: multipart/encrypted;%s"
 		" protocol=\"application/pgp-encrypted\";%s"
 		" boundary=\"%s\"%s", nl, nl, FUZZ_BOUNDARY, nl);
-	size_t ct_len = strlen(ct), pos = 0;
+	const char *preamble = t_strdup_printf(
+		"%sThis is an OpenPGP/MIME encrypted message "
+		"(RFC 4880 and 3156)%s--%s%s", nl, nl, FUZZ_BOUNDARY, nl);
+	size_t ct_len = strlen(ct), preamble_len = strlen(preamble);
+	size_t pos = 0, preamble_pos = 0;
 
 	sieve_encrypt_mime_write_head(mime, input, output, FUZZ_BOUNDARY);
 	i_assert(o_stream_finish(output) > 0);
 	o_stream_destroy(&output);
 
-	/* The generated part starts at the last Content-Type we wrote */
+	/* The generated parts: the last Content-Type we wrote, and the
+	   preamble from the last of its kind on; the original's lines that
+	   are no field come between them */
 	start = buf->data;
 	for (p = start; p + ct_len <= start + buf->used; p++) {
 		if (memcmp(p, ct, ct_len) == 0)
 			pos = p - start;
 	}
 	i_assert(pos > 0 || memcmp(start, ct, ct_len) == 0);
-	*generated_r = buf->used - pos;
-	return pos;
+	for (p = start + pos + ct_len;
+	     p + preamble_len <= start + buf->used; p++) {
+		if (memcmp(p, preamble, preamble_len) == 0)
+			preamble_pos = p - start;
+	}
+	i_assert(preamble_pos >= pos + ct_len);
+	*generated_r = ct_len + (buf->used - preamble_pos);
+	return pos + (preamble_pos - (pos + ct_len));
 }
 
 /* Armor data in pieces whose size the first byte decides, then decode the
