@@ -52,9 +52,10 @@ import sys
 
 import pytest
 
+from conftest import TOP
+
 from harness import dovecot, keys, pgpmime
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SUBREAPER = os.path.join(TOP, "tests", "tools", "subreaper.py")
 MESSAGES = os.path.join(TOP, "tests", "messages")
 

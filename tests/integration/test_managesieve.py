@@ -17,9 +17,10 @@ import sys
 
 import pytest
 
+from conftest import TOP
+
 from harness.dovecot import LIBEXEC
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PUT = os.path.join(TOP, "tests", "tools", "managesieve-put.py")
 PASSWORD = "secret"
 

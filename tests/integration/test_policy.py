@@ -24,11 +24,12 @@ import subprocess
 
 import pytest
 
+from conftest import TOP
+
 from harness import lmtp as lmtp_mod
 from harness import pgpmime
 from harness.dovecot import PATH, message_files
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FAKES = os.path.join(TOP, "tests", "svtest", "bin")
 
 MESSAGE = b"""From: Bob <bob@example.net>

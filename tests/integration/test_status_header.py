@@ -19,12 +19,11 @@ import subprocess
 
 import pytest
 
-from conftest import read_message
+from conftest import TOP, read_message
 from harness import lmtp as lmtp_mod
 from harness import pgpmime
 from harness.dovecot import PATH, message_files
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FAKES = os.path.join(TOP, "tests", "svtest", "bin")
 
 NAME = "X-Encrypt-Status"
