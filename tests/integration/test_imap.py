@@ -53,11 +53,17 @@ def fetch(inst, name, number, items):
         imap.logout()
 
 
+def delivery_time(path):
+    """(seconds, microseconds) of a Maildir file name SEC.MUSECP...: the
+    microseconds are not zero-padded, so the name alone does not sort"""
+    match = re.match(r"(\d+)\.M(\d+)P", path.rsplit("/", 1)[1])
+    return int(match.group(1)), int(match.group(2))
+
+
 def stored(inst, name, number):
     """The Maildir file of message NUMBER (delivery order)"""
     files = sorted(message_files(inst.users[name].maildir),
-                   key=lambda f: int(re.match(r"(\d+)",
-                                              f.rsplit("/", 1)[1]).group(1)))
+                   key=delivery_time)
     with open(files[number - 1], "rb") as f:
         return f.read()
 
