@@ -17,6 +17,70 @@ bool sieve_encrypt_hp_field_is_protected(const char *name)
 	return str_array_icase_find(sieve_encrypt_hp_protected_fields, name);
 }
 
+/* RFC 2045 token characters */
+static bool sieve_encrypt_hp_is_token(unsigned char c)
+{
+	return (c > ' ' && c < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL);
+}
+
+/* Skip white space, line ends and (nested) comments from *pos; FALSE
+   when a comment is left open */
+static bool
+sieve_encrypt_hp_skip_cfws(const unsigned char *value, size_t size,
+			   size_t *pos)
+{
+	unsigned int comments = 0;
+	size_t i;
+
+	for (i = *pos; i < size; i++) {
+		unsigned char c = value[i];
+
+		if (comments > 0 && c == '\\')
+			i++;
+		else if (c == '(')
+			comments++;
+		else if (comments > 0 && c == ')')
+			comments--;
+		else if (comments == 0 && c != ' ' && c != '\t' &&
+			 c != '\r' && c != '\n')
+			break;
+	}
+	*pos = I_MIN(i, size);
+	return comments == 0;
+}
+
+static bool
+sieve_encrypt_hp_skip_token(const unsigned char *value, size_t size,
+			    size_t *pos)
+{
+	size_t start = *pos;
+
+	while (*pos < size && sieve_encrypt_hp_is_token(value[*pos]))
+		(*pos)++;
+	return *pos > start;
+}
+
+/* The offset after the subtype of a value that begins with
+   type "/" subtype, else 0 */
+static size_t
+sieve_encrypt_hp_type_end(const unsigned char *value, size_t size)
+{
+	size_t pos = 0, end;
+
+	if (!sieve_encrypt_hp_skip_cfws(value, size, &pos) ||
+	    !sieve_encrypt_hp_skip_token(value, size, &pos) ||
+	    !sieve_encrypt_hp_skip_cfws(value, size, &pos) ||
+	    pos >= size || value[pos] != '/')
+		return 0;
+	pos++;
+	if (!sieve_encrypt_hp_skip_cfws(value, size, &pos))
+		return 0;
+	if (!sieve_encrypt_hp_skip_token(value, size, &pos))
+		return 0;
+	end = pos;
+	return end;
+}
+
 void sieve_encrypt_hp_ctype_scan(const unsigned char *value, size_t size,
 				 struct sieve_encrypt_hp_ctype_end *end_r)
 {
@@ -53,6 +117,7 @@ void sieve_encrypt_hp_ctype_scan(const unsigned char *value, size_t size,
 	end_r->open_escape = escape;
 	end_r->ends_with_semicolon = (last == ';');
 	end_r->empty = (last == '\0');
+	end_r->type_end = sieve_encrypt_hp_type_end(value, size);
 }
 
 static void sieve_encrypt_hp_params(string_t *dest, const char *nl)
@@ -67,6 +132,11 @@ bool sieve_encrypt_hp_ctype_params(string_t *dest,
 {
 	unsigned int i;
 
+	if (end->type_end > 0) {
+		str_append_c(dest, ';');
+		sieve_encrypt_hp_params(dest, nl);
+		return TRUE;
+	}
 	if (end->open_comments > SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS)
 		return FALSE;
 	/* the escape takes a space, harmless in a quoted string or comment */

@@ -20,9 +20,15 @@
    References, In-Reply-To, Followup-To (any case) */
 bool sieve_encrypt_hp_field_is_protected(const char *name);
 
-/* How a Content-Type value ends, as far as appending parameters to it
-   goes: what is left open, and whether it ends with a ';' */
+/* Where the parameters go in a Content-Type value: right after its
+   type/subtype when it begins with one (so that damaged parameters
+   after it, which make parsers give up on the rest, cannot hide them);
+   else at its end, after what closes what it leaves open */
 struct sieve_encrypt_hp_ctype_end {
+	/* the offset in the value after the subtype; 0 when the value does
+	   not begin with type/subtype (comments and white space allowed
+	   around the tokens and the '/') */
+	size_t type_end;
 	/* comments open at the end */
 	unsigned int open_comments;
 	/* inside a quoted string at the end (never inside a comment) */
@@ -40,12 +46,14 @@ struct sieve_encrypt_hp_ctype_end {
 void sieve_encrypt_hp_ctype_scan(const unsigned char *value, size_t size,
 				 struct sieve_encrypt_hp_ctype_end *end_r);
 
-/* Append to dest what goes after the value (before its newline): what
-   closes the open escape, quoted string and comments, "; " unless the
-   value ends with ';', "text/plain; charset=us-ascii;" for a value
-   without type, then, folded with nl, hp="cipher" and
-   protected-headers="v1". Returns FALSE (nothing appended) when more
-   than SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS comments are open. */
+/* Append to dest what goes into the value: after its type/subtype
+   (type_end > 0), ";" and, folded with nl, hp="cipher";
+   protected-headers="v1"; else, after the whole value (before its
+   newline), what closes the open escape, quoted string and comments,
+   ";" unless the value ends with one, " text/plain; charset=us-ascii;"
+   for a value without any type, then the same parameters. Returns FALSE
+   (nothing appended) when more than SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS
+   comments are open at the end of a value without type/subtype. */
 bool sieve_encrypt_hp_ctype_params(string_t *dest,
 				   const struct sieve_encrypt_hp_ctype_end *end,
 				   const char *nl);

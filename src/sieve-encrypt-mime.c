@@ -71,10 +71,11 @@ struct sieve_encrypt_hp_field {
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_hp_field, struct sieve_encrypt_hp_field);
 
-/* A Content-Type field of the entity's header: where the parameters of
-   header protection go (before the field's newline) */
+/* A Content-Type field of the entity's header: where its value starts
+   and ends (before the field's newline), for the parameters of header
+   protection */
 struct sieve_encrypt_hp_ctype {
-	uoff_t value_end;
+	uoff_t value_offset, value_end;
 	struct sieve_encrypt_hp_ctype_end end;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_hp_ctype, struct sieve_encrypt_hp_ctype);
@@ -333,6 +334,7 @@ sieve_encrypt_mime_start_hp(struct sieve_encrypt_mime *mime,
 	if (mime->field_place.where == SIEVE_ENCRYPT_FIELD_INNER) {
 		mime->hp_ctype_pending =
 			(strcasecmp(hdr->name, "Content-Type") == 0);
+		mime->hp_ctype.value_offset = hdr->full_value_offset;
 		return;
 	}
 	i_zero(field);
@@ -667,8 +669,16 @@ sieve_encrypt_mime_append_str(ARRAY_TYPE(sieve_encrypt_istream) *streams,
 	*stream = i_stream_create_copy_from_data(str, strlen(str));
 }
 
+/* Where the parameters go into a Content-Type field */
+static uoff_t
+sieve_encrypt_hp_ctype_offset(const struct sieve_encrypt_hp_ctype *ctype)
+{
+	return (ctype->end.type_end > 0 ?
+		ctype->value_offset + ctype->end.type_end : ctype->value_end);
+}
+
 /* A run of the entity's header with header protection: the parameters
-   go at the end of each Content-Type value in it */
+   go into each Content-Type value in it */
 static void
 sieve_encrypt_mime_append_inner_run(const struct sieve_encrypt_mime *mime,
 				    struct istream *input,
@@ -677,19 +687,20 @@ sieve_encrypt_mime_append_inner_run(const struct sieve_encrypt_mime *mime,
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
 	const struct sieve_encrypt_hp_ctype *ctype;
-	uoff_t offset = run->offset, end = run->offset + run->size;
+	uoff_t offset = run->offset, end = run->offset + run->size, at;
 	string_t *params;
 
 	array_foreach(&mime->hp_ctypes, ctype) {
-		if (ctype->value_end <= offset || ctype->value_end > end)
+		at = sieve_encrypt_hp_ctype_offset(ctype);
+		if (at <= offset || at > end)
 			continue;
 		params = t_str_new(128);
 		if (!sieve_encrypt_hp_ctype_params(params, &ctype->end, nl))
 			continue;
 		sieve_encrypt_mime_append_range(streams, input, offset,
-						ctype->value_end - offset);
+						at - offset);
 		sieve_encrypt_mime_append_str(streams, str_c(params));
-		offset = ctype->value_end;
+		offset = at;
 	}
 	sieve_encrypt_mime_append_range(streams, input, offset,
 					end - offset);

@@ -29,15 +29,19 @@ test_notmuch[MODE-LABEL]: notmuch (`notmuch show --decrypt=true
 secret key in GNUPGHOME) shows as Subject what it shows for the
 original (its reference form, see reference() below); with hide, without
 decryption it shows "[...]", and decrypted it says that the Subject was
-masked ("header-mask"). Messages whose entity is multipart/signed are
-skipped there: notmuch takes the signed part inside for the payload,
-which carries no protected headers (see doc/design.md).
+masked ("header-mask"). Messages whose entity is a cryptographic layer
+itself (multipart/signed, multipart/encrypted, S/MIME, PGP/MIME mixed up
+by Exchange, which notmuch repairs) are skipped there: notmuch takes the
+part inside for the payload, which carries no protected headers (see
+doc/design.md, "Signed entities").
 
 The other tests: the tags and settings one by one (and no protection
 without them), a message encrypted already stays as it is, the status
 header field stays in the outer header only."""
 
 import concurrent.futures
+import email.parser
+import email.policy
 import json
 import re
 import tempfile
@@ -189,12 +193,27 @@ def notmuch_message(env, decrypt):
 # 9788) takes the part inside them for the payload, which has no
 # protected fields
 CRYPTO_LAYERS = ("multipart/signed", "multipart/encrypted",
-                 "application/pkcs7-mime", "application/x-pkcs7-mime")
+                 "application/pkcs7-mime", "application/x-pkcs7-mime",
+                 "mixed-up PGP/MIME")
+
+
+# PGP/MIME that Microsoft Exchange mixed up: notmuch repairs it into
+# multipart/encrypted (util/repair.c), a layer as above
+MIXED_UP = ["text/plain", "application/pgp-encrypted",
+            "application/octet-stream"]
 
 
 def entity_type(original):
+    """The entity's type, "mixed-up PGP/MIME" for the form above"""
     ctype, _, _ = pgpmime.mime_info(pgpmime.Message(original))
-    return (ctype or "text/plain").lower()
+    ctype = (ctype or "text/plain").lower()
+    if ctype == "multipart/mixed":
+        msg = email.parser.BytesParser(policy=email.policy.compat32) \
+            .parsebytes(original)
+        if msg.is_multipart() and [p.get_content_type() for p in
+                                   msg.get_payload()] == MIXED_UP:
+            return "mixed-up PGP/MIME"
+    return ctype
 
 
 class NotmuchReads:

@@ -297,8 +297,8 @@ static const struct hp_case hp_cases[] = {
 		    "HP-Outer: From: a@example.org\n"
 		    "HP-Outer: Subject: s\n"
 		    "HP-Outer: To: b@example.org,\n c@example.org\n"
-		    "Content-Type: text/plain;\n charset=utf-8;"
-		    HP_PARAMS("\n") "\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n")
+		    ";\n charset=utf-8\n"
 		    "Content-Transfer-Encoding: 8bit\n"
 		    "\n"
 		    "body\n",
@@ -325,19 +325,38 @@ static const struct hp_case hp_cases[] = {
 	  .entity = "From: f\nHP-Outer: From: f\n"
 		    "Content-Type: text/plain;" HP_PARAMS("\n") "\n\nb",
 	  .outer = "From: f\nMIME-Version: 1.0\n" },
-	/* A value that ends with ';' */
+	/* Right after the type/subtype: a trailing ';', damage after it
+	   (open comments and quoted strings) stay after the parameters */
 	{ .input = "Content-Type: text/plain;\n\nb",
-	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n") "\n\nb",
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n") ";\n\nb",
 	  .outer = "MIME-Version: 1.0\n" },
-	/* Open comments are closed, ';' in a comment does not count */
 	{ .input = "Content-Type: text/plain (a; (b\n\nb",
-	  .entity = "Content-Type: text/plain (a; (b));"
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n")
+		    " (a; (b\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/plain; name=\"x;\\\n\nb",
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n")
+		    "; name=\"x;\\\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* Comments and folding around the type and the '/' */
+	{ .input = "Content-Type:  (c)\n text (d) / html ; x=y\n\nb",
+	  .entity = "Content-Type:  (c)\n text (d) / html;" HP_PARAMS("\n")
+		    " ; x=y\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* No type/subtype: at the end; open comments are closed, ';' in a
+	   comment does not count */
+	{ .input = "Content-Type: text (a; (b\n\nb",
+	  .entity = "Content-Type: text (a; (b));"
 		    HP_PARAMS("\n") "\n\nb",
 	  .outer = "MIME-Version: 1.0\n" },
-	/* An open quoted string, its escape taking a space */
-	{ .input = "Content-Type: text/plain; name=\"x;\\\n\nb",
-	  .entity = "Content-Type: text/plain; name=\"x;\\ \";"
+	/* ... an open quoted string, its escape taking a space */
+	{ .input = "Content-Type: text; name=\"x;\\\n\nb",
+	  .entity = "Content-Type: text; name=\"x;\\ \";"
 		    HP_PARAMS("\n") "\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* ... a value that ends with ';' */
+	{ .input = "Content-Type: text/;\n\nb",
+	  .entity = "Content-Type: text/;" HP_PARAMS("\n") "\n\nb",
 	  .outer = "MIME-Version: 1.0\n" },
 	/* No value: the default type */
 	{ .input = "Content-Type:\n\nb",
@@ -422,7 +441,8 @@ static void test_mime_protect_headers(void)
 	test_end();
 }
 
-/* Deeper open comments than the limit: no parameters for that field */
+/* Deeper open comments than the limit at the end of a value without
+   type/subtype: no parameters for that field */
 static void test_mime_protect_deep_comment(void)
 {
 	string_t *msg = t_str_new(512);
@@ -433,7 +453,7 @@ static void test_mime_protect_deep_comment(void)
 	unsigned int i;
 
 	test_begin("mime: header protection, deeply open comment");
-	str_append(msg, "Content-Type: text/plain ");
+	str_append(msg, "Content-Type: text ");
 	for (i = 0; i <= SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS; i++)
 		str_append_c(msg, '(');
 	str_append(msg, "\n\nb");

@@ -3,9 +3,9 @@ decrypted payload that do not depend on how the plugin builds it.
 
 - strip(): the payload without what header protection added (the fields
   on top of its header: copies, HP-Outer, the Content-Type of an entity
-  that had none; the parameters at the end of each Content-Type value,
-  with what closes the value); it must be the entity that the plugin
-  encrypts without protection.
+  that had none; the parameters in each Content-Type value, with what
+  closes a value without type/subtype); it must be the entity that the
+  plugin encrypts without protection.
 - check_rules(): RFC 9788's rules, read from the payload as a reader
   reads it: the Content-Type of the Cryptographic Payload says
   hp="cipher" (section 2.1.1) and protected-headers="v1" (the older
@@ -28,9 +28,11 @@ from harness.pgpmime import (Message, Mismatch, PROTECTED_FIELDS,
                              HIDDEN_SUBJECT, obsolete_colon, protected_copy,
                              shown_protected)
 
-# What the plugin inserts before the line end of a Content-Type value:
-# what closes an escape, a quoted string and comments left open, ";" (or
-# a type for an empty value), the parameters, folded
+# What the plugin inserts into a Content-Type value: after the
+# type/subtype ";" and the parameters, folded; or, at the end of a value
+# without type/subtype, before them what closes an escape, a quoted
+# string and comments left open, and ";" (or a type for an empty value)
+INSERT_RE = re.compile(rb'^;(\r?\n) hp="cipher";\1 protected-headers="v1"$')
 SUFFIX_RE = re.compile(rb'^ ?"?\)*(?: text/plain; charset=us-ascii;|;)?'
                        rb'(\r?\n) hp="cipher";\1 protected-headers="v1"$')
 DEFAULT_CT_RE = re.compile(rb'^Content-Type: text/plain; charset=us-ascii;'
@@ -53,6 +55,23 @@ def value_end(field):
                          1 if field.endswith(b"\n") else 0)
 
 
+def inserted_once(got, want):
+    """True when GOT is WANT with the plugin's insertion: the parameters
+    inside the value, or the suffix at its end"""
+    extra = len(got) - len(want)
+    if extra <= 0:
+        return False
+    end = value_end(want)
+    for at in range(want.find(b":") + 1, end + 1):
+        if got[:at] != want[:at] or got[at + extra:] != want[at:]:
+            continue
+        inserted = got[at:at + extra]
+        if INSERT_RE.match(inserted) or \
+                (at == end and SUFFIX_RE.match(inserted)):
+            return True
+    return False
+
+
 def strip(plain, unprotected):
     """See the module doc: returns PLAIN without the fields on top of its
     header and the insertions at the end of the Content-Type values that
@@ -72,11 +91,7 @@ def strip(plain, unprotected):
     out = []
     for got, want in zip(rest, ent.fields):
         if name_of(want) == b"content-type" and got != want:
-            end = value_end(want)
-            head, tail = want[:end], want[end:]
-            inserted = got[len(head):len(got) - len(tail)]
-            if not (got.startswith(head) and got.endswith(tail) and
-                    SUFFIX_RE.match(inserted)):
+            if not inserted_once(got, want):
                 raise Mismatch("Content-Type %r is not %r with the "
                                "parameters" % (got[:80], want[:80]))
             got = want

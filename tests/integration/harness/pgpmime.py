@@ -892,6 +892,52 @@ def is_subject(field):
     return Message.field_name(field).lower() == b"subject"
 
 
+TSPECIALS = b'()<>@,;:\\"/[]?='
+
+
+def skip_cfws(value, pos):
+    """(position after white space and comments from pos, False if a
+    comment is left open)"""
+    comments, i = 0, pos
+    while i < len(value):
+        c = value[i]
+        if comments and c == 0x5c:
+            i += 1
+        elif c == 0x28:
+            comments += 1
+        elif comments and c == 0x29:
+            comments -= 1
+        elif not comments and c not in b" \t\r\n":
+            break
+        i += 1
+    return min(i, len(value)), comments == 0
+
+
+def skip_token(value, pos):
+    start = pos
+    while pos < len(value) and 32 < value[pos] < 127 and \
+            value[pos] not in TSPECIALS:
+        pos += 1
+    return pos, pos > start
+
+
+def type_end(value):
+    """The offset after the subtype of a Content-Type value that begins
+    with type "/" subtype (comments and white space allowed around the
+    tokens and the '/'), else 0"""
+    pos, ok = skip_cfws(value, 0)
+    if ok:
+        pos, ok = skip_token(value, pos)
+    if ok:
+        pos, ok = skip_cfws(value, pos)
+    if not ok or pos >= len(value) or value[pos] != 0x2f:
+        return 0
+    pos, ok = skip_cfws(value, pos + 1)
+    if ok:
+        pos, ok = skip_token(value, pos)
+    return pos if ok else 0
+
+
 def content_type_suffix(value, nl):
     """What the plugin appends to a Content-Type value (before its line
     end): closes what the value leaves open, then the parameters; None
@@ -924,10 +970,16 @@ def content_type_suffix(value, nl):
 
 
 def with_parameters(orig, field):
-    """A Content-Type field of the entity with the parameters"""
+    """A Content-Type field of the entity with the parameters: right after
+    the type/subtype, or, for a value without, at its end"""
     end = len(field) - (2 if field.endswith(b"\r\n") else
                         1 if field.endswith(b"\n") else 0)
     colon = field.find(b":")
+    at = type_end(field[colon + 1:end])
+    if at:
+        at += colon + 1
+        return field[:at] + b";" + orig.newline + b' hp="cipher";' + \
+            orig.newline + b' protected-headers="v1"' + field[at:]
     suffix = content_type_suffix(field[colon + 1:end], orig.newline)
     return field if suffix is None else field[:end] + suffix + field[end:]
 
