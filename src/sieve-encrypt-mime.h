@@ -42,7 +42,7 @@ bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime);
    header shows ("HP-Outer: " and the same bytes), then, when the
    message has no Content-Type field, "Content-Type: text/plain;
    charset=us-ascii"; each Content-Type field gets hp="cipher" and
-   protected-headers="v1" appended to its value (see sieve-encrypt-hp.h).
+   protected-headers="v1" in its value (see sieve-encrypt-hp.h).
    With hide_subject, the outer header shows "Subject: [...]" once, in
    place of the first Subject field (and HP-Outer says so), and no other
    Subject field; a message without one gets none. */
