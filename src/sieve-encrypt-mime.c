@@ -671,7 +671,7 @@ sieve_encrypt_mime_append_str(ARRAY_TYPE(sieve_encrypt_istream) *streams,
 
 /* Where the parameters go into a Content-Type field */
 static uoff_t
-sieve_encrypt_hp_ctype_offset(const struct sieve_encrypt_hp_ctype *ctype)
+sieve_encrypt_mime_ctype_offset(const struct sieve_encrypt_hp_ctype *ctype)
 {
 	return (ctype->end.type_end > 0 ?
 		ctype->value_offset + ctype->end.type_end : ctype->value_end);
@@ -691,7 +691,7 @@ sieve_encrypt_mime_append_inner_run(const struct sieve_encrypt_mime *mime,
 	string_t *params;
 
 	array_foreach(&mime->hp_ctypes, ctype) {
-		at = sieve_encrypt_hp_ctype_offset(ctype);
+		at = sieve_encrypt_mime_ctype_offset(ctype);
 		if (at <= offset || at > end)
 			continue;
 		params = t_str_new(128);
