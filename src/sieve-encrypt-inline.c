@@ -21,6 +21,11 @@
 #include "sieve-encrypt-status.h"
 #include "sieve-encrypt-inline.h"
 
+#include <ctype.h>
+
+/* The longest charset name taken */
+#define SIEVE_ENCRYPT_INLINE_MAX_CHARSET_NAME 60
+
 /* Every character that the armor consists of, with both line ends: a
    charset keeps the armor readable when it reads these bytes as these
    characters */
@@ -53,6 +58,9 @@ struct sieve_encrypt_inline {
 	/* the blank line that ends the header, and the body after it */
 	uoff_t eoh_offset, body_offset;
 	enum sieve_encrypt_cte cte;
+	/* the charset, for the armor's Charset header; NULL for us-ascii and
+	   UTF-8 (what readers take decrypted text for without it) */
+	const char *armor_charset;
 
 	bool crlf:1;
 	bool has_cte:1;
@@ -249,6 +257,22 @@ sieve_encrypt_inline_parse_header(struct sieve_encrypt_inline_scan *scan,
 	return TRUE;
 }
 
+/* TRUE for a charset name that may go into the armor's Charset header:
+   letters, digits and ".:_+-()", as in the IANA names */
+static bool sieve_encrypt_inline_charset_name_ok(const char *charset)
+{
+	const char *p;
+
+	if (charset[0] == '\0' ||
+	    strlen(charset) > SIEVE_ENCRYPT_INLINE_MAX_CHARSET_NAME)
+		return FALSE;
+	for (p = charset; *p != '\0'; p++) {
+		if (!i_isalnum(*p) && strchr(".:_+-()", *p) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* TRUE when the charset reads the armor's bytes as the armor's
    characters: not so in UTF-16 and UTF-32 (two or four bytes a
    character), UTF-7 ("+" begins base64) or EBCDIC, nor in a charset that
@@ -261,6 +285,8 @@ static bool sieve_encrypt_inline_charset_ok(const char *charset)
 	size_t size = sizeof(armor) - 1;
 	enum charset_result result;
 
+	if (!sieve_encrypt_inline_charset_name_ok(charset))
+		return FALSE;
 	if (charset_is_utf8(charset))
 		return TRUE;
 	if (charset_to_utf8_begin(charset, NULL, &t) < 0)
@@ -300,6 +326,8 @@ sieve_encrypt_inline_check_header(struct sieve_encrypt_inline_scan *scan)
 		scan->reason = t_strdup_printf(
 			"its charset %s is unknown or not ASCII-compatible",
 			str_sanitize(charset, 40));
+	} else if (!charset_is_utf8(charset)) {
+		inl->armor_charset = charset;
 	}
 }
 
@@ -373,6 +401,12 @@ sieve_encrypt_inline_check_body(const struct sieve_encrypt_inline *inl,
 	return ret;
 }
 
+const char *
+sieve_encrypt_inline_armor_charset(const struct sieve_encrypt_inline *inl)
+{
+	return inl->armor_charset;
+}
+
 int sieve_encrypt_inline_prepare(pool_t pool, struct istream *input,
 				 const char *status_name, bool crlf,
 				 struct sieve_encrypt_inline **inline_r,
@@ -396,6 +430,7 @@ int sieve_encrypt_inline_prepare(pool_t pool, struct istream *input,
 		*reason_r = scan.reason;
 		return 0;
 	}
+	inl->armor_charset = p_strdup(pool, inl->armor_charset);
 	ret = sieve_encrypt_inline_check_body(inl, input, reason_r);
 	if (ret > 0)
 		*inline_r = inl;

@@ -36,6 +36,12 @@ struct istream *
 sieve_encrypt_inline_plaintext(const struct sieve_encrypt_inline *inl,
 			       struct istream *input);
 
+/* The charset that the armor's Charset header names (RFC 4880, section
+   6.2), so that readers take the decrypted text for it: the body's
+   charset, NULL for us-ascii and UTF-8 (their default). */
+const char *
+sieve_encrypt_inline_armor_charset(const struct sieve_encrypt_inline *inl);
+
 /* Write the header of the encrypted message and the blank line after it:
    the status header field "encrypted" on top (when status_name was set),
    the original fields except status fields, with

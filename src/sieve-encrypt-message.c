@@ -152,6 +152,8 @@ sieve_encrypt_job_write_inline(struct sieve_encrypt_job *job,
 
 	sieve_encrypt_inline_write_head(inl, job->input, output);
 	plaintext = sieve_encrypt_inline_plaintext(inl, job->input);
+	sieve_encrypt_gpg_set_armor_charset(
+		job->gpg, sieve_encrypt_inline_armor_charset(inl));
 	status = sieve_encrypt_gpg_encrypt(
 		job->gpg, plaintext, output,
 		sieve_encrypt_mime_uses_crlf(job->mime), &error);

@@ -32,7 +32,10 @@ falling back to PGP/MIME."""
 import email.parser
 import email.policy
 import functools
+import os
 import re
+import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -54,7 +57,8 @@ ARMOR_CHARS = (b"-----BEGIN PGP MESSAGE-----\r\n\r\n"
                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                b"0123456789+/\n=\r\n-----END PGP MESSAGE-----\n")
 
-ARMOR_RE = re.compile(rb"\A-----BEGIN PGP MESSAGE-----\n\n"
+ARMOR_RE = re.compile(rb"\A-----BEGIN PGP MESSAGE-----\n"
+                      rb"(?:Charset: ([^\n]+)\n)?\n"
                       rb"(?:[A-Za-z0-9+/]{1,76}=*\n)+"
                       rb"=[A-Za-z0-9+/]{4}\n"
                       rb"-----END PGP MESSAGE-----\n\Z")
@@ -204,8 +208,14 @@ def check_inline(original, stored, plaintext, secret_home):
     head = expected_header(original)
     pgpmime.compare("stored header", stored[:len(head)], head)
     body = stored[len(head):]
-    assert ARMOR_RE.match(body), \
-        "the body is not one armored PGP MESSAGE: %r" % body[:200]
+    armor = ARMOR_RE.match(body)
+    assert armor, "the body is not one armored PGP MESSAGE: %r" % body[:200]
+    _, params, _ = pgpmime.mime_info(pgpmime.Message(original))
+    charset = params.get("charset", b"us-ascii")
+    want = None if charset.lower() in (b"us-ascii", b"ascii", b"utf-8",
+                                       b"utf8") else charset
+    assert armor.group(1) == want, \
+        "armor header Charset: %r, expected %r" % (armor.group(1), want)
     got, keys = pgpmime.gpg_decrypt(secret_home, body)
     pgpmime.compare("decrypted text", got, plaintext)
     assert len(keys) == 1, keys
@@ -345,3 +355,73 @@ def test_inline_header_protection_falls_back(make_instance, tag):
     m = re.search(FALLBACK_RE, d.log)
     assert m and "header" in m.group(1), d.log[-500:]
     assert b"Content-Type: multipart/encrypted" in stored
+
+
+MUTTRC = """set mbox_type=Maildir
+set folder={dir}
+set spoolfile={dir}/md
+set record=""
+set postponed={dir}/md
+set move=no
+set crypt_use_gpgme=yes
+set pgp_auto_decode=yes
+set pipe_decode=yes
+set wait_key=no
+set charset=utf-8
+"""
+
+
+def mutt_read(stored, secret_home, directory):
+    """The text that mutt shows of STORED, in UTF-8: in its index
+    check-traditional-pgp (what finds inline PGP), then the message piped
+    decoded (pipe_decode: decrypted, converted to mutt's charset) into a
+    file; mutt runs in a pseudo-terminal (script)"""
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(directory, "md", sub))
+    with open(os.path.join(directory, "md", "cur", "1.inline:2,S"),
+              "wb") as f:
+        f.write(stored)
+    muttrc = os.path.join(directory, "muttrc")
+    with open(muttrc, "w") as f:
+        f.write(MUTTRC.format(dir=directory))
+    out = os.path.join(directory, "out.txt")
+    keys = ('folder-hook . "push \\"<check-traditional-pgp><pipe-message>'
+            'cat > %s<enter><quit>\\""' % out)
+    cmd = "mutt -n -F %s -f %s -e %s" % (
+        shlex.quote(muttrc), shlex.quote(os.path.join(directory, "md")),
+        shlex.quote(keys))
+    subprocess.run(["script", "-qec", cmd, "/dev/null"],
+                   env=dict(os.environ, TERM="vt100", GNUPGHOME=secret_home),
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120)
+    assert os.path.exists(out), "mutt piped nothing"
+    with open(out, "rb") as f:
+        shown = f.read()
+    return shown.split(b"\n\n", 1)[1] if b"\n\n" in shown else b""
+
+
+@pytest.mark.skipif(shutil.which("mutt") is None or
+                    shutil.which("script") is None,
+                    reason="mutt (tests/setup/install-deps.sh) not installed")
+@pytest.mark.parametrize("name", [
+    "05-utf8-8bit.eml", "70-inline-qp-soft-breaks.eml",
+    "71-inline-base64.eml", "72-inline-latin1-8bit.eml",
+    "73-inline-qp-latin1-crlf.eml"])
+def test_inline_mutt_reads(inline, tmp_path, name):
+    """mutt decrypts the stored inline message and shows the original
+    text (compared in UTF-8, line ends as LF), also in Latin-1 and
+    ISO-8859-15: the armor's Charset header tells it the charset"""
+    label = "messages/" + name
+    if label not in inline.futures:
+        inline.submit(label)
+    message, d = inline.result(label)
+    with open(d.stored, "rb") as f:
+        stored = f.read()
+    assert b"-----BEGIN PGP MESSAGE-----" in stored, "not stored inline"
+    _, params, _ = pgpmime.mime_info(pgpmime.Message(message))
+    charset = params.get("charset", b"us-ascii").decode()
+    expected = reference(message).decode(charset).encode("utf-8")
+    shown = mutt_read(stored, inline.inst.users["alice"].secret_home,
+                      str(tmp_path))
+    pgpmime.compare("text mutt shows", shown.replace(b"\r\n", b"\n"),
+                    expected.replace(b"\r\n", b"\n"))
