@@ -53,9 +53,14 @@ def server(request, make_module_instance):
         f.write(SCRIPT)
     inst.imapsieve = [(FOLDER, ["APPEND", "COPY"], script)]
     # IMAP processes keep Dovecot's internal group (service imap's
-    # extra_groups), which they cannot drop (doc/admin-howto.md)
+    # extra_groups), which they cannot drop: allowed for IMAP only, as
+    # doc/examples/90-sieve-encrypt-*.conf does
+    inst.extra = {
+        "2.3": "protocol imap {\n  plugin {\n    "
+               "sieve_encrypt_gpg_allowed_groups = dovecot\n  }\n}",
+        "2.4": "protocol imap {\n  "
+               "sieve_encrypt_gpg_allowed_groups = dovecot\n}"}
     inst.set(sieve_encrypt_default_keys="${user}",
-             sieve_encrypt_gpg_allowed_groups="dovecot",
              imapsieve_expunge_discarded=request.param)
     inst.sievec(script)
     inst.add_user("alice", key="valid", password=PASSWORD)
@@ -222,6 +227,7 @@ def test_moved_out_and_back_left_alone(server):
     new_uid, flags, date, body = max(after)
     assert new_uid > uid
     assert (flags, date, body) == before[uid]
+    assert flags == {"\\Seen", "$Keep"} and date == internaldate(DATES[4])
     assert marker not in body
     assert _decrypts_to(msg, body.replace(b"\r\n", b"\n"), user)
     assert len(plugin_lines(server, "encrypted message to")) == \

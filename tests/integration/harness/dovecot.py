@@ -309,14 +309,18 @@ class Instance:
         plugins = ["sieve_encrypt"]
         if self.imapsieve:
             plugins.append("sieve_imapsieve")
-            # sieve_plugin_dir is ours: Pigeonhole's plugin goes there too
-            target = os.path.join(self.plugin_dir, IMAPSIEVE_PLUGIN)
-            if not os.path.exists(target):
-                shutil.copy(os.path.join(SIEVE_MODULEDIR,
-                                         IMAPSIEVE_PLUGIN), target)
+            self.add_imapsieve_plugin()
         if self.version == "2.3":
             return " ".join(plugins)
         return "\n".join("  %s = yes" % p for p in plugins)
+
+    def add_imapsieve_plugin(self):
+        """Put Pigeonhole's sieve_imapsieve plugin next to ours
+        (sieve_plugin_dir is the instance's plugin directory)"""
+        target = os.path.join(self.plugin_dir, IMAPSIEVE_PLUGIN)
+        if not os.path.exists(target):
+            shutil.copy(os.path.join(SIEVE_MODULEDIR, IMAPSIEVE_PLUGIN),
+                        target)
 
     def _imapsieve(self):
         """The IMAPSieve part: the mail plugin and the rules"""
