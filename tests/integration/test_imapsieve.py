@@ -258,3 +258,32 @@ def test_no_key_stays_in_clear(server, name, policy):
     aborted = [line for line in plugin_lines(server, "imap(%s@" % name)
                if "aborted due to temporary failure" in line]
     assert bool(aborted) == (policy == "tempfail")
+
+
+def test_internal_group_refused_without_allowing_it(make_instance):
+    """Without sieve_encrypt_gpg_allowed_groups for IMAP, gpg would keep
+    Dovecot's internal group (service imap's extra_groups): the plugin
+    refuses to run it, and the message stays as appended (policy keep)"""
+    inst = make_instance()
+    inst.protocols = "lmtp imap"
+    script = os.path.join(inst.dir, "sieve", "secure.sieve")
+    with open(script, "w") as f:
+        f.write(SCRIPT)
+    inst.imapsieve = [(FOLDER, ["APPEND", "COPY"], script)]
+    inst.set(sieve_encrypt_default_keys="${user}")
+    inst.sievec(script)
+    inst.add_user("alice", key="valid", password=PASSWORD)
+    inst.lmtp_start()
+    msg, marker = make_message(7)
+    with Client(inst, "alice") as client:
+        client.create(FOLDER)
+        client.append(FOLDER, r"(\Seen)", DATES[0], msg)
+        fetched = client.fetch_all(FOLDER)
+    assert [(flags, body) for _, flags, _, body in fetched] == [
+        ({"\\Seen"}, msg)]
+    refused = [line for line in plugin_lines(inst, "imap(alice@")
+               if re.search(r"Error: .*refusing to run gpg: the delivery "
+                            r"process has group \S+ \(gid \d+\), which is "
+                            r"not the mail user's own.*under protocol imap",
+                            line)]
+    assert refused, inst.log()[-2000:]
