@@ -259,8 +259,12 @@ sieve_encrypt_message_clear_status(const struct sieve_runtime_env *renv,
 		return FALSE;
 	switch (outcome) {
 	case SIEVE_ENCRYPT_ALREADY:
+		/* A stored message encrypted already stays as it is: marking
+		   it would replace it by a copy (IMAPSieve), each time it is
+		   moved back into the folder */
 		*status_r = SIEVE_ENCRYPT_STATUS_ALREADY_ENCRYPTED;
-		return !sieve_encrypt_message_is_ours(renv);
+		return (!sieve_encrypt_message_is_ours(renv) &&
+			!sieve_encrypt_stored_is_stored(renv));
 	case SIEVE_ENCRYPT_NO_KEY:
 		/* the test form goes on with the message in clear */
 		*status_r = SIEVE_ENCRYPT_STATUS_NO_KEY;

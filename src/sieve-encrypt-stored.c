@@ -198,10 +198,7 @@ static const struct sieve_action_def sieve_encrypt_stored_action = {
  * Arming
  */
 
-/* Whether the message is one that is stored in the user's mailboxes (a
-   delivery's message is a raw mail of Pigeonhole's raw user) */
-static bool
-sieve_encrypt_stored_applies(const struct sieve_runtime_env *renv)
+bool sieve_encrypt_stored_is_stored(const struct sieve_runtime_env *renv)
 {
 	const struct sieve_execute_env *eenv = renv->exec_env;
 	struct mail *mail = eenv->msgdata->mail;
@@ -232,7 +229,7 @@ void sieve_encrypt_stored_replace(const struct sieve_runtime_env *renv)
 	const struct sieve_execute_env *eenv = renv->exec_env;
 	struct sieve_encrypt_stored_user *suser;
 
-	if (!sieve_encrypt_stored_applies(renv))
+	if (!sieve_encrypt_stored_is_stored(renv))
 		return;
 	suser = sieve_encrypt_stored_user_get(eenv->scriptenv->user);
 	if (suser->msgctx != renv->msgctx) {

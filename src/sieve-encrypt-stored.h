@@ -6,6 +6,11 @@
 
 struct sieve_runtime_env;
 
+/* Whether the message under evaluation is stored in one of the script
+   user's mailboxes already (IMAPSieve, sieve-filter); a delivery's
+   message is a raw mail of Pigeonhole's raw user */
+bool sieve_encrypt_stored_is_stored(const struct sieve_runtime_env *renv);
+
 /* Called once encrypt substituted a new form (the encrypted message, or
    the message in clear with the status header field) for a message that
    is stored in one of the script user's mailboxes already: the message

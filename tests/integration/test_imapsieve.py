@@ -260,6 +260,63 @@ def test_no_key_stays_in_clear(server, name, policy):
     assert bool(aborted) == (policy == "tempfail")
 
 
+def folder_instance(make_instance, text=SCRIPT, **settings):
+    """An instance with the IMAPSieve folder (script TEXT), IMAP's group
+    allowed, the default keys and SETTINGS"""
+    inst = make_instance()
+    inst.protocols = "lmtp imap"
+    script = os.path.join(inst.dir, "sieve", "secure.sieve")
+    with open(script, "w") as f:
+        f.write(text)
+    inst.imapsieve = [(FOLDER, ["APPEND", "COPY"], script)]
+    inst.extra = {
+        "2.3": "protocol imap {\n  plugin {\n    "
+               "sieve_encrypt_gpg_allowed_groups = dovecot\n  }\n}",
+        "2.4": "protocol imap {\n  "
+               "sieve_encrypt_gpg_allowed_groups = dovecot\n}"}
+    inst.set(sieve_encrypt_default_keys="${user}", **settings)
+    inst.sievec(script)
+    return inst
+
+
+def test_status_header(make_instance):
+    """With sieve_encrypt_status_header and the test form (`if encrypt`):
+    the encrypted form carries "encrypted"; bob's message (no key) is
+    replaced by itself with "no-key" on top, flags and date kept, the
+    original expunged; an encrypted message moved out and back is left as
+    it is (no "already-encrypted" copy)"""
+    inst = folder_instance(make_instance,
+                           'require ["vnd.x.encrypt"];\nif encrypt {\n}\n',
+                           sieve_encrypt_status_header="X-Encrypt-Status")
+    inst.add_user("alice", key="valid", password=PASSWORD)
+    inst.add_user("bob", password=PASSWORD)
+    inst.lmtp_start()
+    msg, marker = make_message(8)
+    with Client(inst, "bob") as client:
+        client.create(FOLDER)
+        client.append(FOLDER, r"(\Flagged $Mark)", DATES[1], msg)
+        fetched = client.fetch_all(FOLDER)
+    assert len(fetched) == 1, fetched
+    _, flags, date, body = fetched[0]
+    assert (flags, date) == ({"\\Flagged", "$Mark"}, internaldate(DATES[1]))
+    assert body == b"X-Encrypt-Status: no-key\r\n" + msg
+    with Client(inst, "alice") as client:
+        client.create(FOLDER, "Out")
+        client.append(FOLDER, r"(\Seen)", DATES[2], msg)
+        before = client.fetch_all(FOLDER)
+        assert len(before) == 1
+        assert before[0][3].startswith(b"X-Encrypt-Status: encrypted\r\n")
+        assert marker not in before[0][3]
+        client.ok(client.imap.select(FOLDER))
+        client.ok(client.imap._simple_command("MOVE", "1", "Out"))
+        client.ok(client.imap.select("Out"))
+        client.ok(client.imap._simple_command("MOVE", "1", FOLDER))
+        client.imap.close()
+        after = client.fetch_all(FOLDER)
+    assert [item[1:] for item in after] == [item[1:] for item in before]
+    assert after[0][0] > before[0][0]
+
+
 def test_internal_group_refused_without_allowing_it(make_instance):
     """Without sieve_encrypt_gpg_allowed_groups for IMAP, gpg would keep
     Dovecot's internal group (service imap's extra_groups): the plugin
