@@ -67,8 +67,8 @@ static MODULE_CONTEXT_DEFINE_INIT(sieve_encrypt_stored_storage_module,
  */
 
 static bool
-sieve_encrypt_stored_is_replacement(const struct sieve_encrypt_stored_user *suser,
-				    const struct mail *mail)
+sieve_encrypt_stored_is_replacement(
+	const struct sieve_encrypt_stored_user *suser, const struct mail *mail)
 {
 	return (suser != NULL && suser->msgctx != NULL &&
 		mail->box == suser->replacement_box &&
