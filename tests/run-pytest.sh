@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-pytest.sh [--slow | --soak] [PYTEST ARGS...]: the integration tests
 # (tests/integration, pytest; or the test files named) against the Dovecot
 # of this machine.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-tests.sh [--with-24]
 #
 # Runs the whole test suite against the build in the repository (after

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Fixtures of the integration tests: the build, the Dovecot version,
 keys, private Dovecot instances. See harness/ for the parts, and
 doc/testing.md for how to run and extend the tests."""

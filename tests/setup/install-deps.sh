@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # install-deps.sh [--with-24]
 #
 # Installs the Debian packages that building and testing sieve-encrypt need,
