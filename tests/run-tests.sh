@@ -12,7 +12,7 @@
 #   slow    one after the other: a bounded libFuzzer run (test_fuzz.py),
 #           a sanitizer build with the unit tests, .svtest scripts and
 #           deliveries against it (test_sanitizers.py), the LMTP load test
-#           (test_soak.py)
+#           (test_soak.py), the Debian package (test_package.py)
 #   --with-24: make check, the integration tests and the load test again,
 #              against Dovecot 2.4 in a Debian 13 chroot
 #              (tests/run-tests-24.sh)

@@ -42,6 +42,8 @@ def pytest_configure(config):
                             "(host only)")
     config.addinivalue_line("markers", "sanitizers: an ASan + UBSan build "
                             "and tests against it (host only)")
+    config.addinivalue_line("markers", "package: builds the Debian package "
+                            "from make dist's tarball (minutes)")
 
 
 @pytest.fixture(scope="session")
