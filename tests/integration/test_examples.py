@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Every example in doc/ works as shipped (was tests/e2e/test-examples.sh).
 
 The examples are read from the documents themselves

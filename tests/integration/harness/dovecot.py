@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Private Dovecot 2.3 and 2.4 instances for the integration tests.
 
 An Instance lives in a directory of its own (base_dir, state_dir, log,
