@@ -1,3 +1,6 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
 #ifndef SIEVE_ENCRYPT_ARMOR_H
 #define SIEVE_ENCRYPT_ARMOR_H
 

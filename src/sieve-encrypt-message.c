@@ -23,6 +23,7 @@
 #include "sieve-encrypt-inline.h"
 #include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-guard.h"
+#include "sieve-encrypt-stored.h"
 #include "sieve-encrypt-message.h"
 
 /* Ciphertext up to this size stays in memory, larger goes to an unlinked
@@ -255,6 +256,8 @@ sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
 	} else if (sieve_encrypt_guard_activate(renv, ciphertext,
 						&job->report->error) < 0) {
 		outcome = SIEVE_ENCRYPT_FAILED;
+	} else {
+		sieve_encrypt_stored_replace(renv);
 	}
 	i_stream_unref(&newmsg);
 	i_stream_unref(&ciphertext);
@@ -329,8 +332,12 @@ sieve_encrypt_message_clear_status(const struct sieve_runtime_env *renv,
 		return FALSE;
 	switch (outcome) {
 	case SIEVE_ENCRYPT_ALREADY:
+		/* A stored message encrypted already stays as it is: marking
+		   it would replace it by a copy (IMAPSieve), each time it is
+		   moved back into the folder */
 		*status_r = SIEVE_ENCRYPT_STATUS_ALREADY_ENCRYPTED;
-		return !sieve_encrypt_message_is_ours(renv);
+		return (!sieve_encrypt_message_is_ours(renv) &&
+			!sieve_encrypt_stored_is_stored(renv));
 	case SIEVE_ENCRYPT_NO_KEY:
 		/* the test form goes on with the message in clear */
 		*status_r = SIEVE_ENCRYPT_STATUS_NO_KEY;
@@ -396,6 +403,8 @@ sieve_encrypt_message_mark(struct sieve_encrypt_job *job,
 		ret = -1;
 	} else if (sieve_encrypt_guard_mark(renv, marked, error_r) < 0) {
 		ret = -1;
+	} else {
+		sieve_encrypt_stored_replace(renv);
 	}
 	i_stream_unref(&newmsg);
 	i_stream_unref(&marked);

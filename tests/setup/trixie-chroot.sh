@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # trixie-chroot.sh - a Debian 13 (trixie) chroot with Dovecot 2.4 and
 # Pigeonhole 2.4 for building and testing sieve-encrypt.
 #
