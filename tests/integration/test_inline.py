@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Inline PGP, `encrypt :format "inline"`, through the real dovecot-lda.
 
 Every message of tests/messages and of the corpus (as in
