@@ -12,7 +12,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       dovecot-imapd
       libgpgme-dev libgpg-error-dev gnupg gpg-agent
       python3 python3-pytest python3-pytest-xdist util-linux valgrind strace
-      clang libclang-rt-dev sq rnp notmuch
+      clang libclang-rt-dev sq rnp notmuch mutt
       debhelper fakeroot lintian)
 if [ "${1:-}" = "--with-24" ]; then
 	pkgs+=(debootstrap)
