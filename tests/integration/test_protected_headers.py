@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Header protection (RFC 9788): `encrypt :protectheaders`,
 `:hidesubject` and the settings sieve_encrypt_protect_headers and
 sieve_encrypt_hide_subject, through the real dovecot-lda.

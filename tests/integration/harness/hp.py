@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Header protection (RFC 9788) of what `encrypt` stored: checks of the
 decrypted payload that do not depend on how the plugin builds it.
 
