@@ -469,6 +469,11 @@ sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		report_r->error = i_stream_get_error(job.input);
 		outcome = SIEVE_ENCRYPT_MAIL_ERROR;
 	} else {
+		/* for every format: the entity and the outer header */
+		if (options->protect_headers || options->hide_subject) {
+			sieve_encrypt_mime_protect_headers(
+				job.mime, options->hide_subject);
+		}
 		if (sieve_encrypt_mime_is_encrypted(job.mime))
 			outcome = SIEVE_ENCRYPT_ALREADY;
 		else

@@ -14,6 +14,7 @@
 #include "sieve-encrypt-content.h"
 #include "sieve-encrypt-check.h"
 #include "sieve-encrypt-status.h"
+#include "sieve-encrypt-hp.h"
 #include "sieve-encrypt-mime.h"
 
 /* Where a header field of the original goes, when the message is
@@ -41,6 +42,9 @@ struct sieve_encrypt_field_place {
 	   entity (a malformed one, or a line that is no field in a message
 	   without a blank line) still goes there like any other */
 	bool status;
+	/* a Subject field (also one in obsolete syntax, white space before
+	   the colon): replaced in the outer header with hide_subject */
+	bool subject;
 };
 
 /* A run of consecutive header fields that all go to the same place */
@@ -49,6 +53,32 @@ struct sieve_encrypt_header_run {
 	struct sieve_encrypt_field_place place;
 };
 ARRAY_DEFINE_TYPE(sieve_encrypt_header_run, struct sieve_encrypt_header_run);
+
+/* A field that header protection copies into the entity: one of the
+   user-facing fields (sieve_encrypt_hp_field_is_protected()) that the
+   outer header shows */
+struct sieve_encrypt_hp_field {
+	uoff_t offset, size;
+	/* obsolete syntax (RFC 5322 section 4.5, "Subject :"): the name ends
+	   at name_end and the colon is at colon_offset; the copies leave out
+	   what is between (a line that is no field would end the entity's
+	   header for strict readers) */
+	uoff_t name_end, colon_offset;
+	bool obsolete:1;
+	bool subject:1;
+	/* the message ends in it, without a newline */
+	bool no_newline:1;
+};
+ARRAY_DEFINE_TYPE(sieve_encrypt_hp_field, struct sieve_encrypt_hp_field);
+
+/* A Content-Type field of the entity's header: where its value starts
+   and ends (before the field's newline), for the parameters of header
+   protection */
+struct sieve_encrypt_hp_ctype {
+	uoff_t value_offset, value_end;
+	struct sieve_encrypt_hp_ctype_end end;
+};
+ARRAY_DEFINE_TYPE(sieve_encrypt_hp_ctype, struct sieve_encrypt_hp_ctype);
 ARRAY_DEFINE_TYPE(sieve_encrypt_istream, struct istream *);
 
 struct sieve_encrypt_mime {
@@ -67,6 +97,17 @@ struct sieve_encrypt_mime {
 	/* the field being parsed */
 	uoff_t field_offset;
 	struct sieve_encrypt_field_place field_place;
+	/* the length of the newline of its last line so far (0: none) */
+	unsigned int field_nl_len;
+
+	/* header protection: the fields to copy, the Content-Type fields to
+	   add the parameters to, the field being parsed if it is one, and
+	   the run that gets the outer "Subject: [...]" (hide_subject) */
+	ARRAY_TYPE(sieve_encrypt_hp_field) hp_fields;
+	ARRAY_TYPE(sieve_encrypt_hp_ctype) hp_ctypes;
+	struct sieve_encrypt_hp_field hp_field;
+	struct sieve_encrypt_hp_ctype hp_ctype;
+	unsigned int hidden_subject_run;
 
 	struct sieve_encrypt_content content;
 
@@ -78,6 +119,11 @@ struct sieve_encrypt_mime {
 	bool last_field_no_newline:1;
 	bool has_mime_version:1;
 	bool encrypted:1;
+	bool hp_field_pending:1;
+	bool hp_ctype_pending:1;
+	bool protect_headers:1;
+	bool hide_subject:1;
+	bool has_hidden_subject:1;
 };
 
 /*
@@ -93,7 +139,8 @@ sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
 	if (array_count(&mime->runs) > 0) {
 		run = array_back_modifiable(&mime->runs);
 		if (run->place.where == place.where &&
-		    run->place.status == place.status)
+		    run->place.status == place.status &&
+		    run->place.subject == place.subject)
 			return;
 	}
 	run = array_append_space(&mime->runs);
@@ -101,12 +148,50 @@ sieve_encrypt_mime_add_field(struct sieve_encrypt_mime *mime, uoff_t offset,
 	run->place = place;
 }
 
-static void sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime)
+/* The field that ended at end_offset, if one to copy (one that the outer
+   header shows: not a status field, not one with a bare CR or a NUL) */
+static void
+sieve_encrypt_mime_end_hp_field(struct sieve_encrypt_mime *mime,
+				uoff_t end_offset)
+{
+	struct sieve_encrypt_hp_field *field = &mime->hp_field;
+	enum sieve_encrypt_field_where where = mime->field_place.where;
+
+	if (!mime->hp_field_pending)
+		return;
+	mime->hp_field_pending = FALSE;
+	if (mime->field_place.status ||
+	    (where != SIEVE_ENCRYPT_FIELD_OUTER &&
+	     where != SIEVE_ENCRYPT_FIELD_NONE))
+		return;
+	field->size = end_offset - field->offset;
+	field->no_newline = (mime->field_nl_len == 0);
+	array_push_back(&mime->hp_fields, field);
+}
+
+static void
+sieve_encrypt_mime_end_hp_ctype(struct sieve_encrypt_mime *mime,
+				uoff_t end_offset)
+{
+	if (!mime->hp_ctype_pending)
+		return;
+	mime->hp_ctype_pending = FALSE;
+	mime->hp_ctype.value_end = end_offset - mime->field_nl_len;
+	array_push_back(&mime->hp_ctypes, &mime->hp_ctype);
+}
+
+/* The field being parsed ends at end_offset: where the next one starts,
+   or the header */
+static void
+sieve_encrypt_mime_end_field(struct sieve_encrypt_mime *mime,
+			     uoff_t end_offset)
 {
 	if (!mime->field_pending)
 		return;
 	sieve_encrypt_mime_add_field(mime, mime->field_offset,
 				     mime->field_place);
+	sieve_encrypt_mime_end_hp_field(mime, end_offset);
+	sieve_encrypt_mime_end_hp_ctype(mime, end_offset);
 	mime->field_pending = FALSE;
 }
 
@@ -133,6 +218,11 @@ sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 	if (strcasecmp(hdr->name, "MIME-Version") == 0 &&
 	    mime->field_place.where == SIEVE_ENCRYPT_FIELD_OUTER)
 		mime->has_mime_version = TRUE;
+	if (mime->hp_ctype_pending) {
+		sieve_encrypt_hp_ctype_scan(hdr->full_value,
+					    hdr->full_value_len,
+					    &mime->hp_ctype.end);
+	}
 	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
 
@@ -187,18 +277,79 @@ sieve_encrypt_line_is_malformed(const struct message_header_line *hdr)
 		(hdr->name_len > 0 && strlen(hdr->name) != hdr->name_len));
 }
 
+/* TRUE for a line in obsolete syntax, "Name :" (RFC 5322 section 4.5:
+   white space between a valid name and the colon), with the colon's
+   offset in hdr->middle; readers that accept it take it for the field
+   of that name */
+static bool
+sieve_encrypt_line_is_obsolete(const struct message_header_line *hdr,
+			       size_t *colon_r)
+{
+	const unsigned char *colon;
+	size_t i;
+
+	if (sieve_encrypt_line_is_field(hdr) || hdr->name_len == 0 ||
+	    strlen(hdr->name) != hdr->name_len ||
+	    !message_header_name_is_valid(hdr->name))
+		return FALSE;
+	colon = memchr(hdr->middle, ':', hdr->middle_len);
+	if (colon == NULL)
+		return FALSE;
+	for (i = 0; hdr->middle + i < colon; i++) {
+		if (!IS_LWSP(hdr->middle[i]))
+			return FALSE;
+	}
+	*colon_r = i;
+	return TRUE;
+}
+
 static struct sieve_encrypt_field_place
 sieve_encrypt_mime_field_place(const struct sieve_encrypt_mime *mime,
 			       const struct message_header_line *hdr)
 {
 	struct sieve_encrypt_field_place place;
+	size_t colon;
 
 	place.where = sieve_encrypt_field_where(hdr);
 	/* a NUL in the name cuts hdr->name short */
 	place.status = (mime->status_name != NULL &&
 			strlen(hdr->name) == hdr->name_len &&
 			strcasecmp(hdr->name, mime->status_name) == 0);
+	place.subject = ((sieve_encrypt_line_is_field(hdr) ||
+			  sieve_encrypt_line_is_obsolete(hdr, &colon)) &&
+			 strcasecmp(hdr->name, "Subject") == 0);
 	return place;
+}
+
+/* Note a field that header protection copies or changes: a user-facing
+   field that is a field (or one in obsolete syntax), or a Content-Type
+   field of the entity */
+static void
+sieve_encrypt_mime_start_hp(struct sieve_encrypt_mime *mime,
+			    const struct message_header_line *hdr)
+{
+	struct sieve_encrypt_hp_field *field = &mime->hp_field;
+	size_t colon;
+
+	if (mime->field_place.where == SIEVE_ENCRYPT_FIELD_INNER) {
+		mime->hp_ctype_pending =
+			(strcasecmp(hdr->name, "Content-Type") == 0);
+		mime->hp_ctype.value_offset = hdr->full_value_offset;
+		return;
+	}
+	i_zero(field);
+	field->offset = hdr->name_offset;
+	if (sieve_encrypt_line_is_obsolete(hdr, &colon)) {
+		field->obsolete = TRUE;
+		field->name_end = hdr->name_offset + hdr->name_len;
+		field->colon_offset = field->name_end + colon;
+	} else if (!sieve_encrypt_line_is_field(hdr)) {
+		return;
+	}
+	if (!sieve_encrypt_hp_field_is_protected(hdr->name))
+		return;
+	field->subject = mime->field_place.subject;
+	mime->hp_field_pending = TRUE;
 }
 
 static void
@@ -212,7 +363,7 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 		mime->crlf_known = TRUE;
 	}
 	if (hdr->eoh) {
-		sieve_encrypt_mime_end_field(mime);
+		sieve_encrypt_mime_end_field(mime, hdr->name_offset);
 		if (mime->leading_space && mime->status_offset == 0)
 			mime->status_offset = hdr->name_offset;
 		mime->has_eoh = TRUE;
@@ -220,17 +371,20 @@ sieve_encrypt_mime_parse_line(struct sieve_encrypt_mime *mime,
 		return;
 	}
 	if (!hdr->continued) {
-		sieve_encrypt_mime_end_field(mime);
+		sieve_encrypt_mime_end_field(mime, hdr->name_offset);
 		if (mime->leading_space && mime->status_offset == 0)
 			mime->status_offset = hdr->name_offset;
 		mime->field_pending = TRUE;
 		mime->field_offset = hdr->name_offset;
 		mime->field_place = sieve_encrypt_mime_field_place(mime, hdr);
+		sieve_encrypt_mime_start_hp(mime, hdr);
 	}
 	if (sieve_encrypt_line_is_malformed(hdr) &&
 	    mime->field_place.where != SIEVE_ENCRYPT_FIELD_INNER)
 		mime->field_place.where = SIEVE_ENCRYPT_FIELD_BODY;
 	mime->last_field_no_newline = hdr->no_newline;
+	mime->field_nl_len = (hdr->no_newline ? 0 :
+			      (hdr->crlf_newline ? 2 : 1));
 	if (hdr->continues) {
 		hdr->use_full_value = TRUE;
 		return;
@@ -257,6 +411,8 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	mime->pool = pool;
 	mime->status_name = p_strdup_empty(pool, status_name);
 	p_array_init(&mime->runs, pool, 4);
+	p_array_init(&mime->hp_fields, pool, 8);
+	p_array_init(&mime->hp_ctypes, pool, 1);
 
 	i_stream_seek(input, 0);
 	if (i_stream_read_more(input, &data, &size) > 0)
@@ -270,7 +426,7 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 	message_parse_header_deinit(&parser);
 	if (input->stream_errno != 0)
 		return -1;
-	sieve_encrypt_mime_end_field(mime);
+	sieve_encrypt_mime_end_field(mime, hdr_size.physical_size);
 
 	mime->body_offset = hdr_size.physical_size;
 	if (!mime->has_eoh)
@@ -292,6 +448,56 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
 bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime)
 {
 	return mime->encrypted;
+}
+
+/* TRUE for a run of lines that are no field that the outer header shows
+   after the plugin's Content-Type (in a message with a blank line after
+   its header; without, they go into the entity's body) */
+static bool
+sieve_encrypt_mime_run_is_late(const struct sieve_encrypt_mime *mime,
+			       const struct sieve_encrypt_header_run *run)
+{
+	return (run->place.where == SIEVE_ENCRYPT_FIELD_NONE &&
+		!run->place.status && mime->has_eoh);
+}
+
+/* The run that the outer "Subject: [...]" replaces: the first of Subject
+   fields in place, else the first of Subject lines in obsolete syntax
+   after the Content-Type; FALSE when the outer header shows none */
+static bool
+sieve_encrypt_mime_find_subject_run(const struct sieve_encrypt_mime *mime,
+				    unsigned int *idx_r)
+{
+	const struct sieve_encrypt_header_run *runs;
+	unsigned int i, count;
+
+	runs = array_get(&mime->runs, &count);
+	for (i = 0; i < count; i++) {
+		if (runs[i].place.subject &&
+		    runs[i].place.where == SIEVE_ENCRYPT_FIELD_OUTER &&
+		    !runs[i].place.status) {
+			*idx_r = i;
+			return TRUE;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		if (runs[i].place.subject &&
+		    sieve_encrypt_mime_run_is_late(mime, &runs[i])) {
+			*idx_r = i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+void sieve_encrypt_mime_protect_headers(struct sieve_encrypt_mime *mime,
+					bool hide_subject)
+{
+	mime->protect_headers = TRUE;
+	mime->hide_subject = hide_subject;
+	mime->has_hidden_subject = (hide_subject &&
+		sieve_encrypt_mime_find_subject_run(
+			mime, &mime->hidden_subject_run));
 }
 
 bool sieve_encrypt_mime_uses_crlf(const struct sieve_encrypt_mime *mime)
@@ -326,8 +532,11 @@ sieve_encrypt_mime_needs_newline(const struct sieve_encrypt_mime *mime,
 	if (!mime->last_field_no_newline || array_count(&mime->runs) == 0)
 		return FALSE;
 	run = array_back(&mime->runs);
-	if (where == SIEVE_ENCRYPT_FIELD_OUTER)
-		return sieve_encrypt_run_is_outer(run);
+	if (where == SIEVE_ENCRYPT_FIELD_OUTER) {
+		/* (a hidden Subject's replacement has its newline) */
+		return (sieve_encrypt_run_is_outer(run) &&
+			!(mime->hide_subject && run->place.subject));
+	}
 	return (run->place.where == where);
 }
 
@@ -437,6 +646,66 @@ sieve_encrypt_mime_run_in_body(const struct sieve_encrypt_mime *mime,
 		 !mime->has_eoh));
 }
 
+static void
+sieve_encrypt_mime_append_range(ARRAY_TYPE(sieve_encrypt_istream) *streams,
+				struct istream *input, uoff_t offset,
+				uoff_t size)
+{
+	struct istream **stream;
+
+	if (size == 0)
+		return;
+	stream = array_append_space(streams);
+	*stream = i_stream_create_range(input, offset, size);
+}
+
+static void
+sieve_encrypt_mime_append_str(ARRAY_TYPE(sieve_encrypt_istream) *streams,
+			      const char *str)
+{
+	struct istream **stream;
+
+	stream = array_append_space(streams);
+	*stream = i_stream_create_copy_from_data(str, strlen(str));
+}
+
+/* Where the parameters go into a Content-Type field */
+static uoff_t
+sieve_encrypt_mime_ctype_offset(const struct sieve_encrypt_hp_ctype *ctype)
+{
+	return (ctype->end.type_end > 0 ?
+		ctype->value_offset + ctype->end.type_end : ctype->value_end);
+}
+
+/* A run of the entity's header with header protection: the parameters
+   go into each Content-Type value in it */
+static void
+sieve_encrypt_mime_append_inner_run(const struct sieve_encrypt_mime *mime,
+				    struct istream *input,
+				    const struct sieve_encrypt_header_run *run,
+				    ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+	const struct sieve_encrypt_hp_ctype *ctype;
+	uoff_t offset = run->offset, end = run->offset + run->size, at;
+	string_t *params;
+
+	array_foreach(&mime->hp_ctypes, ctype) {
+		at = sieve_encrypt_mime_ctype_offset(ctype);
+		if (at <= offset || at > end)
+			continue;
+		params = t_str_new(128);
+		if (!sieve_encrypt_hp_ctype_params(params, &ctype->end, nl))
+			continue;
+		sieve_encrypt_mime_append_range(streams, input, offset,
+						at - offset);
+		sieve_encrypt_mime_append_str(streams, str_c(params));
+		offset = at;
+	}
+	sieve_encrypt_mime_append_range(streams, input, offset,
+					end - offset);
+}
+
 /* Append range streams over the runs of the entity's header (in_body
    FALSE) or of the start of its body (TRUE) */
 static void
@@ -445,16 +714,102 @@ sieve_encrypt_mime_append_runs(const struct sieve_encrypt_mime *mime,
 			       ARRAY_TYPE(sieve_encrypt_istream) *streams)
 {
 	const struct sieve_encrypt_header_run *run;
-	struct istream **stream;
-	bool wanted;
 
 	array_foreach(&mime->runs, run) {
-		wanted = (in_body ? sieve_encrypt_mime_run_in_body(mime, run) :
-			  run->place.where == SIEVE_ENCRYPT_FIELD_INNER);
-		if (!wanted)
+		if (in_body) {
+			if (!sieve_encrypt_mime_run_in_body(mime, run))
+				continue;
+		} else if (run->place.where != SIEVE_ENCRYPT_FIELD_INNER) {
 			continue;
-		stream = array_append_space(streams);
-		*stream = i_stream_create_range(input, run->offset, run->size);
+		} else if (mime->protect_headers) {
+			sieve_encrypt_mime_append_inner_run(mime, input, run,
+							    streams);
+			continue;
+		}
+		sieve_encrypt_mime_append_range(streams, input, run->offset,
+						run->size);
+	}
+}
+
+/* TRUE for a field to copy that the outer header shows: one in obsolete
+   syntax only after the Content-Type, in a message with a blank line */
+static bool
+sieve_encrypt_mime_hp_field_shown(const struct sieve_encrypt_mime *mime,
+				  const struct sieve_encrypt_hp_field *field)
+{
+	return (!field->obsolete || mime->has_eoh);
+}
+
+/* A copy of a field: its bytes, but "Name:" for "Name :" (obsolete
+   syntax), and a newline for a message that ends in it */
+static void
+sieve_encrypt_mime_append_hp_field(const struct sieve_encrypt_mime *mime,
+				   struct istream *input,
+				   const struct sieve_encrypt_hp_field *field,
+				   ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	uoff_t end = field->offset + field->size;
+
+	if (!field->obsolete) {
+		sieve_encrypt_mime_append_range(streams, input, field->offset,
+						field->size);
+	} else {
+		sieve_encrypt_mime_append_range(
+			streams, input, field->offset,
+			field->name_end - field->offset);
+		sieve_encrypt_mime_append_str(streams, ":");
+		sieve_encrypt_mime_append_range(
+			streams, input, field->colon_offset + 1,
+			end - field->colon_offset - 1);
+	}
+	if (field->no_newline) {
+		sieve_encrypt_mime_append_str(
+			streams, sieve_encrypt_mime_newline(mime));
+	}
+}
+
+/* The header fields that header protection adds on top of the entity's
+   header (RFC 9788): copies of the user-facing fields, in order, then
+   what the outer header shows of them as HP-Outer fields (section 2.2),
+   then, for an entity without one, the Content-Type field */
+static void
+sieve_encrypt_mime_append_protection(const struct sieve_encrypt_mime *mime,
+				     struct istream *input,
+				     ARRAY_TYPE(sieve_encrypt_istream) *streams)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+	const struct sieve_encrypt_hp_field *field;
+	bool subject_done = FALSE;
+	string_t *str;
+
+	array_foreach(&mime->hp_fields, field) {
+		if (sieve_encrypt_mime_hp_field_shown(mime, field)) {
+			sieve_encrypt_mime_append_hp_field(mime, input, field,
+							   streams);
+		}
+	}
+	array_foreach(&mime->hp_fields, field) {
+		if (!sieve_encrypt_mime_hp_field_shown(mime, field))
+			continue;
+		if (mime->hide_subject && field->subject) {
+			if (!subject_done) {
+				sieve_encrypt_mime_append_str(
+					streams, t_strconcat(
+						"HP-Outer: Subject: ",
+						SIEVE_ENCRYPT_HP_HIDDEN_SUBJECT,
+						nl, NULL));
+			}
+			subject_done = TRUE;
+			continue;
+		}
+		sieve_encrypt_mime_append_str(streams, "HP-Outer: ");
+		sieve_encrypt_mime_append_hp_field(mime, input, field,
+						   streams);
+	}
+	if (array_count(&mime->hp_ctypes) == 0) {
+		str = t_str_new(128);
+		sieve_encrypt_hp_ctype_default(str, nl);
+		sieve_encrypt_mime_append_str(streams, str_c(str));
 	}
 }
 
@@ -471,6 +826,8 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 	struct istream *entity, **stream;
 
 	t_array_init(&streams, 8);
+	if (mime->protect_headers)
+		sieve_encrypt_mime_append_protection(mime, input, &streams);
 	sieve_encrypt_mime_append_runs(mime, input, FALSE, &streams);
 	if (sieve_encrypt_mime_needs_newline(mime,
 					     SIEVE_ENCRYPT_FIELD_INNER)) {
@@ -552,10 +909,23 @@ sieve_encrypt_mime_copy_runs(const struct sieve_encrypt_mime *mime,
 			continue;
 		start = I_MAX(run->offset, from);
 		end = I_MIN(run->offset + run->size, to);
-		if (start < end) {
-			sieve_encrypt_mime_copy_range(input, start,
-						      end - start, output);
+		if (start >= end)
+			continue;
+		if (mime->hide_subject && run->place.subject) {
+			/* once, where the run starts */
+			if (mime->has_hidden_subject && start == run->offset &&
+			    array_foreach_idx(&mime->runs, run) ==
+			    mime->hidden_subject_run) {
+				o_stream_nsend_str(output, t_strconcat(
+					"Subject: ",
+					SIEVE_ENCRYPT_HP_HIDDEN_SUBJECT,
+					sieve_encrypt_mime_newline(mime),
+					NULL));
+			}
+			continue;
 		}
+		sieve_encrypt_mime_copy_range(input, start, end - start,
+					      output);
 	}
 }
 

@@ -31,10 +31,29 @@ int sieve_encrypt_mime_parse(pool_t pool, struct istream *input,
    encrypted message and white space (sieve_encrypt_check_encrypted()). */
 bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime);
 
+/* Header protection (RFC 9788) for what sieve_encrypt_mime_entity() and
+   sieve_encrypt_mime_write_head() (or any other format's head writer
+   through the same outer header copy) produce from now on. The entity's
+   header then begins with copies of the message's user-facing fields
+   (Subject, From, To, Cc, Date, Message-ID, Reply-To, References,
+   In-Reply-To, Followup-To: every one that the outer header shows,
+   byte for byte and in order; "Name:" for one in obsolete syntax
+   "Name :"), then an HP-Outer field for each, saying what the outer
+   header shows ("HP-Outer: " and the same bytes), then, when the
+   message has no Content-Type field, "Content-Type: text/plain;
+   charset=us-ascii"; each Content-Type field gets hp="cipher" and
+   protected-headers="v1" in its value (see sieve-encrypt-hp.h).
+   With hide_subject, the outer header shows "Subject: [...]" once, in
+   place of the first Subject field (and HP-Outer says so), and no other
+   Subject field; a message without one gets none. */
+void sieve_encrypt_mime_protect_headers(struct sieve_encrypt_mime *mime,
+					bool hide_subject);
+
 /* The MIME entity to encrypt: the Content-* header fields and the body of
    the message, byte for byte (with the fields that hold a bare CR or a
    NUL, and in a message without a blank line the lines that are no
-   field, at the start of the body). The returned stream references input. */
+   field, at the start of the body), with what header protection adds if
+   it is on. The returned stream references input. */
 struct istream *
 sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 			  struct istream *input);

@@ -12,8 +12,9 @@
    the input as a body, answers the same whether it gets the data in one
    piece or in pieces; that the input with the status header field added
    (sieve_encrypt_mime_with_status()), marked once more, stays the same;
-   and the input, taken as ciphertext, comes back from its armor with a
-   matching checksum. */
+   that header protection only adds to the entity's header; and the
+   input, taken as ciphertext, comes back from its armor with a matching
+   checksum. */
 
 #include "lib.h"
 #include "str.h"
@@ -21,6 +22,8 @@
 #include "base64.h"
 #include "istream.h"
 #include "ostream.h"
+#include "message-size.h"
+#include "message-header-parser.h"
 
 #include "sieve-encrypt-armor.h"
 #include "sieve-encrypt-content.h"
@@ -229,6 +232,55 @@ static string_t *read_all(struct istream *input)
 	return str;
 }
 
+/* With header protection, the entity is the one without plus additions
+   in its header: from its blank line on, the two are the same bytes */
+static void fuzz_protect(const uint8_t *data, size_t size)
+{
+	pool_t pool = pool_alloconly_create("fuzz protect", 1024);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input, *entity, *plain_input;
+	struct message_header_parser_ctx *parser;
+	struct message_header_line *hdr;
+	struct message_size hdr_size;
+	string_t *plain, *protected;
+	size_t tail, generated;
+
+	input = i_stream_create_from_data(data, size);
+	i_assert(sieve_encrypt_mime_parse(pool, input, NULL, &mime) == 0);
+	if (sieve_encrypt_mime_is_encrypted(mime)) {
+		i_stream_unref(&input);
+		pool_unref(&pool);
+		return;
+	}
+	entity = sieve_encrypt_mime_entity(mime, input);
+	plain = read_all(entity);
+	i_stream_unref(&entity);
+	sieve_encrypt_mime_protect_headers(mime, size > 0 && (data[0] & 1));
+	entity = sieve_encrypt_mime_entity(mime, input);
+	protected = read_all(entity);
+	i_stream_unref(&entity);
+	(void)head_size(mime, input, &generated);
+
+	/* the unprotected entity's header, as a reader parses it */
+	plain_input = i_stream_create_from_data(str_data(plain),
+						str_len(plain));
+	i_zero(&hdr_size);
+	parser = message_parse_header_init(plain_input, &hdr_size, 0);
+	while (message_parse_header_next(parser, &hdr) > 0) ;
+	message_parse_header_deinit(&parser);
+	i_stream_unref(&plain_input);
+
+	i_assert(str_len(protected) > str_len(plain) ||
+		 hdr_size.physical_size > 0);
+	tail = str_len(plain) - hdr_size.physical_size;
+	i_assert(str_len(protected) >= tail);
+	i_assert(memcmp(str_data(plain) + hdr_size.physical_size,
+			str_data(protected) + str_len(protected) - tail,
+			tail) == 0);
+	i_stream_unref(&input);
+	pool_unref(&pool);
+}
+
 /* The message with the status header field, parsed and marked again, is
    the same: exactly one field of that name, where it goes */
 static string_t *fuzz_with_status(const void *data, size_t size)
@@ -277,6 +329,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} T_END;
 	T_BEGIN {
 		fuzz_status(data, size);
+	} T_END;
+	T_BEGIN {
+		fuzz_protect(data, size);
 	} T_END;
 	return 0;
 }

@@ -24,7 +24,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	"$top/src/sieve-encrypt-armor.c" "$top"/src/sieve-encrypt-check*.c \
 	"$top/src/sieve-encrypt-content.c" "$top/src/sieve-encrypt-cte.c" \
 	"$top/src/sieve-encrypt-sink.c" "$top/src/sieve-encrypt-pgp-packet.c" \
-	"$top/src/sieve-encrypt-status.c" \
+	"$top/src/sieve-encrypt-status.c" "$top/src/sieve-encrypt-hp.c" \
 	-L"$libdir" -Wl,-rpath,"$libdir" -ldovecot -o "$work/fuzz-mime"
 
 cp "$top"/tests/messages/*.eml "$work/seeds/" 2>/dev/null || :

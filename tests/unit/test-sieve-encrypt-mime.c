@@ -8,6 +8,7 @@
 #include "test-common.h"
 
 #include "sieve-encrypt-armor.h"
+#include "sieve-encrypt-hp.h"
 #include "sieve-encrypt-mime.h"
 
 #define BEGIN "-----BEGIN PGP MESSAGE-----\n"
@@ -265,6 +266,206 @@ static void test_mime_cases(void)
 		i_stream_unref(&input);
 		pool_unref(&pool);
 	} T_END;
+	test_end();
+}
+
+/* Header protection (RFC 9788) */
+struct hp_case {
+	const char *input;
+	bool hide_subject;
+	const char *entity;
+	/* the new header up to the Content-Type we add, and after it */
+	const char *outer, *late;
+};
+
+#define HP_PARAMS(nl) nl " hp=\"cipher\";" nl " protected-headers=\"v1\""
+
+static const struct hp_case hp_cases[] = {
+	/* Copies in order with their folding, HP-Outer, the parameters
+	   after the value of a folded Content-Type */
+	{ .input = "From: a@example.org\n"
+		   "Subject: s\n"
+		   "To: b@example.org,\n c@example.org\n"
+		   "X-Other: x\n"
+		   "Content-Type: text/plain;\n charset=utf-8\n"
+		   "Content-Transfer-Encoding: 8bit\n"
+		   "\n"
+		   "body\n",
+	  .entity = "From: a@example.org\n"
+		    "Subject: s\n"
+		    "To: b@example.org,\n c@example.org\n"
+		    "HP-Outer: From: a@example.org\n"
+		    "HP-Outer: Subject: s\n"
+		    "HP-Outer: To: b@example.org,\n c@example.org\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n")
+		    ";\n charset=utf-8\n"
+		    "Content-Transfer-Encoding: 8bit\n"
+		    "\n"
+		    "body\n",
+	  .outer = "From: a@example.org\n"
+		   "Subject: s\n"
+		   "To: b@example.org,\n c@example.org\n"
+		   "X-Other: x\n"
+		   "MIME-Version: 1.0\n" },
+	/* hide_subject: one "Subject: [...]" for two; CRLF; no
+	   Content-Type: the default one */
+	{ .input = "Subject: one\r\nDate: d\r\nSubject: two\r\n"
+		   "MIME-Version: 1.0\r\n\r\nbody\r\n",
+	  .hide_subject = TRUE,
+	  .entity = "Subject: one\r\nDate: d\r\nSubject: two\r\n"
+		    "HP-Outer: Subject: [...]\r\n"
+		    "HP-Outer: Date: d\r\n"
+		    "Content-Type: text/plain; charset=us-ascii;"
+		    HP_PARAMS("\r\n") "\r\n"
+		    "\r\nbody\r\n",
+	  .outer = "Subject: [...]\r\nDate: d\r\nMIME-Version: 1.0\r\n" },
+	/* hide_subject without a Subject: none */
+	{ .input = "From: f\nContent-Type: text/plain\n\nb",
+	  .hide_subject = TRUE,
+	  .entity = "From: f\nHP-Outer: From: f\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n") "\n\nb",
+	  .outer = "From: f\nMIME-Version: 1.0\n" },
+	/* Right after the type/subtype: a trailing ';', damage after it
+	   (open comments and quoted strings) stay after the parameters */
+	{ .input = "Content-Type: text/plain;\n\nb",
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n") ";\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/plain (a; (b\n\nb",
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n")
+		    " (a; (b\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/plain; name=\"x;\\\n\nb",
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n")
+		    "; name=\"x;\\\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* Comments and folding around the type and the '/' */
+	{ .input = "Content-Type:  (c)\n text (d) / html ; x=y\n\nb",
+	  .entity = "Content-Type:  (c)\n text (d) / html;" HP_PARAMS("\n")
+		    " ; x=y\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* No type/subtype: at the end; open comments are closed, ';' in a
+	   comment does not count */
+	{ .input = "Content-Type: text (a; (b\n\nb",
+	  .entity = "Content-Type: text (a; (b));"
+		    HP_PARAMS("\n") "\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* ... an open quoted string, its escape taking a space */
+	{ .input = "Content-Type: text; name=\"x;\\\n\nb",
+	  .entity = "Content-Type: text; name=\"x;\\ \";"
+		    HP_PARAMS("\n") "\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* ... a value that ends with ';' */
+	{ .input = "Content-Type: text/;\n\nb",
+	  .entity = "Content-Type: text/;" HP_PARAMS("\n") "\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* No value: the default type */
+	{ .input = "Content-Type:\n\nb",
+	  .entity = "Content-Type: text/plain; charset=us-ascii;"
+		    HP_PARAMS("\n") "\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* Two Content-Type fields: both */
+	{ .input = "Content-Type: text/plain\n"
+		   "Content-type: text/html\n\nb",
+	  .entity = "Content-Type: text/plain;" HP_PARAMS("\n") "\n"
+		    "Content-type: text/html;" HP_PARAMS("\n") "\n\nb",
+	  .outer = "MIME-Version: 1.0\n" },
+	/* Obsolete syntax "Subject :": copied as "Subject:", HP-Outer
+	   says what follows the colon */
+	{ .input = "Subject : secret\nFrom: f\n"
+		   "Content-Type: text/plain\n\nb",
+	  .entity = "Subject: secret\nFrom: f\n"
+		    "HP-Outer: Subject: secret\nHP-Outer: From: f\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n") "\n\nb",
+	  .outer = "From: f\nMIME-Version: 1.0\n",
+	  .late = "Subject : secret\n" },
+	/* ... and with hide_subject, replaced after the Content-Type */
+	{ .input = "Subject : secret\nFrom: f\n"
+		   "Content-Type: text/plain\n\nb",
+	  .hide_subject = TRUE,
+	  .entity = "Subject: secret\nFrom: f\n"
+		    "HP-Outer: Subject: [...]\nHP-Outer: From: f\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n") "\n\nb",
+	  .outer = "From: f\nMIME-Version: 1.0\n",
+	  .late = "Subject: [...]\n" },
+	/* A Subject field in place comes first for the replacement */
+	{ .input = "Subject : old\nSubject: secret\n\nb",
+	  .hide_subject = TRUE,
+	  .entity = "Subject: old\nSubject: secret\n"
+		    "HP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain; charset=us-ascii;"
+		    HP_PARAMS("\n") "\n\nb",
+	  .outer = "Subject: [...]\nMIME-Version: 1.0\n" },
+	/* A message that ends in its header without a newline */
+	{ .input = "Subject: s",
+	  .hide_subject = TRUE,
+	  .entity = "Subject: s\nHP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain; charset=us-ascii;"
+		    HP_PARAMS("\n") "\n\n",
+	  .outer = "Subject: [...]\nMIME-Version: 1.0\n" },
+	{ .input = "Subject: s\nContent-Type: text/plain",
+	  .entity = "Subject: s\nHP-Outer: Subject: s\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n") "\n\n",
+	  .outer = "Subject: s\nMIME-Version: 1.0\n" },
+	{ .input = "Content-Type: text/plain\nTo: t",
+	  .entity = "To: t\nHP-Outer: To: t\n"
+		    "Content-Type: text/plain;" HP_PARAMS("\n") "\n\n",
+	  .outer = "To: t\nMIME-Version: 1.0\n" },
+};
+
+static void test_mime_protect_headers(void)
+{
+	unsigned int i;
+
+	test_begin("mime: header protection");
+	for (i = 0; i < N_ELEMENTS(hp_cases); i++) T_BEGIN {
+		const struct hp_case *c = &hp_cases[i];
+		pool_t pool = pool_alloconly_create("test", 512);
+		struct sieve_encrypt_mime *mime;
+		struct istream *input, *entity;
+		const char *late;
+
+		input = i_stream_create_from_data(c->input, strlen(c->input));
+		test_assert_idx(sieve_encrypt_mime_parse(pool, input, NULL,
+							 &mime) == 0, i);
+		sieve_encrypt_mime_protect_headers(mime, c->hide_subject);
+		entity = sieve_encrypt_mime_entity(mime, input);
+		test_assert_strcmp_idx(read_all(entity), c->entity, i);
+		i_stream_unref(&entity);
+		test_assert_strcmp_idx(write_head(mime, input, &late),
+				       c->outer, i);
+		test_assert_strcmp_idx(late, c->late == NULL ? "" : c->late,
+				       i);
+		i_stream_unref(&input);
+		pool_unref(&pool);
+	} T_END;
+	test_end();
+}
+
+/* Deeper open comments than the limit at the end of a value without
+   type/subtype: no parameters for that field */
+static void test_mime_protect_deep_comment(void)
+{
+	string_t *msg = t_str_new(512);
+	pool_t pool = pool_alloconly_create("test", 512);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input, *entity;
+	const char *expected;
+	unsigned int i;
+
+	test_begin("mime: header protection, deeply open comment");
+	str_append(msg, "Content-Type: text ");
+	for (i = 0; i <= SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS; i++)
+		str_append_c(msg, '(');
+	str_append(msg, "\n\nb");
+	input = i_stream_create_from_data(str_data(msg), str_len(msg));
+	test_assert(sieve_encrypt_mime_parse(pool, input, NULL, &mime) == 0);
+	sieve_encrypt_mime_protect_headers(mime, FALSE);
+	entity = sieve_encrypt_mime_entity(mime, input);
+	expected = str_c(msg);
+	test_assert_strcmp(read_all(entity), expected);
+	i_stream_unref(&entity);
+	i_stream_unref(&input);
+	pool_unref(&pool);
 	test_end();
 }
 
@@ -575,6 +776,8 @@ int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_mime_cases,
+		test_mime_protect_headers,
+		test_mime_protect_deep_comment,
 		test_mime_output,
 		test_mime_output_encrypted,
 		test_mime_large_header,

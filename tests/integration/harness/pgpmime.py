@@ -837,9 +837,201 @@ def last_field_unterminated(orig, place):
         not orig.fields[-1].endswith(b"\n")
 
 
-def expected_entity(orig):
-    """The payload the plugin must encrypt."""
-    out = b"".join(orig.content_fields())
+# ---------------------------------------------------------------------------
+# Header protection (RFC 9788; doc/design.md, "Header protection")
+
+PROTECTED_FIELDS = (b"subject", b"from", b"to", b"cc", b"date",
+                    b"message-id", b"reply-to", b"references",
+                    b"in-reply-to", b"followup-to")
+HIDDEN_SUBJECT = b"[...]"
+MAX_OPEN_COMMENTS = 100
+
+
+def obsolete_colon(field):
+    """The offset of the colon of a field in obsolete syntax, "Name :"
+    (white space between a valid name and the colon), else -1"""
+    first = line_content(split_lines(field)[0])
+    colon = first.find(b":")
+    if colon < 0:
+        return -1
+    name = first[:colon].rstrip(b" \t")
+    if len(name) == colon or not name or \
+            any(c < 33 or c > 126 for c in name):
+        return -1
+    return colon
+
+
+def shown_protected(orig):
+    """The fields of the user-facing names that the outer header shows,
+    in order: fields in place, and (with a blank line after the header)
+    lines in obsolete syntax after the plugin's Content-Type"""
+    out = []
+    for f in orig.fields:
+        if Message.field_name(f).lower() not in PROTECTED_FIELDS:
+            continue
+        place = orig.place(f)
+        if place == "outer" and not Message.is_no_field(f):
+            out.append(f)
+        elif place == "none" and orig.separator is not None and \
+                obsolete_colon(f) >= 0:
+            out.append(f)
+    return out
+
+
+def protected_copy(orig, field):
+    """A field as the entity carries it: "Name:" for "Name :", with a
+    newline"""
+    colon = obsolete_colon(field)
+    if colon >= 0:
+        field = Message.field_name(field) + field[colon:]
+    if not field.endswith(b"\n"):
+        field += orig.newline
+    return field
+
+
+def is_subject(field):
+    return Message.field_name(field).lower() == b"subject"
+
+
+TSPECIALS = b'()<>@,;:\\"/[]?='
+
+
+def skip_cfws(value, pos):
+    """(position after white space and comments from pos, False if a
+    comment is left open)"""
+    comments, i = 0, pos
+    while i < len(value):
+        c = value[i]
+        if comments and c == 0x5c:
+            i += 1
+        elif c == 0x28:
+            comments += 1
+        elif comments and c == 0x29:
+            comments -= 1
+        elif not comments and c not in b" \t\r\n":
+            break
+        i += 1
+    return min(i, len(value)), comments == 0
+
+
+def skip_token(value, pos):
+    start = pos
+    while pos < len(value) and 32 < value[pos] < 127 and \
+            value[pos] not in TSPECIALS:
+        pos += 1
+    return pos, pos > start
+
+
+def type_end(value):
+    """The offset after the subtype of a Content-Type value that begins
+    with type "/" subtype (comments and white space allowed around the
+    tokens and the '/'), else 0"""
+    pos, ok = skip_cfws(value, 0)
+    if ok:
+        pos, ok = skip_token(value, pos)
+    if ok:
+        pos, ok = skip_cfws(value, pos)
+    if not ok or pos >= len(value) or value[pos] != 0x2f:
+        return 0
+    pos, ok = skip_cfws(value, pos + 1)
+    if ok:
+        pos, ok = skip_token(value, pos)
+    return pos if ok else 0
+
+
+def content_type_suffix(value, nl):
+    """What the plugin appends to a Content-Type value (before its line
+    end): closes what the value leaves open, then the parameters; None
+    when more than MAX_OPEN_COMMENTS comments are open"""
+    comments, quote, escape, last = 0, False, False, None
+    for c in value:
+        if escape:
+            escape = False
+        elif (quote or comments) and c == 0x5c:
+            escape = True
+        elif quote:
+            quote = c != 0x22
+        elif c == 0x28:
+            comments += 1
+        elif comments:
+            comments -= c == 0x29
+        elif c == 0x22:
+            quote, last = True, c
+        elif c not in b" \t\r\n":
+            last = c
+    if comments > MAX_OPEN_COMMENTS:
+        return None
+    out = (b" " if escape else b"") + (b'"' if quote else b"") + \
+        b")" * comments
+    if last is None:
+        out += b" text/plain; charset=us-ascii;"
+    elif last != 0x3b:
+        out += b";"
+    return out + nl + b' hp="cipher";' + nl + b' protected-headers="v1"'
+
+
+def with_parameters(orig, field):
+    """A Content-Type field of the entity with the parameters: right after
+    the type/subtype, or, for a value without, at its end"""
+    end = len(field) - (2 if field.endswith(b"\r\n") else
+                        1 if field.endswith(b"\n") else 0)
+    colon = field.find(b":")
+    at = type_end(field[colon + 1:end])
+    if at:
+        at += colon + 1
+        return field[:at] + b";" + orig.newline + b' hp="cipher";' + \
+            orig.newline + b' protected-headers="v1"' + field[at:]
+    suffix = content_type_suffix(field[colon + 1:end], orig.newline)
+    return field if suffix is None else field[:end] + suffix + field[end:]
+
+
+def protection_fields(orig, hide_subject):
+    """The fields that header protection puts on top of the entity's
+    header: the copies, HP-Outer, a Content-Type if it has none"""
+    shown = shown_protected(orig)
+    out = [protected_copy(orig, f) for f in shown]
+    hidden = False
+    for f in shown:
+        if hide_subject and is_subject(f):
+            if not hidden:
+                out.append(b"HP-Outer: Subject: " + HIDDEN_SUBJECT +
+                           orig.newline)
+            hidden = True
+        else:
+            out.append(b"HP-Outer: " + protected_copy(orig, f))
+    if not any(Message.field_name(f).lower() == b"content-type"
+               for f in orig.content_fields()):
+        out.append(b"Content-Type: text/plain; charset=us-ascii;" +
+                   orig.newline + b' hp="cipher";' + orig.newline +
+                   b' protected-headers="v1"' + orig.newline)
+    return out
+
+
+def hide_subjects(orig, fields, first):
+    """FIELDS with the Subject fields left out, and "Subject: [...]" in
+    place of the first when FIRST"""
+    out, done = [], not first
+    for f in fields:
+        if is_subject(f) and f in shown_protected(orig):
+            if not done:
+                out.append(b"Subject: " + HIDDEN_SUBJECT + orig.newline)
+            done = True
+        else:
+            out.append(f)
+    return out
+
+
+def expected_entity(orig, protect=None):
+    """The payload the plugin must encrypt; PROTECT: None, "headers" or
+    "hide-subject" (header protection on, and the Subject hidden)"""
+    out = b""
+    inner = orig.content_fields()
+    if protect:
+        out += b"".join(protection_fields(orig, protect == "hide-subject"))
+        inner = [with_parameters(orig, f)
+                 if Message.field_name(f).lower() == b"content-type" else f
+                 for f in inner]
+    out += b"".join(inner)
     if last_field_unterminated(orig, "inner"):
         out += orig.newline
     out += orig.separator if orig.separator is not None else orig.newline
@@ -848,20 +1040,39 @@ def expected_entity(orig):
     return out
 
 
-def expected_outer(orig):
+def outer_subject_in_place(orig):
+    """True when a Subject field in place gets the outer "[...]" (else a
+    line in obsolete syntax after the Content-Type does, if any)"""
+    return any(is_subject(f) and orig.place(f) == "outer"
+               for f in shown_protected(orig))
+
+
+def expected_outer(orig, protect=None):
     """The original's outer fields as the plugin writes them."""
-    out = b"".join(orig.other_fields())
-    if last_field_unterminated(orig, "outer"):
+    fields = orig.other_fields()
+    if protect == "hide-subject":
+        fields = hide_subjects(orig, fields, outer_subject_in_place(orig))
+    out = b"".join(fields)
+    if last_field_unterminated(orig, "outer") and not (
+            protect == "hide-subject" and is_subject(orig.fields[-1])):
         out += orig.newline
     return out
 
 
-def expected_late(orig):
+def expected_late_fields(orig, protect=None):
     """What the plugin writes after its Content-Type: the no-field lines
     when the header ends with a blank line"""
     if orig.separator is None:
-        return b""
-    return b"".join(orig.no_fields())
+        return []
+    fields = orig.no_fields()
+    if protect == "hide-subject":
+        fields = hide_subjects(orig, fields,
+                               not outer_subject_in_place(orig))
+    return fields
+
+
+def expected_late(orig, protect=None):
+    return b"".join(expected_late_fields(orig, protect))
 
 
 def leading_trace(data, trace_fields):
@@ -972,19 +1183,20 @@ def gpg_decrypt(gnupghome, armored):
     return proc.stdout, keys
 
 
-def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
+def check_encrypted(orig, stored, gnupghome, trace_fields, sizes,
+                    protect=None):
     body_stored, ntrace = strip_trace(stored, trace_fields, orig.data)
 
     # (a) outer header: the original's other fields, then ours
-    raw_outer = expected_outer(orig)
+    raw_outer = expected_outer(orig, protect)
     exp_outer = crlf_to_lf(raw_outer)
     compare("outer header (after %d trace fields)" % ntrace,
             body_stored[:len(exp_outer)], exp_outer)
     st = Message(body_stored[len(exp_outer):])
     if st.separator is None:
         raise Mismatch("stored message has no header/body separator")
-    late = expected_late(orig)
-    nlate = len(orig.no_fields()) if late else 0
+    late = expected_late(orig, protect)
+    nlate = len(expected_late_fields(orig, protect))
     got = st.fields
     extra = 1 if any(orig.place(f) == "outer" and
                      orig.field_name(f).lower() == b"mime-version"
@@ -1041,7 +1253,7 @@ def check_encrypted(orig, stored, gnupghome, trace_fields, sizes):
                        "already: %s" % reason)
 
     # (d) decrypt and compare with the expected entity
-    entity = expected_entity(orig)
+    entity = expected_entity(orig, protect)
     plain, keys = gpg_decrypt(gnupghome, armored + b"\n")
     compare("decrypted payload", plain, entity)
 
@@ -1130,10 +1342,11 @@ def split_status(original, stored, trace_fields, status):
 
 
 def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
-           sizes, status=None):
+           sizes, status=None, protect=None):
     """Returns the "ok: ..." text or raises Mismatch. status: None, or
     (name, value) of the status header field the plugin must have added
-    (sieve_encrypt_status_header)."""
+    (sieve_encrypt_status_header). protect: None, or header protection
+    "headers" or "hide-subject" (see expected_entity())."""
     if not keep_from and original.startswith(b"From "):
         nl = original.find(b"\n")
         original = original[nl + 1:] if nl >= 0 else b""
@@ -1171,7 +1384,8 @@ def verify(original, stored, gnupghome, mode, trace_fields, keep_from,
         raise Mismatch("input is encrypted already (%s): it should have "
                        "been stored unchanged" % reason)
     return "%s; input %s" % (
-        check_encrypted(orig, stored, gnupghome, trace_fields, sizes),
+        check_encrypted(orig, stored, gnupghome, trace_fields, sizes,
+                        protect),
         reason)
 
 
