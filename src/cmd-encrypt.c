@@ -18,19 +18,28 @@
 #include "sieve-dump.h"
 
 #include "sieve-encrypt-common.h"
+#include "sieve-encrypt-format.h"
 #include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-message.h"
 
 /* Encrypt command
  *
  * Syntax:
- *   "encrypt" [<keys: string-list>]
+ *   "encrypt" [":format" <format: string>] [":protectheaders"]
+ *             [":hidesubject"] [<keys: string-list>]
  *
- * Without keys, the keys come from sieve_encrypt_default_keys.
+ * Without keys, the keys come from sieve_encrypt_default_keys; without
+ * tags, the format and the header protection from the settings
+ * (sieve-encrypt-format.h). The tags are one word: Sieve identifiers
+ * (RFC 5228, section 8.1) have no "-".
  * Also usable as a test: true when the message is encrypted afterwards
  * (also when it was already), false when no usable key was found.
  */
 
+static bool
+cmd_encrypt_registered(struct sieve_validator *valdtr,
+		       const struct sieve_extension *ext,
+		       struct sieve_command_registration *cmd_reg);
 static bool
 cmd_encrypt_validate(struct sieve_validator *valdtr,
 		     struct sieve_command *cmd);
@@ -45,8 +54,44 @@ const struct sieve_command_def sieve_cmd_encrypt = {
 	.subtests = 0,
 	.block_allowed = FALSE,
 	.block_required = FALSE,
+	.registered = cmd_encrypt_registered,
 	.validate = cmd_encrypt_validate,
 	.generate = cmd_encrypt_generate,
+};
+
+/*
+ * Encrypt command tags
+ */
+
+static bool
+cmd_encrypt_validate_format_tag(struct sieve_validator *valdtr,
+				struct sieve_ast_argument **arg,
+				struct sieve_command *cmd);
+static bool
+cmd_encrypt_validate_flag_tag(struct sieve_validator *valdtr,
+			      struct sieve_ast_argument **arg,
+			      struct sieve_command *cmd);
+
+static const struct sieve_argument_def encrypt_format_tag = {
+	.identifier = "format",
+	.validate = cmd_encrypt_validate_format_tag,
+};
+
+static const struct sieve_argument_def encrypt_protect_headers_tag = {
+	.identifier = "protectheaders",
+	.validate = cmd_encrypt_validate_flag_tag,
+};
+
+static const struct sieve_argument_def encrypt_hide_subject_tag = {
+	.identifier = "hidesubject",
+	.validate = cmd_encrypt_validate_flag_tag,
+};
+
+enum cmd_encrypt_optional {
+	OPT_END,
+	OPT_FORMAT,
+	OPT_PROTECT_HEADERS,
+	OPT_HIDE_SUBJECT,
 };
 
 /*
@@ -115,6 +160,70 @@ cmd_encrypt_validate_key(void *context, struct sieve_ast_argument *item)
 		return -1;
 	}
 	return 1;
+}
+
+static bool
+cmd_encrypt_validate_format_tag(struct sieve_validator *valdtr,
+				struct sieve_ast_argument **arg,
+				struct sieve_command *cmd)
+{
+	struct sieve_ast_argument *tag = *arg;
+	enum sieve_encrypt_format format;
+	const char *name;
+
+	/* Detach the tag itself */
+	*arg = sieve_ast_arguments_detach(*arg, 1);
+
+	/* Check syntax:
+	 *   :format string
+	 */
+	if (!sieve_validate_tag_parameter(valdtr, cmd, tag, *arg, NULL, 0,
+					  SAAT_STRING, FALSE))
+		return FALSE;
+
+	/* A format from a variable is checked at run time */
+	if (sieve_argument_is_string_literal(*arg)) {
+		name = sieve_ast_argument_strc(*arg);
+		if (!sieve_encrypt_format_parse(name, &format)) {
+			sieve_argument_validate_error(valdtr, *arg,
+				"the %s %s: unknown :format `%s' (expected "
+				"\"pgpmime\", \"smime\" or \"inline\")",
+				sieve_command_identifier(cmd),
+				sieve_command_type_name(cmd),
+				str_sanitize(name, 64));
+			return FALSE;
+		}
+	}
+
+	/* Skip parameter */
+	*arg = sieve_ast_argument_next(*arg);
+	return TRUE;
+}
+
+static bool
+cmd_encrypt_validate_flag_tag(struct sieve_validator *valdtr ATTR_UNUSED,
+			      struct sieve_ast_argument **arg,
+			      struct sieve_command *cmd ATTR_UNUSED)
+{
+	/* Skip tag: it is an optional operand without a value */
+	*arg = sieve_ast_argument_next(*arg);
+	return TRUE;
+}
+
+static bool
+cmd_encrypt_registered(struct sieve_validator *valdtr,
+		       const struct sieve_extension *ext,
+		       struct sieve_command_registration *cmd_reg)
+{
+	sieve_validator_register_tag(valdtr, cmd_reg, ext,
+				     &encrypt_format_tag, OPT_FORMAT);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext,
+				     &encrypt_protect_headers_tag,
+				     OPT_PROTECT_HEADERS);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext,
+				     &encrypt_hide_subject_tag,
+				     OPT_HIDE_SUBJECT);
+	return TRUE;
 }
 
 /* Commands that store or send the message as it is at that moment */
@@ -271,9 +380,32 @@ cmd_encrypt_operation_dump(const struct sieve_dumptime_env *denv,
 			  "test" : "command"));
 	sieve_code_descend(denv);
 
-	/* No optional operands are defined (yet) */
-	if (sieve_opr_optional_dump(denv, address, &opt_code) != 0)
-		return FALSE;
+	for (;;) {
+		bool opok = TRUE;
+		int opt;
+
+		opt = sieve_opr_optional_dump(denv, address, &opt_code);
+		if (opt < 0)
+			return FALSE;
+		if (opt == 0)
+			break;
+
+		switch (opt_code) {
+		case OPT_FORMAT:
+			opok = sieve_opr_string_dump(denv, address, "format");
+			break;
+		case OPT_PROTECT_HEADERS:
+			sieve_code_dumpf(denv, "protectheaders");
+			break;
+		case OPT_HIDE_SUBJECT:
+			sieve_code_dumpf(denv, "hidesubject");
+			break;
+		default:
+			return FALSE;
+		}
+		if (!opok)
+			return FALSE;
+	}
 
 	if ((flags & CMD_ENCRYPT_FLAG_KEYS) == 0) {
 		sieve_code_dumpf(denv, "keys: (default keys)");
@@ -298,36 +430,78 @@ static const char *cmd_encrypt_keys_str(const char *const *keys)
 	return str_c(str);
 }
 
+/* The operands as the binary holds them */
+struct cmd_encrypt_operands {
+	bool is_test;
+	/* NULL: sieve_encrypt_default_keys */
+	const char *const *keys;
+	/* NULL: sieve_encrypt_format */
+	string_t *format;
+	bool protect_headers, hide_subject;
+};
+
+static int
+cmd_encrypt_read_optional(const struct sieve_runtime_env *renv,
+			  sieve_size_t *address,
+			  struct cmd_encrypt_operands *ops)
+{
+	int opt_code = 0, opt, ret;
+
+	for (;;) {
+		opt = sieve_opr_optional_read(renv, address, &opt_code);
+		if (opt < 0)
+			return SIEVE_EXEC_BIN_CORRUPT;
+		if (opt == 0)
+			return SIEVE_EXEC_OK;
+
+		switch (opt_code) {
+		case OPT_FORMAT:
+			ret = sieve_opr_string_read(renv, address, "format",
+						    &ops->format);
+			if (ret <= 0)
+				return ret;
+			break;
+		case OPT_PROTECT_HEADERS:
+			ops->protect_headers = TRUE;
+			break;
+		case OPT_HIDE_SUBJECT:
+			ops->hide_subject = TRUE;
+			break;
+		default:
+			sieve_runtime_trace_error(
+				renv, "unknown optional operand");
+			return SIEVE_EXEC_BIN_CORRUPT;
+		}
+	}
+}
+
 static int
 cmd_encrypt_read_operands(const struct sieve_runtime_env *renv,
-			  sieve_size_t *address, bool *is_test_r,
-			  const char *const **keys_r)
+			  sieve_size_t *address,
+			  struct cmd_encrypt_operands *ops_r)
 {
 	struct sieve_stringlist *keys_list;
 	unsigned int flags = 0;
-	int opt_code = 0, ret;
+	int ret;
 
+	i_zero(ops_r);
 	if (!sieve_binary_read_byte(renv->sblock, address, &flags)) {
 		sieve_runtime_trace_error(renv, "invalid flags");
 		return SIEVE_EXEC_BIN_CORRUPT;
 	}
-	*is_test_r = ((flags & CMD_ENCRYPT_FLAG_TEST) != 0);
+	ops_r->is_test = ((flags & CMD_ENCRYPT_FLAG_TEST) != 0);
 
-	/* No optional operands are defined (yet) */
-	if (sieve_opr_optional_next(renv->sblock, address, &opt_code) != 0) {
-		sieve_runtime_trace_error(renv, "unknown optional operand");
-		return SIEVE_EXEC_BIN_CORRUPT;
-	}
+	ret = cmd_encrypt_read_optional(renv, address, ops_r);
+	if (ret <= 0)
+		return ret;
 
-	if ((flags & CMD_ENCRYPT_FLAG_KEYS) == 0) {
-		*keys_r = NULL;
+	if ((flags & CMD_ENCRYPT_FLAG_KEYS) == 0)
 		return SIEVE_EXEC_OK;
-	}
 	ret = sieve_opr_stringlist_read(renv, address, "keys", &keys_list);
 	if (ret <= 0)
 		return ret;
 	if (sieve_stringlist_read_all(keys_list, pool_datastack_create(),
-				      keys_r) < 0) {
+				      &ops_r->keys) < 0) {
 		sieve_runtime_trace_error(renv, "failed to read keys operand");
 		return keys_list->exec_status;
 	}
@@ -463,23 +637,56 @@ cmd_encrypt_default_keys(const struct sieve_runtime_env *renv,
 	return SIEVE_EXEC_OK;
 }
 
+/* The settings' options with the tags' applied. A :format from a
+   variable that names no format is an error in the script: failure
+   policy applies. */
+static int
+cmd_encrypt_options(const struct sieve_runtime_env *renv,
+		    const struct ext_encrypt_context *extctx,
+		    const struct cmd_encrypt_operands *ops,
+		    struct sieve_encrypt_options *options_r)
+{
+	sieve_encrypt_options_init(options_r, extctx->set);
+	if (ops->format != NULL &&
+	    !sieve_encrypt_format_parse(str_c(ops->format),
+					&options_r->format)) {
+		sieve_runtime_error(renv, NULL, "encrypt action: "
+			"unknown :format `%s' (expected \"pgpmime\", "
+			"\"smime\" or \"inline\")",
+			str_sanitize(str_c(ops->format), 64));
+		return cmd_encrypt_failure_status(extctx);
+	}
+	if (ops->protect_headers)
+		options_r->protect_headers = TRUE;
+	if (ops->hide_subject) {
+		options_r->hide_subject = TRUE;
+		options_r->protect_headers = TRUE;
+	}
+	return SIEVE_EXEC_OK;
+}
+
 static int
 cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			      sieve_size_t *address)
 {
 	const struct sieve_extension *this_ext = renv->oprtn->ext;
 	const struct ext_encrypt_context *extctx = this_ext->context;
+	struct cmd_encrypt_operands ops;
+	struct sieve_encrypt_options options;
 	struct sieve_encrypt_report report;
 	enum sieve_encrypt_outcome outcome;
 	const char *const *keys;
-	bool is_test;
 	int ret;
 
-	ret = cmd_encrypt_read_operands(renv, address, &is_test, &keys);
+	ret = cmd_encrypt_read_operands(renv, address, &ops);
 	if (ret <= 0)
 		return ret;
 	if (extctx->set == NULL)
 		return cmd_encrypt_settings_failure(renv, extctx);
+	ret = cmd_encrypt_options(renv, extctx, &ops, &options);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	keys = ops.keys;
 	if (keys == NULL) {
 		ret = cmd_encrypt_default_keys(renv, extctx, &keys);
 		if (ret != SIEVE_EXEC_OK)
@@ -489,14 +696,15 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS, "encrypt action");
 	sieve_runtime_trace_descend(renv);
 	sieve_runtime_trace(renv, SIEVE_TRLVL_ACTIONS,
-			    "encrypt message to %s",
-			    cmd_encrypt_keys_str(keys));
+			    "encrypt message to %s as %s",
+			    cmd_encrypt_keys_str(keys),
+			    sieve_encrypt_format_name(options.format));
 
-	outcome = sieve_encrypt_message(renv, extctx->set, keys, is_test,
-					&report);
-	ret = cmd_encrypt_report(renv, extctx, keys, is_test, outcome,
+	outcome = sieve_encrypt_message(renv, extctx->set, &options, keys,
+					ops.is_test, &report);
+	ret = cmd_encrypt_report(renv, extctx, keys, ops.is_test, outcome,
 				 &report);
-	if (is_test && ret == SIEVE_EXEC_OK) {
+	if (ops.is_test && ret == SIEVE_EXEC_OK) {
 		sieve_interpreter_set_test_result(
 			renv->interp, outcome != SIEVE_ENCRYPT_NO_KEY);
 	}

@@ -30,6 +30,7 @@
 
 struct sieve_encrypt_job {
 	const struct sieve_runtime_env *renv;
+	const struct sieve_encrypt_options *options;
 	struct istream *input;
 	struct sieve_encrypt_mime *mime;
 	struct sieve_encrypt_gpg *gpg;
@@ -91,7 +92,8 @@ sieve_encrypt_temp_create(const struct sieve_runtime_env *renv)
 
 /* Write the PGP/MIME message into output; returns the outcome */
 static enum sieve_encrypt_outcome
-sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
+sieve_encrypt_job_write_pgpmime(struct sieve_encrypt_job *job,
+				struct ostream *output)
 {
 	const char *boundary = sieve_encrypt_mime_boundary();
 	struct istream *entity;
@@ -118,6 +120,22 @@ sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
 	job->report->traffic = *sieve_encrypt_gpg_traffic(job->gpg);
 	sieve_encrypt_mime_write_tail(job->mime, output, boundary);
 	return SIEVE_ENCRYPT_DONE;
+}
+
+/* Write the encrypted message in the options' format into output */
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
+{
+	switch (job->options->format) {
+	case SIEVE_ENCRYPT_FORMAT_PGPMIME:
+		return sieve_encrypt_job_write_pgpmime(job, output);
+	case SIEVE_ENCRYPT_FORMAT_SMIME:
+	case SIEVE_ENCRYPT_FORMAT_INLINE:
+		break;
+	}
+	job->report->error = t_strdup_printf("format %s not supported",
+		sieve_encrypt_format_name(job->options->format));
+	return SIEVE_ENCRYPT_FAILED;
 }
 
 static enum sieve_encrypt_outcome
@@ -342,6 +360,7 @@ sieve_encrypt_message_status(struct sieve_encrypt_job *job,
 enum sieve_encrypt_outcome
 sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		      const struct sieve_encrypt_settings *set,
+		      const struct sieve_encrypt_options *options,
 		      const char *const *keys, bool is_test,
 		      struct sieve_encrypt_report *report_r)
 {
@@ -354,6 +373,7 @@ sieve_encrypt_message(const struct sieve_runtime_env *renv,
 	i_zero(report_r);
 	i_zero(&job);
 	job.renv = renv;
+	job.options = options;
 	job.report = report_r;
 
 	i_gettimeofday(&start);

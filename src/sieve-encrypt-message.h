@@ -5,6 +5,7 @@
 #define SIEVE_ENCRYPT_MESSAGE_H
 
 #include "sieve-encrypt-gpg-io.h"
+#include "sieve-encrypt-format.h"
 
 enum sieve_encrypt_outcome {
 	/* The Sieve message was replaced by its PGP/MIME form */
@@ -31,7 +32,8 @@ struct sieve_encrypt_report {
 };
 
 /* Encrypt the message under evaluation to the given keys, in the keyring
-   that the settings name, and substitute the result for it so that later
+   that the settings name, in the format and with the header protection
+   that options say, and substitute the result for it so that later
    actions and the implicit keep store the encrypted message.
 
    With sieve_encrypt_status_header set, the encrypted message carries the
@@ -42,6 +44,7 @@ struct sieve_encrypt_report {
 enum sieve_encrypt_outcome
 sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		      const struct sieve_encrypt_settings *set,
+		      const struct sieve_encrypt_options *options,
 		      const char *const *keys, bool is_test,
 		      struct sieve_encrypt_report *report_r);
 

@@ -49,6 +49,9 @@ static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(STR, gpg_exec),
 	DEF(STR, gpg_allowed_groups),
 	DEF(STR, status_header),
+	DEF(ENUM, format),
+	DEF(BOOL, protect_headers),
+	DEF(BOOL, hide_subject),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -64,6 +67,9 @@ static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.gpg_exec = "",
 	.gpg_allowed_groups = "",
 	.status_header = "",
+	.format = "pgpmime:smime:inline",
+	.protect_headers = FALSE,
+	.hide_subject = FALSE,
 };
 
 static bool
@@ -216,6 +222,12 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 						    error_r))
 		return FALSE;
 	set->parsed.tempfail = (strcmp(set->on_failure, "tempfail") == 0);
+	/* The ENUM type admits only the names listed in the default */
+	if (!sieve_encrypt_format_parse(set->format, &set->parsed.format)) {
+		*error_r = "sieve_encrypt_format must be pgpmime, smime or "
+			"inline";
+		return FALSE;
+	}
 	set->parsed.default_keys = (*set->default_keys == '\0' ? NULL :
 		(const char *const *)p_strsplit_spaces(pool, set->default_keys,
 						       " "));

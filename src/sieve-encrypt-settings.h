@@ -4,6 +4,8 @@
 #ifndef SIEVE_ENCRYPT_SETTINGS_H
 #define SIEVE_ENCRYPT_SETTINGS_H
 
+#include "sieve-encrypt-format.h"
+
 struct sieve_instance;
 struct setting_parser_info;
 
@@ -45,6 +47,15 @@ struct sieve_encrypt_settings {
 	   says what encrypt did with the stored message (encrypted,
 	   already-encrypted, no-key, failed); empty: none */
 	const char *status_header;
+	/* sieve_encrypt_format: pgpmime, smime or inline, for an encrypt
+	   without :format */
+	const char *format;
+	/* sieve_encrypt_protect_headers: RFC 9788 header protection for an
+	   encrypt without :protect-headers */
+	bool protect_headers;
+	/* sieve_encrypt_hide_subject: the outer Subject becomes "[...]"
+	   (implies protect_headers), for an encrypt without :hide-subject */
+	bool hide_subject;
 
 	struct {
 		/* sieve_encrypt_default_keys split at spaces; NULL if empty */
@@ -53,6 +64,8 @@ struct sieve_encrypt_settings {
 		bool tempfail;
 		/* gpg_allowed_groups as gids separated by spaces */
 		const char *gpg_allowed_gids;
+		/* format as its enum */
+		enum sieve_encrypt_format format;
 	} parsed;
 };
 

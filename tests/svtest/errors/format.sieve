@@ -1,0 +1,10 @@
+require "vnd.x.encrypt";
+
+# Unknown format
+encrypt :format "pgp" "alice@example.org";
+
+# Wrong argument type
+encrypt :format 3156 "alice@example.org";
+
+# A tag twice
+encrypt :hidesubject :hidesubject "alice@example.org";
