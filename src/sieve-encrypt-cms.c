@@ -54,7 +54,6 @@ struct sieve_encrypt_cms {
 	string_t *status_line;
 	char *exec_refused, *invalid_recipient;
 	int exit_code;
-	bool end_encryption;
 
 	/* the current listing */
 	string_t *listing_line;
@@ -150,7 +149,6 @@ static void sieve_encrypt_cms_reset_status(struct sieve_encrypt_cms *cms)
 	i_free(cms->exec_refused);
 	i_free(cms->invalid_recipient);
 	cms->exit_code = -1;
-	cms->end_encryption = FALSE;
 }
 
 void sieve_encrypt_cms_destroy(struct sieve_encrypt_cms **_cms)
@@ -207,8 +205,6 @@ sieve_encrypt_cms_status(struct sieve_encrypt_cms *cms, const char *line)
 	} else if (sieve_encrypt_cms_prefix(line, "INV_RECP ")) {
 		if (cms->invalid_recipient == NULL)
 			cms->invalid_recipient = i_strdup(args);
-	} else if (strcmp(line, "END_ENCRYPTION") == 0) {
-		cms->end_encryption = TRUE;
 	}
 }
 
@@ -767,8 +763,10 @@ sieve_encrypt_cms_encrypt_result(struct sieve_encrypt_cms_stream *io,
 		*error_r = t_strdup_printf("gpgsm failed: %s", error);
 		return -1;
 	}
-	if (!io->input->eof || i_stream_get_data_size(io->input) != 0 ||
-	    !cms->end_encryption) {
+	/* gpgsm 2.2 says nothing like gpg's END_ENCRYPTION: its exit code
+	   0 (above), all of the entity read and a complete CMS object
+	   (below) tell that it finished */
+	if (!io->input->eof || i_stream_get_data_size(io->input) != 0) {
 		*error_r = "gpgsm ended without completing the encryption";
 		return -1;
 	}
