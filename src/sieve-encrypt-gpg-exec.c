@@ -540,6 +540,12 @@ static void close_all_fds(int keep)
 #ifdef SYS_close_range
 	if (keep < 0 && syscall(SYS_close_range, 0U, ~0U, 0U) == 0)
 		return;
+	/* (the loop below costs 0.1 s at a limit of a million files) */
+	if (keep >= 0 &&
+	    (keep == 0 ||
+	     syscall(SYS_close_range, 0U, (unsigned int)keep - 1, 0U) == 0) &&
+	    syscall(SYS_close_range, (unsigned int)keep + 1, ~0U, 0U) == 0)
+		return;
 #endif
 	max = sysconf(_SC_OPEN_MAX);
 	if (max < 0)

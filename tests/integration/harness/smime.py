@@ -174,11 +174,14 @@ def gpgsm_decrypt(cert, der):
         with os.fdopen(fd, "wb") as f:
             f.write(der)
         proc = gpgsm(cert.secret_home, "--passphrase-fd", "0",
-                     "--decrypt", "--", path,
+                     "--status-fd", "2", "--decrypt", "--", path,
                      input=(PASSPHRASE + "\n").encode(), check=False)
     finally:
         os.unlink(path)
-    if proc.returncode != 0:
+    # with several recipients gpgsm reports each other one's certificate
+    # as not found, and exits with 2 after decrypting
+    status = proc.stderr.decode(errors="replace")
+    if "[GNUPG:] DECRYPTION_OKAY" not in status:
         raise Mismatch("gpgsm --decrypt failed (exit %d): %s" % (
             proc.returncode, proc.stderr.decode(errors="replace")[-400:]))
     return proc.stdout
