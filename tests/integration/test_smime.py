@@ -105,7 +105,26 @@ def check_stored(message, stored, cert_list, trace_fields=()):
 # --- every message through dovecot-lda ------------------------------------
 
 class Deliveries(rt.Deliveries):
-    """rt.Deliveries (background dovecot-lda runs to alice)"""
+    """rt.Deliveries (background dovecot-lda runs to alice), each checked
+    in the background too (gpgsm and openssl per message): result(label)
+    is (message, Delivery, stored bytes or None, outcome or the
+    exception the check raised)"""
+
+    def __init__(self, inst, labels, cert):
+        self.cert = cert
+        super().__init__(inst, labels)
+
+    def _deliver(self, label):
+        message, d = super()._deliver(label)
+        if d.rc != 0 or len(d.new_files) != 1:
+            return message, d, None, None
+        with open(d.stored, "rb") as f:
+            stored = f.read()
+        try:
+            outcome = check_stored(message, stored, [self.cert])
+        except (pgpmime.Mismatch, smime.CertError) as e:
+            outcome = e
+        return message, d, stored, outcome
 
 
 def selected_labels(request):
@@ -117,9 +136,11 @@ def selected_labels(request):
 @pytest.fixture(scope="module")
 def roundtrip(request, make_module_instance, certs):
     inst = make_module_instance(mode="per-user")
-    add_user(inst, certs, "alice", "valid")
+    alice = add_user(inst, certs, "alice", "valid")
     inst.global_script(SCRIPT)
-    deliveries = Deliveries(inst, selected_labels(request))
+    deliveries = Deliveries(inst, selected_labels(request) +
+                            signed_labels(),
+                            certs.get(alice.address, "valid"))
     yield deliveries
     deliveries.close()
 
@@ -128,21 +149,17 @@ def roundtrip(request, make_module_instance, certs):
 def test_roundtrip(roundtrip, certs, label):
     """Stored once, exit code 0, no Fatal/Panic; S/MIME that gpgsm and
     openssl decrypt to the entity, or unchanged when encrypted already"""
-    message, d = roundtrip.result(label)
+    message, d, stored, outcome = roundtrip.result(label)
     assert d.rc == 0, "dovecot-lda exited with %d: %s %s" % (
         d.rc, rt.first_line(d.log, "Error|Fatal|Panic"), d.stderr[-300:])
     assert len(d.new_files) == 1, \
         "expected 1 stored message, found %d" % len(d.new_files)
     bad = rt.first_line(d.log, "Fatal:|Panic:")
     assert not bad, "log: " + bad
-    with open(d.stored, "rb") as f:
-        stored = f.read()
-    alice = roundtrip.inst.users["alice"]
-    outcome = check_stored(message, stored,
-                           [certs.get(alice.address, "valid")])
+    if isinstance(outcome, Exception):
+        raise outcome
     if outcome == "encrypted":
-        assert "encrypted message to key %s" % certs.get(
-            alice.address).fpr in d.log
+        assert "encrypted message to key %s" % roundtrip.cert.fpr in d.log
         assert not (rt.PLAINTEXT_MARKER in message
                     and rt.PLAINTEXT_MARKER in stored)
     roundtrip.outcomes[label] = outcome
@@ -169,28 +186,83 @@ def cms_verify(data):
 
 
 @pytest.mark.parametrize("label", signed_labels())
-def test_signed_still_verifies(roundtrip, certs, label):
-    """Where the original's signature verifies, it verifies after
-    decryption (the entity is the original's, byte for byte); where it
-    does not (a corpus message without its certificates, or damaged),
-    the decrypted entity gives the same answer"""
-    message, d = roundtrip.result(label)
+def test_signed_still_verifies(roundtrip, label):
+    """openssl cms -verify -noverify gives the decrypted entity the same
+    answer as the original's entity (the entity is the original's, byte
+    for byte); test message 27 verifies (12 lacks its signer's
+    certificate, 16 is not real CMS: they do not, before or after)"""
+    message, d, stored, outcome = roundtrip.result(label)
     assert d.rc == 0 and len(d.new_files) == 1
-    with open(d.stored, "rb") as f:
-        stored = f.read()
-    alice = roundtrip.inst.users["alice"]
-    cert = certs.get(alice.address, "valid")
+    if isinstance(outcome, Exception):
+        raise outcome
     original = message
     if original.startswith(b"From "):
         original = original[original.find(b"\n") + 1:]
     entity = pgpmime.expected_entity(pgpmime.Message(original))
     before, why = cms_verify(entity)
-    decrypted = smime.check_smime(message, stored, [cert], trace_fields=())
+    if outcome == "unchanged":
+        pytest.skip("encrypted already, stored unchanged")
+    decrypted = smime.gpgsm_decrypt(roundtrip.cert, smime.split_base64(
+        pgpmime.Message(stored).body))
     after, why_after = cms_verify(decrypted)
     assert after == before, (why, why_after)
-    if label.startswith("messages/"):
-        assert after, "test message %s does not verify: %s" % (label,
-                                                               why_after)
+    if label == "messages/27-smime-opaque-signed-no-smime-type.eml":
+        assert after, why_after
+
+
+def signed_message(certs, opaque, crlf):
+    """A message signed here with openssl cms -sign by a certificate of
+    the test CA: multipart/signed (detached) or opaque signed-data"""
+    signer = certs.get("signer@example.net")
+    body = (b"Content-Type: text/plain; charset=us-ascii\n\n"
+            b"Signed and sealed.\nA line with trailing space \n.\n")
+    argv = ["openssl", "cms", "-sign", "-signer", signer.cert_pem,
+            "-inkey", signer.key_pem, "-from", "signer@example.net",
+            "-to", "alice@example.org", "-subject", "Signed",
+            "-md", "sha256"]
+    if opaque:
+        argv.append("-nodetach")
+    proc = subprocess.run(argv, input=body, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=True)
+    data = proc.stdout.replace(b"\r\n", b"\n")
+    return data.replace(b"\n", b"\r\n") if crlf else data
+
+
+def ca_verify(certs, data):
+    proc = subprocess.run(["openssl", "cms", "-verify", "-CAfile",
+                           certs.ca_pem, "-purpose", "any", "-out",
+                           "/dev/null"], input=data,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc.returncode == 0, proc.stdout.decode(errors="replace")
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+@pytest.mark.parametrize("opaque", [False, True],
+                         ids=["multipart-signed", "signed-data"])
+def test_signed_here_verifies(lda_inst, certs, opaque, crlf):
+    """A message signed with a certificate of the test CA, delivered
+    through encrypt :format "smime", decrypts to an entity whose
+    signature verifies against the CA (openssl cms -verify -CAfile); the
+    same entity with one byte changed does not"""
+    message = signed_message(certs, opaque, crlf)
+    ok, why = ca_verify(certs, message)
+    assert ok, "the signed message itself does not verify: " + why
+    d = deliver(lda_inst, "alice", encrypt_script("alice@example.org"),
+                message)
+    decrypted = smime.check_smime(message, stored_data(d),
+                                  [certs.get("alice@example.org")],
+                                  trace_fields=())
+    ok, why = ca_verify(certs, decrypted)
+    assert ok, why
+    if opaque:
+        # a byte in the middle of the base64 of the signed-data
+        start = re.search(rb"\r?\n\r?\n", decrypted).end()
+        at = (start + len(decrypted)) // 2
+    else:
+        at = decrypted.index(b"Signed and sealed") + 3
+    tampered = decrypted[:at] + bytes([decrypted[at] ^ 1]) + \
+        decrypted[at + 1:]
+    assert not ca_verify(certs, tampered)[0]
 
 
 def test_corpus_per_tag(roundtrip):
