@@ -567,3 +567,52 @@ def test_failure(lda_inst, certs, case, policy):
         left = subprocess.run(["pgrep", "-f", "sleep " + hang],
                               stdout=subprocess.PIPE).stdout.split()
         assert left == [], "hanging gpgsm left running: %s" % left
+
+
+# --- gpgsm's output is checked ----------------------------------------------
+
+# gpgsm in front of the real one: listings pass, the encryption is changed
+BAD_GPGSM = """#!/bin/sh
+case "$*" in
+*--list-keys*) exec /usr/bin/gpgsm "$@" ;;
+esac
+%s
+"""
+
+BAD_OUTPUTS = {
+    # one more RecipientInfo, for mallory (whose certificate is in the
+    # keybox too)
+    "extra-recipient": 'exec /usr/bin/gpgsm "$@" --recipient %(mallory)s',
+    # the CMS object cut short
+    "truncated": '/usr/bin/gpgsm "$@" | head -c 400',
+    # nothing at all, exit code 0
+    "empty": "cat >/dev/null; exit 0",
+    # the entity itself
+    "plaintext": "exec cat",
+    # a complete object, and more after it
+    "trailing": '/usr/bin/gpgsm "$@"; echo trailing',
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OUTPUTS))
+def test_gpgsm_output_checked(make_instance, certs, case):
+    """A gpgsm whose output is not exactly the encryption asked for
+    (another recipient, cut short, empty, the plaintext, data after the
+    object): the encryption fails (keep: the original is stored, the log
+    says why), nothing of that output is stored"""
+    inst = make_instance(mode="per-user")
+    alice = add_user(inst, certs, "alice", "valid")
+    mallory = certs.get("mallory@example.net")
+    mallory.install(alice.gnupghome, alice.uid, alice.gid)
+    program = os.path.join(inst.dir, "gpgsm-bad")
+    with open(program, "w") as f:
+        f.write(BAD_GPGSM % (BAD_OUTPUTS[case] % {"mallory": mallory.fpr}))
+    os.chmod(program, 0o755)
+    message = read_message("01-plain-lf.eml")
+    d = deliver(inst, "alice", encrypt_script("alice@example.org"), message,
+                sieve_encrypt_gpgsm_binary=program,
+                sieve_encrypt_on_failure="keep")
+    assert re.search(r"gpgsm's output is not the encryption asked for",
+                     d.log), d.log[-800:]
+    pgpmime.compare("kept message", stored_data(d),
+                    pgpmime.crlf_to_lf(message))
