@@ -446,8 +446,8 @@ def test_hostile_gpgsm_conf(make_instance, certs):
     os.chmod(program, 0o755)
     for name, text in (
             ("gpgsm.conf", "encrypt-to %s\nagent-program %s\n"
-             "dirmngr-program %s\ncipher-algo DES\n" % (
-                 mallory.fpr, program, program)),
+             "dirmngr-program %s\ncipher-algo DES\nlog-file %s\n" % (
+                 mallory.fpr, program, program, marker)),
             ("common.conf", "use-keyboxd\nkeyboxd-program %s\n" % program)):
         path = os.path.join(alice.gnupghome, name)
         with open(path, "w") as f:
@@ -500,6 +500,12 @@ def test_run_counts(make_instance, certs):
     got = runs(gpgsm_runs)
     assert len(got) == 2, got
     assert "--list-keys" in got[0] and "--encrypt" in got[1], got
+    keybox = os.path.join(inst.users["alice"].gnupghome, "pubring.kbx")
+    for run in got:
+        assert (" --no-options --homedir /dev/null --no-default-keyring "
+                in run and " --keyring %s " % keybox in run and
+                " --disable-dirmngr " in run and " --no-autostart " in run), \
+            run
 
 
 # --- failures ---------------------------------------------------------------
