@@ -94,7 +94,7 @@ sieve_encrypt_cms_create(const struct sieve_encrypt_cms_params *params,
 	enum sieve_encrypt_gpg_status status;
 	struct sieve_encrypt_cms *cms;
 	const char *keybox, *user_gids, *path;
-	gpgme_ctx_t ctx;
+	gpgme_ctx_t ctx = NULL;
 	gpgme_error_t err;
 
 	*cms_r = NULL;
