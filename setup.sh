@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # setup.sh demo|test [--no-24]
 #
 # On a fresh Debian 12 machine: install the missing Debian packages, build

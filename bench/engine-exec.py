@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """engine-exec.py: CPU cost of one start of sieve-encrypt-gpg-exec.
 
 Starts the engine N times as Dovecot's root LMTP would (real uid 0,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """genmsg.py: the test messages of bench/run.py.
 
 Usage: genmsg.py OUTDIR

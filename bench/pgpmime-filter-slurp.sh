@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # pgpmime-filter-slurp.sh: pgpmime-filter.sh behind the seed's way of
 # reading the mail (encrypt.sh: DATA="$(cat)"; echo "$DATA" | gpgit ...):
 # the whole message is first held in a shell variable. Used by bench/run.py

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # pgpmime-filter.sh: the baseline (d) of bench/run.py, i.e. the set-up that
 # the vnd.x.encrypt plugin replaces: a vnd.dovecot.filter program that reads
 # the mail on stdin, pipes it through gpg with gpg's default settings and

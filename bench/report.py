@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """report.py: turn the raw results of bench/run.py into doc/benchmark.md
 and a gnuplot script for doc/benchmark.svg.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """bench/run.py: the benchmark of issue 5: vnd.x.encrypt (in-process
 encryption at delivery) against plain delivery, raw gpg and the
 vnd.dovecot.filter + gpg chain it replaces. Not part of the test suite.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # seed-encrypt.sh: case (e) of bench/run.py, the chain the vnd.x.encrypt
 # plugin replaces as the seed blog post sets it up: the vnd.dovecot.filter
 # program encrypt.sh, which holds the mail in a shell variable and pipes it

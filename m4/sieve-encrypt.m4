@@ -1,4 +1,5 @@
 dnl sieve-encrypt.m4 - locate an installed Dovecot and Pigeonhole  -*-Autoconf-*-
+dnl Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 
 dnl Pick Dovecot's dovecot-config from the usual places when --with-dovecot
 dnl is not given and $prefix has none.

@@ -203,6 +203,13 @@ uint32_t sieve_encrypt_crc24(uint32_t crc24, const void *data, size_t size)
 struct sieve_encrypt_armor *
 sieve_encrypt_armor_begin(struct ostream *output, bool crlf)
 {
+	return sieve_encrypt_armor_begin_charset(output, crlf, NULL);
+}
+
+struct sieve_encrypt_armor *
+sieve_encrypt_armor_begin_charset(struct ostream *output, bool crlf,
+				  const char *charset)
+{
 	struct sieve_encrypt_armor *armor;
 
 	armor_init_tables();
@@ -216,6 +223,11 @@ sieve_encrypt_armor_begin(struct ostream *output, bool crlf)
 
 	o_stream_nsend_str(output, ARMOR_BEGIN);
 	o_stream_nsend(output, armor->eol, armor->eol_len);
+	if (charset != NULL) {
+		o_stream_nsend_str(output, "Charset: ");
+		o_stream_nsend_str(output, charset);
+		o_stream_nsend(output, armor->eol, armor->eol_len);
+	}
 	o_stream_nsend(output, armor->eol, armor->eol_len);
 	return armor;
 }

@@ -1,3 +1,6 @@
+/* Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
+ */
+
 #ifndef SIEVE_ENCRYPT_ARMOR_H
 #define SIEVE_ENCRYPT_ARMOR_H
 
@@ -15,6 +18,12 @@ struct sieve_encrypt_armor;
    line. Lines end in CRLF when crlf is TRUE, in LF otherwise. */
 struct sieve_encrypt_armor *
 sieve_encrypt_armor_begin(struct ostream *output, bool crlf);
+/* The same with the armor header "Charset: <charset>" (RFC 4880, section
+   6.2: the character set of the plaintext) when charset is not NULL; it
+   must be a name without white space or control characters */
+struct sieve_encrypt_armor *
+sieve_encrypt_armor_begin_charset(struct ostream *output, bool crlf,
+				  const char *charset);
 /* Armor size more bytes of the binary message */
 void sieve_encrypt_armor_write(struct sieve_encrypt_armor *armor,
 			       const void *data, size_t size);

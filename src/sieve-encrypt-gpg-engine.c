@@ -94,10 +94,11 @@ sieve_encrypt_gpg_engine_check_kept_groups(const gid_t *groups, int count,
 			"refusing to run gpg: the delivery process has group "
 			"%s, which is not the mail user's own and which it "
 			"cannot drop without root privileges (the service's "
-			"extra_groups under service lmtp { user = ... }, "
-			"mail_access_groups): run the LMTP service as root "
-			"(Dovecot's default) or list the group in "
-			"sieve_encrypt_gpg_allowed_groups",
+			"extra_groups: IMAP's by default, LMTP's under "
+			"service lmtp { user = ... }; mail_access_groups): "
+			"run the LMTP service as root (Dovecot's default) or "
+			"list the group in sieve_encrypt_gpg_allowed_groups "
+			"(for IMAPSieve: under protocol imap)",
 			sieve_encrypt_group_name(foreign));
 		return -1;
 	}

@@ -37,6 +37,8 @@ struct sieve_encrypt_gpg {
 	char *user_gids;
 	unsigned int timeout_secs;
 	bool compress;
+	/* the armor's Charset header, or NULL */
+	char *armor_charset;
 
 	/* why sieve-encrypt-gpg-exec did not run gpg, if it said so */
 	char *exec_refused;
@@ -319,6 +321,7 @@ void sieve_encrypt_gpg_destroy(struct sieve_encrypt_gpg **_gpg)
 	i_free(gpg->gpg_binary);
 	i_free(gpg->allowed_gids);
 	i_free(gpg->user_gids);
+	i_free(gpg->armor_charset);
 	i_free(gpg);
 }
 
@@ -879,6 +882,13 @@ sieve_encrypt_gpg_encrypt_result(struct sieve_encrypt_gpg *gpg,
 	return 0;
 }
 
+void sieve_encrypt_gpg_set_armor_charset(struct sieve_encrypt_gpg *gpg,
+					 const char *charset)
+{
+	i_free(gpg->armor_charset);
+	gpg->armor_charset = i_strdup(charset);
+}
+
 enum sieve_encrypt_gpg_status
 sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 			  struct istream *input, struct ostream *output,
@@ -913,7 +923,8 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 	if (!gpg->compress)
 		flags |= GPGME_ENCRYPT_NO_COMPRESS;
 	if (err == 0) {
-		io.armor = sieve_encrypt_armor_begin(output, crlf);
+		io.armor = sieve_encrypt_armor_begin_charset(
+			output, crlf, gpg->armor_charset);
 		io.check = sieve_encrypt_gpg_check_create(gpg);
 		gpg->encryption_ended = FALSE;
 		sieve_encrypt_gpg_io_begin(gpg->io);

@@ -86,6 +86,13 @@ sieve_encrypt_gpg_encrypt(struct sieve_encrypt_gpg *gpg,
 			  struct istream *input, struct ostream *output,
 			  bool crlf, const char **error_r);
 
+/* Let the armor of the encryptions that follow say that the plaintext is
+   in charset (an armor header "Charset: <charset>", see
+   sieve_encrypt_armor_begin_charset()); NULL: no such header, the
+   default. */
+void sieve_encrypt_gpg_set_armor_charset(struct sieve_encrypt_gpg *gpg,
+					 const char *charset);
+
 /* How the data of the last encryption moved: past gpgme (the fast path)
    or through it (see sieve-encrypt-gpg-io.h) */
 struct sieve_encrypt_gpg_traffic;

@@ -20,9 +20,11 @@
 
 #include "sieve-encrypt-settings.h"
 #include "sieve-encrypt-mime.h"
+#include "sieve-encrypt-inline.h"
 #include "sieve-encrypt-gpg.h"
 #include "sieve-encrypt-cms.h"
 #include "sieve-encrypt-guard.h"
+#include "sieve-encrypt-stored.h"
 #include "sieve-encrypt-message.h"
 
 /* Ciphertext up to this size stays in memory, larger goes to an unlinked
@@ -32,6 +34,8 @@
 struct sieve_encrypt_job {
 	const struct sieve_runtime_env *renv;
 	const struct sieve_encrypt_options *options;
+	/* sieve_encrypt_status_header */
+	const char *status_header;
 	struct istream *input;
 	struct sieve_encrypt_mime *mime;
 	struct sieve_encrypt_gpg *gpg;
@@ -93,24 +97,15 @@ sieve_encrypt_temp_create(const struct sieve_runtime_env *renv)
 					  SIEVE_ENCRYPT_MAX_MEM_SIZE);
 }
 
-/* Write the PGP/MIME message into output; returns the outcome */
+/* The outcome of gpg's encryption of plaintext (read up to its end or
+   to an error) into the message being written */
 static enum sieve_encrypt_outcome
-sieve_encrypt_job_write_pgpmime(struct sieve_encrypt_job *job,
-				struct ostream *output)
+sieve_encrypt_job_encrypted(struct sieve_encrypt_job *job,
+			    struct istream *plaintext,
+			    enum sieve_encrypt_gpg_status status,
+			    const char *error)
 {
-	const char *boundary = sieve_encrypt_mime_boundary();
-	struct istream *entity;
-	enum sieve_encrypt_gpg_status status;
-	const char *error;
-
-	sieve_encrypt_mime_write_head(job->mime, job->input, output,
-				      boundary);
-	entity = sieve_encrypt_mime_entity(job->mime, job->input);
-	status = sieve_encrypt_gpg_encrypt(
-		job->gpg, entity, output,
-		sieve_encrypt_mime_uses_crlf(job->mime), &error);
-	job->report->plain_size = entity->v_offset;
-	i_stream_unref(&entity);
+	job->report->plain_size = plaintext->v_offset;
 	if (job->input->stream_errno != 0) {
 		job->report->error = i_stream_get_error(job->input);
 		return SIEVE_ENCRYPT_MAIL_ERROR;
@@ -121,8 +116,86 @@ sieve_encrypt_job_write_pgpmime(struct sieve_encrypt_job *job,
 	}
 	job->report->key_ids = sieve_encrypt_gpg_key_ids(job->gpg);
 	job->report->traffic = *sieve_encrypt_gpg_traffic(job->gpg);
-	sieve_encrypt_mime_write_tail(job->mime, output, boundary);
 	return SIEVE_ENCRYPT_DONE;
+}
+
+/* Write the PGP/MIME message into output; returns the outcome */
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_write_pgpmime(struct sieve_encrypt_job *job,
+				struct ostream *output)
+{
+	const char *boundary = sieve_encrypt_mime_boundary();
+	struct istream *entity;
+	enum sieve_encrypt_gpg_status status;
+	enum sieve_encrypt_outcome outcome;
+	const char *error = NULL;
+
+	sieve_encrypt_mime_write_head(job->mime, job->input, output,
+				      boundary);
+	entity = sieve_encrypt_mime_entity(job->mime, job->input);
+	status = sieve_encrypt_gpg_encrypt(
+		job->gpg, entity, output,
+		sieve_encrypt_mime_uses_crlf(job->mime), &error);
+	outcome = sieve_encrypt_job_encrypted(job, entity, status, error);
+	i_stream_unref(&entity);
+	if (outcome == SIEVE_ENCRYPT_DONE)
+		sieve_encrypt_mime_write_tail(job->mime, output, boundary);
+	return outcome;
+}
+
+/* Write the inline PGP message into output */
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_write_inline(struct sieve_encrypt_job *job,
+			       const struct sieve_encrypt_inline *inl,
+			       struct ostream *output)
+{
+	struct istream *plaintext;
+	enum sieve_encrypt_gpg_status status;
+	enum sieve_encrypt_outcome outcome;
+	const char *error = NULL;
+
+	sieve_encrypt_inline_write_head(inl, job->input, output);
+	plaintext = sieve_encrypt_inline_plaintext(inl, job->input);
+	sieve_encrypt_gpg_set_armor_charset(
+		job->gpg, sieve_encrypt_inline_armor_charset(inl));
+	status = sieve_encrypt_gpg_encrypt(
+		job->gpg, plaintext, output,
+		sieve_encrypt_mime_uses_crlf(job->mime), &error);
+	outcome = sieve_encrypt_job_encrypted(job, plaintext, status, error);
+	i_stream_unref(&plaintext);
+	return outcome;
+}
+
+/* Inline PGP when the message allows it, else PGP/MIME (the reason
+   logged) */
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_try_inline(struct sieve_encrypt_job *job,
+			     struct ostream *output)
+{
+	const struct sieve_encrypt_options *options = job->options;
+	struct sieve_encrypt_inline *inl;
+	const char *reason;
+	int ret;
+
+	if (options->protect_headers || options->hide_subject) {
+		reason = "inline PGP cannot protect header fields";
+		ret = 0;
+	} else {
+		ret = sieve_encrypt_inline_prepare(
+			pool_datastack_create(), job->input,
+			job->status_header,
+			sieve_encrypt_mime_uses_crlf(job->mime), &inl,
+			&reason);
+	}
+	if (ret < 0) {
+		job->report->error = i_stream_get_error(job->input);
+		return SIEVE_ENCRYPT_MAIL_ERROR;
+	}
+	if (ret > 0)
+		return sieve_encrypt_job_write_inline(job, inl, output);
+	e_info(job->renv->event,
+	       "encrypt action: PGP/MIME instead of inline: %s", reason);
+	return sieve_encrypt_job_write_pgpmime(job, output);
 }
 
 /* Write the S/MIME message into output; returns the outcome */
@@ -165,7 +238,7 @@ sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
 	case SIEVE_ENCRYPT_FORMAT_SMIME:
 		return sieve_encrypt_job_write_smime(job, output);
 	case SIEVE_ENCRYPT_FORMAT_INLINE:
-		break;
+		return sieve_encrypt_job_try_inline(job, output);
 	}
 	job->report->error = t_strdup_printf("format %s not supported",
 		sieve_encrypt_format_name(job->options->format));
@@ -216,6 +289,8 @@ sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
 	} else if (sieve_encrypt_guard_activate(renv, ciphertext,
 						&job->report->error) < 0) {
 		outcome = SIEVE_ENCRYPT_FAILED;
+	} else {
+		sieve_encrypt_stored_replace(renv);
 	}
 	i_stream_unref(&newmsg);
 	i_stream_unref(&ciphertext);
@@ -331,8 +406,12 @@ sieve_encrypt_message_clear_status(const struct sieve_runtime_env *renv,
 		return FALSE;
 	switch (outcome) {
 	case SIEVE_ENCRYPT_ALREADY:
+		/* A stored message encrypted already stays as it is: marking
+		   it would replace it by a copy (IMAPSieve), each time it is
+		   moved back into the folder */
 		*status_r = SIEVE_ENCRYPT_STATUS_ALREADY_ENCRYPTED;
-		return !sieve_encrypt_message_is_ours(renv);
+		return (!sieve_encrypt_message_is_ours(renv) &&
+			!sieve_encrypt_stored_is_stored(renv));
 	case SIEVE_ENCRYPT_NO_KEY:
 		/* the test form goes on with the message in clear */
 		*status_r = SIEVE_ENCRYPT_STATUS_NO_KEY;
@@ -398,6 +477,8 @@ sieve_encrypt_message_mark(struct sieve_encrypt_job *job,
 		ret = -1;
 	} else if (sieve_encrypt_guard_mark(renv, marked, error_r) < 0) {
 		ret = -1;
+	} else {
+		sieve_encrypt_stored_replace(renv);
 	}
 	i_stream_unref(&newmsg);
 	i_stream_unref(&marked);
@@ -449,6 +530,7 @@ sieve_encrypt_message(const struct sieve_runtime_env *renv,
 	i_zero(&job);
 	job.renv = renv;
 	job.options = options;
+	job.status_header = set->status_header;
 	job.report = report_r;
 
 	i_gettimeofday(&start);

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """demo.py: the main job, end to end, with real parts only.
 
 A private Dovecot (own config, Maildirs in a scratch directory) delivers a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-pytest.sh [--slow | --soak] [PYTEST ARGS...]: the integration tests
 # (tests/integration, pytest; or the test files named) against the Dovecot
 # of this machine.
@@ -7,7 +8,8 @@
 # (pytest-xdist, one worker per CPU; the tests of a file stay on one
 # worker). --slow: the slow groups one after the other, in one process:
 # the libFuzzer run (marker fuzz), the sanitizer build (sanitizers) and
-# the LMTP load test (soak), which measures the machine. --soak: the load
+# the LMTP load test (soak), which measures the machine, and the Debian
+# package build (package, test_package.py). --soak: the load
 # test alone (in the Debian 13 chroot, which has no clang).
 #
 # Output: pytest's own, then its per-test summary as check lines in the
@@ -22,7 +24,7 @@ cd "$top" || exit 1
 logdir=${SIEVE_ENCRYPT_LOGDIR:-$top/tests/logs}
 mkdir -p "$logdir"
 report=pytest
-slow="soak or fuzz or sanitizers"
+slow="soak or fuzz or sanitizers or package"
 selection=(-m "not ($slow)" -n "${SIEVE_ENCRYPT_PYTEST_WORKERS:-auto}"
 	--dist loadfile)
 case ${1:-} in

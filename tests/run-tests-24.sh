@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-tests-24.sh: the test suite against Dovecot 2.4 / Pigeonhole 2.4, in a
 # Debian 13 chroot (tests/setup/trixie-chroot.sh creates it on first use).
 #

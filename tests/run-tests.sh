@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-tests.sh [--with-24]
 #
 # Runs the whole test suite against the build in the repository (after
@@ -11,7 +12,7 @@
 #   slow    one after the other: a bounded libFuzzer run (test_fuzz.py),
 #           a sanitizer build with the unit tests, .svtest scripts and
 #           deliveries against it (test_sanitizers.py), the LMTP load test
-#           (test_soak.py)
+#           (test_soak.py), the Debian package (test_package.py)
 #   --with-24: make check, the integration tests and the load test again,
 #              against Dovecot 2.4 in a Debian 13 chroot
 #              (tests/run-tests-24.sh)

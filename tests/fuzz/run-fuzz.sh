@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-fuzz.sh [SECONDS] [WORKDIR]
 #
 # Builds the libFuzzer target tests/fuzz/fuzz-mime.c with clang, AddressSanitizer

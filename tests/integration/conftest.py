@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Fixtures of the integration tests: the build, the Dovecot version,
 keys, private Dovecot instances. See harness/ for the parts, and
 doc/testing.md for how to run and extend the tests."""
@@ -41,6 +42,8 @@ def pytest_configure(config):
                             "(host only)")
     config.addinivalue_line("markers", "sanitizers: an ASan + UBSan build "
                             "and tests against it (host only)")
+    config.addinivalue_line("markers", "package: builds the Debian package "
+                            "from make dist's tarball (minutes)")
 
 
 @pytest.fixture(scope="session")

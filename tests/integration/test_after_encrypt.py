@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Once encrypt succeeded in a delivery, nothing stores or sends the
 original (issue 12, class 3; was tests/e2e/test-after-encrypt.sh).
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Every example in doc/ works as shipped (was tests/e2e/test-examples.sh).
 
 The examples are read from the documents themselves
@@ -194,6 +195,8 @@ def default_keys_for_system(path):
 @pytest.fixture(scope="module")
 def examples(make_module_instance):
     inst = make_module_instance()
+    # the main example loads sieve_imapsieve too ("Encrypt one folder")
+    inst.add_imapsieve_plugin()
     inst.add_user("alice", key="valid")
     inst.add_user("bob")
     return Examples(inst)

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """A large message takes the fast data path past gpgme (was
 tests/e2e/test-fast-path.sh).
 

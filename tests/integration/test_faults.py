@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """The fault matrix of issue 6 through the real dovecot-lda, for the
 faults that the policy tests do not cover (was tests/e2e/test-faults.sh).
 

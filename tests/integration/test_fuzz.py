@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """A bounded libFuzzer run (ASan + UBSan) over the MIME code and the armor:
 tests/fuzz/run-fuzz.sh, the tool for long runs too (doc/fuzzing.md).
 Marker: fuzz; host only (clang). Environment: SIEVE_ENCRYPT_FUZZ_SECONDS

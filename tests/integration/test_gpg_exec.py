@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """What gpg runs as, what it reads, and that it ends at the deadline,
 under dovecot-lda and under LMTP (issue 12, classes 1, 2, 5; was
 tests/e2e/test-gpg-exec.sh).

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Issue 12, the attacks on the gpg the plugin runs (doc/threat-model.md),
 tried as a hostile user would, through real deliveries (was
 tests/e2e/test-hostile-gpg.sh):

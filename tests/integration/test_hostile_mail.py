@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Issue 12, the attacks by mail, scripts and settings of
 doc/threat-model.md, tried as a hostile sender, user or a mistaken admin
 would, through real deliveries (was tests/e2e/test-hostile-mail.sh):

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """What a mail client gets over IMAP is what was stored: a real Dovecot
 IMAP service (imaplib) serves the PGP/MIME message the plugin stored
 through LMTP byte for byte, with the right size and MIME structure, and

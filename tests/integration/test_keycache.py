@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """The key listings that an LMTP process reuses
 (src/sieve-encrypt-keycache.c) never answer for another keyring, a
 changed keyring or a key that expired since (was

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """vnd.x.encrypt through the real dovecot-lda into real Maildirs, and
 what was stored decrypted back (was tests/e2e/test-lda.sh).
 

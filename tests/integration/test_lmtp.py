@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """vnd.x.encrypt through a real Dovecot LMTP service (was
 tests/e2e/test-lmtp.sh): a private instance on 127.0.0.1 gets several
 messages for several users in ONE LMTP session (transactions with

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Scripts uploaded over ManageSieve are checked like user scripts at
 delivery (was tests/e2e/test-managesieve.sh): a bad script is rejected
 with a message naming the line and the problem; a script that files a

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """No plaintext on disk, no network, nothing left behind (was
 tests/e2e/test-noleak.sh).
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Failure handling through the real dovecot-lda and LMTP (was
 tests/e2e/test-policy.sh).
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Every message that `encrypt` stored encrypted, read by the OpenPGP
 implementations and mail readers that users have: decrypted with gpg,
 Sequoia (`sq`) and RNP (`rnp`), each must give the payload the plugin

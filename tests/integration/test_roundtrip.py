@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Every test message and every corpus message through the real
 dovecot-lda with `encrypt`, and what was stored checked (was
 tests/e2e/roundtrip.sh): it must be stored (never dropped, also when

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """The plugin and the unit tests built with AddressSanitizer and
 UndefinedBehaviorSanitizer (./configure --enable-sanitizers, in a scratch
 copy of this tree), then run (was tests/run-sanitizers.sh). Marker:

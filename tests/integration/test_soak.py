@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Load test of vnd.x.encrypt through a real Dovecot LMTP service, bounded
 in time for CI (was tests/e2e/soak-lmtp.sh). Marker: soak.
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """sieve_encrypt_status_header through the real dovecot-lda and LMTP.
 
 The status field says what encrypt did with the stored message:

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # groups.sh: run the test suite's groups and count their checks, for
 # tests/run-tests.sh (Dovecot 2.3, host) and tests/run-tests-24.sh (2.4).
 #

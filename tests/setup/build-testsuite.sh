@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # build-testsuite.sh OUTDIR [RUN_AS_USER]
 #
 # Builds Pigeonhole's `testsuite` program, which Debian's dovecot-sieve does

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """chroot.py - work in the Debian 13 chroot (Dovecot 2.4, Pigeonhole 2.4)
 that tests/setup/trixie-chroot.sh creates; trixie-chroot.sh hands every
 command but setup to this program.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # install-deps.sh [--with-24]
 #
 # Installs the Debian packages that building and testing sieve-encrypt need,
@@ -11,7 +12,8 @@ pkgs=(build-essential autoconf automake libtool pkg-config
       dovecot-imapd
       libgpgme-dev libgpg-error-dev gnupg gpg-agent gpgsm openssl
       python3 python3-pytest python3-pytest-xdist util-linux valgrind strace
-      clang libclang-rt-dev sq rnp notmuch)
+      clang libclang-rt-dev sq rnp notmuch mutt
+      debhelper fakeroot lintian)
 if [ "${1:-}" = "--with-24" ]; then
 	pkgs+=(debootstrap)
 fi

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # trixie-chroot.sh - a Debian 13 (trixie) chroot with Dovecot 2.4 and
 # Pigeonhole 2.4 for building and testing sieve-encrypt.
 #
@@ -22,7 +23,7 @@ SUITE=trixie
 TEST_USER=setest
 CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved dovecot-imapd
 	libgpgme-dev gnupg gpg-agent gpgsm openssl build-essential autoconf automake libtool
-	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch"
+	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch mutt"
 # Stamp files live inside the chroot
 STAMP_DIR=/var/lib/sieve-encrypt-chroot
 TESTSUITE_DIR=/usr/local/lib/pigeonhole-testsuite

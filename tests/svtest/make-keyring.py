@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """make-keyring.py DIR
 
 Creates the GnuPG home that the .svtest scripts use as ${tst.path}/keys:

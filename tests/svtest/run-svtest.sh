@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 # run-svtest.sh FILE.svtest
 #
 # Runs one .svtest script with Pigeonhole's testsuite program and the plugin

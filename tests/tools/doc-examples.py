@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Extract the Sieve scripts and Dovecot configurations shipped in doc/.
 
 Usage: doc-examples.py OUTDIR FILE...

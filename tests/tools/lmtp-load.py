@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Concurrent LMTP load for the soak test, with process sampling.
 
 Usage:

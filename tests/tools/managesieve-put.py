@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Upload Sieve scripts over ManageSieve (RFC 5804) and print the answers.
 
 Usage: managesieve-put.py HOST PORT USER PASSWORD NAME=FILE...

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Command line of the PGP/MIME verifier, for the shell tests and bench/:
 the checks live in tests/integration/harness/pgpmime.py (see there)."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Count the processes a test run starts, with the kernel's process
 accounting (acct(2), BSD accounting version 3 records).
 

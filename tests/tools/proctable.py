@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """proctable.py: the process table from /proc, for the test tools
 (lmtp-load.py, subreaper.py)."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """The cost per delivery of one soak-lmtp.sh run.
 
 Usage: soak-cost.py SUMMARY MESSAGES ACCT MASTER REAPER

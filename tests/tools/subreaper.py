@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Run a command as a child subreaper, to see every process it leaves behind.
 
 Usage: subreaper.py LOG -- COMMAND [ARGS...]

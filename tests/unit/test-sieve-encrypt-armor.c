@@ -173,11 +173,33 @@ static void test_armor(void)
 	test_end();
 }
 
+/* The Charset header: the line after the first, then the empty line */
+static void test_armor_charset(void)
+{
+	static const unsigned char data[] = "text";
+	string_t *str = t_str_new(256);
+	struct ostream *output = o_stream_create_buffer(str);
+	struct sieve_encrypt_armor *armor;
+
+	test_begin("armor charset header");
+	armor = sieve_encrypt_armor_begin_charset(output, TRUE, "ISO-8859-1");
+	sieve_encrypt_armor_write(armor, data, sizeof(data) - 1);
+	sieve_encrypt_armor_end(&armor);
+	test_assert(o_stream_finish(output) > 0);
+	o_stream_destroy(&output);
+	/* str_begins() has other arguments in Dovecot 2.4 */
+	test_assert(strncmp(str_c(str), "-----BEGIN PGP MESSAGE-----\r\n"
+			    "Charset: ISO-8859-1\r\n\r\n", 52) == 0);
+	test_assert(strstr(str_c(str), "\r\n\r\n") == str_c(str) + 48);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_crc24,
 		test_armor,
+		test_armor_charset,
 		NULL
 	};
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Private Dovecot 2.3 and 2.4 instances for the integration tests.
 
 An Instance lives in a directory of its own (base_dir, state_dir, log,
@@ -20,6 +21,13 @@ version-neutral terms and each template spells it:
                   "imap" in it, lmtp_start() adds a ManageSieve or IMAP
                   listener on a free port (managesieve_port, imap_port;
                   users log in with add_user's password)
+  imapsieve       IMAPSieve rules, (mailbox, causes, script path) each:
+                  the imap_sieve mail plugin and the sieve_imapsieve Sieve
+                  plugin are loaded (Pigeonhole's copy of the plugin goes
+                  next to ours) and each rule runs its script as the
+                  mailbox's "before" script for those causes
+                  (imapsieve_mailboxN_* on 2.3, mailbox { sieve_script }
+                  on 2.4)
   extra           raw text per version {"2.3": ..., "2.4": ...}, for what
                   has no common form
 Users (add_user) are @example.org, with a home under the instance; by
@@ -50,6 +58,9 @@ from . import lmtp as lmtp_mod
 LIBEXEC = os.environ.get("DOVECOT_LIBEXECDIR", "/usr/lib/dovecot")
 LDA = os.environ.get("DOVECOT_LDA", os.path.join(LIBEXEC, "dovecot-lda"))
 DOVECOT = os.environ.get("DOVECOT_BIN", "/usr/sbin/dovecot")
+SIEVE_MODULEDIR = os.environ.get("DOVECOT_SIEVE_MODULEDIR",
+                                 "/usr/lib/dovecot/modules/sieve")
+IMAPSIEVE_PLUGIN = "lib90_sieve_imapsieve_plugin.so"
 SIEVEC = os.environ.get("SIEVEC", "sievec")
 SUBREAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                          "..", "tools", "subreaper.py")
@@ -200,6 +211,7 @@ class Instance:
         self.before_scripts = [os.path.join(self.dir, "sieve",
                                             "global.sieve")]
         self.extra = {"2.3": "", "2.4": ""}
+        self.imapsieve = []
         self.protocols = "lmtp"
         self.lmtp_port = None
         self.managesieve_port = None
@@ -294,6 +306,48 @@ class Instance:
             "sieve_script before_%d {\n  type = before\n  path = %s\n}"
             % (i + 1, path) for i, path in enumerate(self.before_scripts))
 
+    def _sieve_plugins(self):
+        plugins = ["sieve_encrypt"]
+        if self.imapsieve:
+            plugins.append("sieve_imapsieve")
+            self.add_imapsieve_plugin()
+        if self.version == "2.3":
+            return " ".join(plugins)
+        return "\n".join("  %s = yes" % p for p in plugins)
+
+    def add_imapsieve_plugin(self):
+        """Put Pigeonhole's sieve_imapsieve plugin next to ours
+        (sieve_plugin_dir is the instance's plugin directory)"""
+        target = os.path.join(self.plugin_dir, IMAPSIEVE_PLUGIN)
+        if not os.path.exists(target):
+            shutil.copy(os.path.join(SIEVE_MODULEDIR, IMAPSIEVE_PLUGIN),
+                        target)
+
+    def _imapsieve(self):
+        """The IMAPSieve part: the mail plugin and the rules"""
+        if not self.imapsieve:
+            return ""
+        if self.version == "2.3":
+            lines = ["protocol imap {",
+                     "  mail_plugins = $mail_plugins imap_sieve", "}",
+                     "plugin {"]
+            for i, (mailbox, causes, path) in enumerate(self.imapsieve, 1):
+                lines += ["  imapsieve_mailbox%d_name = %s" % (i, mailbox),
+                          "  imapsieve_mailbox%d_causes = %s"
+                          % (i, " ".join(causes)),
+                          "  imapsieve_mailbox%d_before = file:%s"
+                          % (i, path)]
+            return "\n".join(lines + ["}"])
+        lines = ["protocol imap {", "  mail_plugins {",
+                 "    imap_sieve = yes", "  }", "}"]
+        for i, (mailbox, causes, path) in enumerate(self.imapsieve, 1):
+            lines += ["mailbox %s {" % mailbox,
+                      "  sieve_script imapsieve_%d {" % i,
+                      "    type = before",
+                      "    cause = %s" % " ".join(causes),
+                      "    path = %s" % path, "  }", "}"]
+        return "\n".join(lines)
+
     def _template(self, part):
         with open(os.path.join(TEMPLATES, "%s-%s.conf"
                                % (part, self.version))) as f:
@@ -329,6 +383,8 @@ class Instance:
                 for n, on in self.global_extensions.items()),
             before_scripts=self._before_scripts(),
             settings=self._setting_lines(self.settings, indent),
+            sieve_plugins=self._sieve_plugins(),
+            imapsieve=self._imapsieve(),
             extra=self.extra[self.version])
 
     def write_config(self, text=None):

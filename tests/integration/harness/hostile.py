@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Deliveries made the way a hostile user or sender would make them, and
 the checks of issue 12 (doc/threat-model.md), for test_hostile_*.py.
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Throwaway OpenPGP keys made with the real gpg.
 
 Every key is made once per test session (make_key() and friends are

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """An LMTP client for the integration tests (Python's smtplib.LMTP).
 
 Each transaction is sent as an MTA sends it: bare LF line ends become

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
 """Check what Dovecot stored for a message delivered through `encrypt`.
 
 Usage:
