@@ -19,7 +19,7 @@
 #define SIEVE_ENCRYPT_GPGME_NO_VERSION "1.0.0"
 
 /* The environment variables set for one gpgme call */
-#define SIEVE_ENCRYPT_ENGINE_ENV_MAX 6
+#define SIEVE_ENCRYPT_ENGINE_ENV_MAX 7
 
 struct sieve_encrypt_env_var {
 	const char *name;
@@ -215,6 +215,8 @@ sieve_encrypt_gpg_engine_env_push(const struct sieve_encrypt_gpg_run *run)
 			      run->user_gids);
 	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS,
 			      run->allowed_gids);
+	sieve_encrypt_env_set(env, SIEVE_ENCRYPT_GPG_EXEC_ENV_CMS,
+			      (run->cms ? "1" : NULL));
 	return env;
 }
 

@@ -26,6 +26,8 @@ struct sieve_encrypt_gpg_run {
 	/* gids (separated by spaces) that gpg may keep besides the user's
 	   own where they cannot be dropped; NULL or "": none */
 	const char *allowed_gids;
+	/* gpg is gpgsm (SIEVE_ENCRYPT_GPG_EXEC_CMS) */
+	bool cms;
 };
 
 struct sieve_encrypt_gpg_engine_env;

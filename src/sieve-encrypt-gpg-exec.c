@@ -42,6 +42,11 @@
  *     gpg. The group is killed before gpg is reaped, so its id cannot
  *     have been reused. gpg also dies with this program (PR_SET_PDEATHSIG).
  *
+ * With SIEVE_ENCRYPT_GPG_EXEC_CMS=1 (the plugin's S/MIME output, started
+ * through gpgme's spawn engine) the program is gpgsm, with options of its
+ * own to the same effect (gpgsm_fixed_options), and the status channel
+ * stays open until gpgsm has been reaped, to carry its exit code.
+ *
  * Linux only (prctl, capget). It links nothing but libc. */
 
 #define _GNU_SOURCE
@@ -91,6 +96,34 @@ static const char *const gpg_fixed_options[] = {
 	NULL
 };
 
+/* gpgsm's options in front of the plugin's (SIEVE_ENCRYPT_GPG_EXEC_CMS):
+   no option file, no home directory (/dev/null: no gpgsm.conf,
+   common.conf, trustlist.txt, policies, random seed, agent socket or
+   private key), the user's keybox as the only certificate source, no
+   dirmngr (so no CRL, OCSP or LDAP look-ups: no network), no agent
+   started (encryption needs none), no encrypt-to certificates. The
+   chain is not validated: gpgsm 2.2 has no --always-trust, and the
+   certificates in the user's keybox are the user's choice, like OpenPGP
+   keys in the keyring (--trust-model always above); the plugin refuses
+   expired and revoked ones from the listing itself. The keyring option
+   is added after these. */
+static const char *const gpgsm_fixed_options[] = {
+	"--no-options",
+	"--homedir", "/dev/null",
+	"--no-default-keyring",
+	"--disable-dirmngr",
+	"--disable-crl-checks",
+	"--disable-ocsp",
+	"--disable-policy-checks",
+	"--no-autostart",
+	"--no-random-seed-file",
+	"--no-encrypt-to",
+	"--no-common-certs-import",
+	"--debug-no-chain-validation",
+	"--batch",
+	NULL
+};
+
 /* The environment gpg gets */
 static char *const gpg_environment[] = {
 	"PATH=/usr/bin:/bin",
@@ -115,6 +148,8 @@ struct gpg_exec {
 	int status_fd;
 	/* only "--version" (gpgme's engine check) */
 	bool version_only;
+	/* gpgsm instead of gpg (SIEVE_ENCRYPT_GPG_EXEC_CMS) */
+	bool cms;
 };
 
 /*
@@ -212,6 +247,8 @@ static void read_request(struct gpg_exec *ge, int argc, char **argv)
 	ge->version_only = (argc == 2 && strcmp(argv[1], "--version") == 0);
 	ge->gpg = getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_GPG);
 	ge->keyring = getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_KEYRING);
+	ge->cms = (getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_CMS) != NULL &&
+		   strcmp(getenv(SIEVE_ENCRYPT_GPG_EXEC_ENV_CMS), "1") == 0);
 
 	if (ge->gpg == NULL || ge->gpg[0] != '/') {
 		refuse(ge, SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED,
@@ -453,11 +490,15 @@ static void verify_privileges(const struct gpg_exec *ge)
 
 static char **build_argv(const struct gpg_exec *ge, int argc, char **argv)
 {
-	unsigned int fixed = sizeof(gpg_fixed_options) /
-		sizeof(gpg_fixed_options[0]) - 1;
+	const char *const *options = (ge->cms ? gpgsm_fixed_options :
+				      gpg_fixed_options);
+	unsigned int fixed = 0;
 	char **gpg_argv;
 	unsigned int n = 0, i;
 	int j;
+
+	while (options[fixed] != NULL)
+		fixed++;
 
 	gpg_argv = calloc(fixed + argc + 3, sizeof(*gpg_argv));
 	if (gpg_argv == NULL) {
@@ -466,7 +507,7 @@ static char **build_argv(const struct gpg_exec *ge, int argc, char **argv)
 	}
 	gpg_argv[n++] = (char *)ge->gpg;
 	for (i = 0; i < fixed; i++)
-		gpg_argv[n++] = (char *)gpg_fixed_options[i];
+		gpg_argv[n++] = (char *)options[i];
 	if (ge->keyring != NULL) {
 		gpg_argv[n++] = "--keyring";
 		gpg_argv[n++] = (char *)ge->keyring;
@@ -491,19 +532,28 @@ run_gpg(const struct gpg_exec *ge, char **gpg_argv, pid_t parent,
 	       "cannot run gpg %s: %s", ge->gpg, strerror(errno));
 }
 
-static void close_all_fds(void)
+/* All but keep (-1: none) */
+static void close_all_fds(int keep)
 {
 	long max, fd;
 
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 0U, ~0U, 0U) == 0)
+	if (keep < 0 && syscall(SYS_close_range, 0U, ~0U, 0U) == 0)
+		return;
+	/* (the loop below costs 0.1 s at a limit of a million files) */
+	if (keep >= 0 &&
+	    (keep == 0 ||
+	     syscall(SYS_close_range, 0U, (unsigned int)keep - 1, 0U) == 0) &&
+	    syscall(SYS_close_range, (unsigned int)keep + 1, ~0U, 0U) == 0)
 		return;
 #endif
 	max = sysconf(_SC_OPEN_MAX);
 	if (max < 0)
 		max = 1024;
-	for (fd = 0; fd < max; fd++)
-		(void)close((int)fd);
+	for (fd = 0; fd < max; fd++) {
+		if (fd != keep)
+			(void)close((int)fd);
+	}
 }
 
 /* Time left until the deadline; FALSE when it has passed */
@@ -544,16 +594,34 @@ static void wait_until_deadline(pid_t pid, const struct timespec *deadline,
 	}
 }
 
+/* gpgsm's exit code on the status channel, for the plugin: gpgme's spawn
+   engine, which runs this program for gpgsm, sees no exit status */
+static void report_exit(int status_fd, int code)
+{
+	char line[100];
+	int len;
+
+	len = snprintf(line, sizeof(line), "[GNUPG:] %s %d\n",
+		       SIEVE_ENCRYPT_GPG_EXEC_STATUS_EXIT, code);
+	if (len > 0 && (size_t)len < sizeof(line) &&
+	    write(status_fd, line, len) < 0) {
+		/* Nothing to do: the plugin then reports no exit code */
+	}
+}
+
 /* Returns what the exit code of gpg's child says */
-static int supervise(pid_t pid, const struct timespec *deadline,
+static int supervise(const struct gpg_exec *ge, pid_t pid,
 		     const sigset_t *sigchld)
 {
-	int status;
+	/* gpgsm: the status channel stays open for its exit code (the
+	   plugin sees the end of the data when this program ends) */
+	int keep = (ge->cms ? ge->status_fd : -1);
+	int status, code;
 
 	/* Also set by the child itself; whichever comes first */
 	(void)setpgid(pid, pid);
-	close_all_fds();
-	wait_until_deadline(pid, deadline, sigchld);
+	close_all_fds(keep);
+	wait_until_deadline(pid, &ge->deadline, sigchld);
 	/* The whole group: at the deadline all of it, else what gpg may have
 	   left. gpg is not reaped yet, so the group id is still its own. */
 	(void)kill(-pid, SIGKILL);
@@ -561,9 +629,11 @@ static int supervise(pid_t pid, const struct timespec *deadline,
 		if (errno != EINTR)
 			return SIEVE_ENCRYPT_GPG_EXEC_EXIT_NOEXEC;
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	code = (WIFEXITED(status) ? WEXITSTATUS(status) :
+		128 + WTERMSIG(status));
+	if (keep >= 0)
+		report_exit(keep, code);
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -594,5 +664,5 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0)
 		run_gpg(&ge, gpg_argv, parent, &sigmask);
-	return supervise(pid, &ge.deadline, &sigchld);
+	return supervise(&ge, pid, &sigchld);
 }

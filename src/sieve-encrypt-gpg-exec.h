@@ -25,9 +25,18 @@
 #define SIEVE_ENCRYPT_GPG_EXEC_ENV_ALLOWED_GROUPS \
 	"SIEVE_ENCRYPT_GPG_ALLOWED_GROUPS"
 
+/* Set to "1": run gpgsm (S/MIME, CMS) instead of gpg, with gpgsm's fixed
+   options, and report its exit code (SIEVE_ENCRYPT_GPG_EXEC_STATUS_EXIT)
+   on the status channel, which gpgme's spawn engine cannot see */
+#define SIEVE_ENCRYPT_GPG_EXEC_ENV_CMS "SIEVE_ENCRYPT_GPG_EXEC_CMS"
+
 /* The status line keyword (on gpg's --status-fd) with which the program
    says why it did not run gpg; the reason follows it */
 #define SIEVE_ENCRYPT_GPG_EXEC_STATUS_REFUSED "SIEVE_ENCRYPT_GPG_EXEC_REFUSED"
+
+/* The status line keyword with which the program reports gpgsm's exit
+   code, or 128 + the signal that ended it, when it has reaped it */
+#define SIEVE_ENCRYPT_GPG_EXEC_STATUS_EXIT "SIEVE_ENCRYPT_GPG_EXEC_EXIT"
 
 /* Exit codes of the program when it did not run gpg */
 #define SIEVE_ENCRYPT_GPG_EXEC_EXIT_REFUSED 126

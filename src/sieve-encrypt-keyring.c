@@ -211,3 +211,26 @@ sieve_encrypt_keyring_find(const char *home_dir, const char **path_r,
 	*path_r = kbx;
 	return sieve_encrypt_keyring_check_file(kbx, TRUE, error_r);
 }
+
+enum sieve_encrypt_gpg_status
+sieve_encrypt_keyring_find_keybox(const char *home_dir, const char **path_r,
+				  const char **error_r)
+{
+	enum sieve_encrypt_gpg_status status;
+	const char *kbx;
+	bool exists;
+
+	status = sieve_encrypt_keyring_check_dir(home_dir, error_r);
+	if (status != SIEVE_ENCRYPT_GPG_OK)
+		return status;
+	kbx = t_strconcat(home_dir, "/pubring.kbx", NULL);
+	if (sieve_encrypt_keyring_exists(kbx, &exists, error_r) < 0)
+		return SIEVE_ENCRYPT_GPG_FAILED;
+	if (!exists) {
+		*error_r = t_strdup_printf("no keybox (pubring.kbx) with "
+					   "certificates in %s", home_dir);
+		return SIEVE_ENCRYPT_GPG_NO_KEY;
+	}
+	*path_r = kbx;
+	return sieve_encrypt_keyring_check_file(kbx, TRUE, error_r);
+}

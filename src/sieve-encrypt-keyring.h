@@ -23,4 +23,12 @@ enum sieve_encrypt_gpg_status
 sieve_encrypt_keyring_find(const char *home_dir, const char **path_r,
 			   const char **error_r);
 
+/* The keybox of a GnuPG home directory that gpgsm reads for X.509
+   certificates: pubring.kbx, which gpg 2.1 and later share with gpgsm
+   (gpgsm --import puts certificates there). The same checks and results
+   as sieve_encrypt_keyring_find(). */
+enum sieve_encrypt_gpg_status
+sieve_encrypt_keyring_find_keybox(const char *home_dir, const char **path_r,
+				  const char **error_r);
+
 #endif

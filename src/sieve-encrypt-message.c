@@ -22,6 +22,7 @@
 #include "sieve-encrypt-mime.h"
 #include "sieve-encrypt-inline.h"
 #include "sieve-encrypt-gpg.h"
+#include "sieve-encrypt-cms.h"
 #include "sieve-encrypt-guard.h"
 #include "sieve-encrypt-stored.h"
 #include "sieve-encrypt-message.h"
@@ -38,6 +39,8 @@ struct sieve_encrypt_job {
 	struct istream *input;
 	struct sieve_encrypt_mime *mime;
 	struct sieve_encrypt_gpg *gpg;
+	/* instead of gpg for the S/MIME format */
+	struct sieve_encrypt_cms *cms;
 	struct sieve_encrypt_report *report;
 };
 
@@ -195,6 +198,36 @@ sieve_encrypt_job_try_inline(struct sieve_encrypt_job *job,
 	return sieve_encrypt_job_write_pgpmime(job, output);
 }
 
+/* Write the S/MIME message into output; returns the outcome */
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_write_smime(struct sieve_encrypt_job *job,
+			      struct ostream *output)
+{
+	struct istream *entity;
+	enum sieve_encrypt_gpg_status status;
+	const char *error;
+
+	sieve_encrypt_mime_write_smime_head(job->mime, job->input, output);
+	/* the entity that PGP/MIME encrypts, byte for byte */
+	entity = sieve_encrypt_mime_entity(job->mime, job->input);
+	status = sieve_encrypt_cms_encrypt(
+		job->cms, entity, output,
+		sieve_encrypt_mime_uses_crlf(job->mime), &error);
+	job->report->plain_size = entity->v_offset;
+	i_stream_unref(&entity);
+	if (job->input->stream_errno != 0) {
+		job->report->error = i_stream_get_error(job->input);
+		return SIEVE_ENCRYPT_MAIL_ERROR;
+	}
+	if (status != SIEVE_ENCRYPT_GPG_OK) {
+		job->report->error = error;
+		return SIEVE_ENCRYPT_FAILED;
+	}
+	job->report->key_ids = sieve_encrypt_cms_cert_ids(job->cms);
+	job->report->traffic = *sieve_encrypt_cms_traffic(job->cms);
+	return SIEVE_ENCRYPT_DONE;
+}
+
 /* Write the encrypted message in the options' format into output */
 static enum sieve_encrypt_outcome
 sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
@@ -202,10 +235,10 @@ sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
 	switch (job->options->format) {
 	case SIEVE_ENCRYPT_FORMAT_PGPMIME:
 		return sieve_encrypt_job_write_pgpmime(job, output);
+	case SIEVE_ENCRYPT_FORMAT_SMIME:
+		return sieve_encrypt_job_write_smime(job, output);
 	case SIEVE_ENCRYPT_FORMAT_INLINE:
 		return sieve_encrypt_job_try_inline(job, output);
-	case SIEVE_ENCRYPT_FORMAT_SMIME:
-		break;
 	}
 	job->report->error = t_strdup_printf("format %s not supported",
 		sieve_encrypt_format_name(job->options->format));
@@ -264,23 +297,17 @@ sieve_encrypt_job_substitute(struct sieve_encrypt_job *job)
 	return outcome;
 }
 
-static enum sieve_encrypt_outcome
-sieve_encrypt_job_run(struct sieve_encrypt_job *job,
-		      const struct sieve_encrypt_settings *set,
-		      const char *const *keys)
+/* OpenPGP: the keys in the keyring */
+static enum sieve_encrypt_gpg_status
+sieve_encrypt_job_find_keys(struct sieve_encrypt_job *job,
+			    const struct sieve_encrypt_settings *set,
+			    const char *home, const char *const *keys)
 {
-	struct sieve_instance *svinst = job->renv->exec_env->svinst;
 	struct sieve_encrypt_report *report = job->report;
 	struct sieve_encrypt_gpg_params params;
 	enum sieve_encrypt_gpg_status status;
-	const char *home;
 
 	i_zero(&params);
-	if (sieve_encrypt_key_specs_check(keys, &report->error) < 0)
-		return SIEVE_ENCRYPT_NO_KEY;
-	home = sieve_encrypt_gnupg_home(svinst, set, &report->error);
-	if (home == NULL)
-		return SIEVE_ENCRYPT_FAILED;
 	params.home_dir = home;
 	params.gpg_binary = set->gpg_binary;
 	params.exec_path = set->gpg_exec;
@@ -292,6 +319,53 @@ sieve_encrypt_job_run(struct sieve_encrypt_job *job,
 		status = sieve_encrypt_gpg_find_keys(job->gpg, keys,
 						     &report->error);
 	}
+	return status;
+}
+
+/* S/MIME: the certificates in the keybox (nothing of gpg or gpgme's
+   OpenPGP engine is set up) */
+static enum sieve_encrypt_gpg_status
+sieve_encrypt_job_find_certs(struct sieve_encrypt_job *job,
+			     const struct sieve_encrypt_settings *set,
+			     const char *home, const char *const *keys)
+{
+	struct sieve_encrypt_report *report = job->report;
+	struct sieve_encrypt_cms_params params;
+	enum sieve_encrypt_gpg_status status;
+
+	i_zero(&params);
+	params.home_dir = home;
+	params.gpgsm_binary = set->gpgsm_binary;
+	params.exec_path = set->gpg_exec;
+	params.allowed_gids = set->parsed.gpg_allowed_gids;
+	params.timeout_secs = set->timeout;
+	status = sieve_encrypt_cms_create(&params, &job->cms, &report->error);
+	if (status == SIEVE_ENCRYPT_GPG_OK) {
+		status = sieve_encrypt_cms_find_certs(job->cms, keys,
+						      &report->error);
+	}
+	return status;
+}
+
+static enum sieve_encrypt_outcome
+sieve_encrypt_job_run(struct sieve_encrypt_job *job,
+		      const struct sieve_encrypt_settings *set,
+		      const char *const *keys)
+{
+	struct sieve_instance *svinst = job->renv->exec_env->svinst;
+	struct sieve_encrypt_report *report = job->report;
+	enum sieve_encrypt_gpg_status status;
+	const char *home;
+
+	if (sieve_encrypt_key_specs_check(keys, &report->error) < 0)
+		return SIEVE_ENCRYPT_NO_KEY;
+	home = sieve_encrypt_gnupg_home(svinst, set, &report->error);
+	if (home == NULL)
+		return SIEVE_ENCRYPT_FAILED;
+	if (job->options->format == SIEVE_ENCRYPT_FORMAT_SMIME)
+		status = sieve_encrypt_job_find_certs(job, set, home, keys);
+	else
+		status = sieve_encrypt_job_find_keys(job, set, home, keys);
 	if (status != SIEVE_ENCRYPT_GPG_OK)
 		return sieve_encrypt_outcome_from_gpg(status);
 	return sieve_encrypt_job_substitute(job);
@@ -481,6 +555,7 @@ sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		sieve_encrypt_message_status(&job, set, outcome, is_test);
 	}
 	sieve_encrypt_gpg_destroy(&job.gpg);
+	sieve_encrypt_cms_destroy(&job.cms);
 	pool_unref(&pool);
 
 	i_gettimeofday(&end);

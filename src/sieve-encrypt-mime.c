@@ -929,10 +929,16 @@ sieve_encrypt_mime_copy_runs(const struct sieve_encrypt_mime *mime,
 	}
 }
 
-void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
-				   struct istream *input,
-				   struct ostream *output,
-				   const char *boundary)
+/* The outer header up to the end of the lines that are no field: the
+   original header without its Content-* fields, lines that are no field
+   and status fields, the status field "encrypted" when status_name is
+   set, MIME-Version unless the message has one, the given Content-*
+   fields (each ending in the message's newline), then the lines that are
+   no field. The blank line that ends the header is the caller's. */
+static void
+sieve_encrypt_mime_write_outer(const struct sieve_encrypt_mime *mime,
+			       struct istream *input, struct ostream *output,
+			       const char *content_fields)
 {
 	const char *nl = sieve_encrypt_mime_newline(mime);
 	bool newline_sent = FALSE;
@@ -961,10 +967,7 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 	str_truncate(str, 0);
 	if (!mime->has_mime_version)
 		str_printfa(str, "MIME-Version: 1.0%s", nl);
-	str_printfa(str,
-		"Content-Type: multipart/encrypted;%s"
-		" protocol=\"application/pgp-encrypted\";%s"
-		" boundary=\"%s\"%s", nl, nl, boundary, nl);
+	str_append(str, content_fields);
 	o_stream_nsend(output, str_data(str), str_len(str));
 
 	/* Lines that are no field come after the Content-Type: a reader that
@@ -974,8 +977,21 @@ void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
 					     SIEVE_ENCRYPT_FIELD_NONE,
 					     0, mime->eoh_offset, output);
 	}
+}
 
-	str_truncate(str, 0);
+void sieve_encrypt_mime_write_head(const struct sieve_encrypt_mime *mime,
+				   struct istream *input,
+				   struct ostream *output,
+				   const char *boundary)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+	string_t *str = t_str_new(512);
+
+	sieve_encrypt_mime_write_outer(mime, input, output, t_strdup_printf(
+		"Content-Type: multipart/encrypted;%s"
+		" protocol=\"application/pgp-encrypted\";%s"
+		" boundary=\"%s\"%s", nl, nl, boundary, nl));
+
 	str_printfa(str,
 		"%s"
 		"This is an OpenPGP/MIME encrypted message "
@@ -1005,4 +1021,23 @@ void sieve_encrypt_mime_write_tail(const struct sieve_encrypt_mime *mime,
 
 	o_stream_nsend_str(output, t_strdup_printf("%s--%s--%s",
 						   nl, boundary, nl));
+}
+
+/*
+ * S/MIME output
+ */
+
+void sieve_encrypt_mime_write_smime_head(const struct sieve_encrypt_mime *mime,
+					 struct istream *input,
+					 struct ostream *output)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+
+	sieve_encrypt_mime_write_outer(mime, input, output, t_strdup_printf(
+		"Content-Type: application/pkcs7-mime; "
+		"smime-type=enveloped-data; name=\"smime.p7m\"%s"
+		"Content-Transfer-Encoding: base64%s"
+		"Content-Disposition: attachment; filename=\"smime.p7m\"%s",
+		nl, nl, nl));
+	o_stream_nsend_str(output, nl);
 }

@@ -87,6 +87,16 @@ void sieve_encrypt_mime_write_tail(const struct sieve_encrypt_mime *mime,
 				   struct ostream *output,
 				   const char *boundary);
 
+/* Write the S/MIME (RFC 8551) enveloped-data message up to where the
+   base64 of the CMS object starts: the same outer header as
+   sieve_encrypt_mime_write_head() with the application/pkcs7-mime
+   fields, Content-Transfer-Encoding: base64 and the attachment
+   disposition of smime.p7m instead of the multipart/encrypted
+   Content-Type, then the blank line. Nothing follows the base64. */
+void sieve_encrypt_mime_write_smime_head(const struct sieve_encrypt_mime *mime,
+					 struct istream *input,
+					 struct ostream *output);
+
 /* TRUE when the message's lines end in CRLF (judged by its first header
    line); the generated parts then use CRLF too. */
 bool sieve_encrypt_mime_uses_crlf(const struct sieve_encrypt_mime *mime);

@@ -45,6 +45,7 @@ static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(BOOL, compress),
 	DEF(ENUM, on_failure),
 	DEF(STR, gpg_binary),
+	DEF(STR, gpgsm_binary),
 	DEF(STR, gpg_exec),
 	DEF(STR, gpg_allowed_groups),
 	DEF(STR, status_header),
@@ -62,6 +63,7 @@ static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.compress = FALSE,
 	.on_failure = "keep:tempfail",
 	.gpg_binary = "",
+	.gpgsm_binary = "",
 	.gpg_exec = "",
 	.gpg_allowed_groups = "",
 	.status_header = "",
@@ -186,10 +188,16 @@ sieve_encrypt_settings_check(void *_set, pool_t pool,
 		set->gnupg_home = SIEVE_ENCRYPT_DEFAULT_GNUPG_HOME;
 	if (*set->gpg_binary == '\0')
 		set->gpg_binary = SIEVE_ENCRYPT_DEFAULT_GPG;
+	if (*set->gpgsm_binary == '\0')
+		set->gpgsm_binary = SIEVE_ENCRYPT_DEFAULT_GPGSM;
 	if (*set->gpg_exec == '\0')
 		set->gpg_exec = SIEVE_ENCRYPT_DEFAULT_GPG_EXEC;
 	if (set->gpg_binary[0] != '/') {
 		*error_r = "sieve_encrypt_gpg_binary must be an absolute path";
+		return FALSE;
+	}
+	if (set->gpgsm_binary[0] != '/') {
+		*error_r = "sieve_encrypt_gpgsm_binary must be an absolute path";
 		return FALSE;
 	}
 	/* gpgme first looks for the engine by name in PATH (see

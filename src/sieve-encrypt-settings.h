@@ -31,6 +31,9 @@ struct sieve_encrypt_settings {
 	/* sieve_encrypt_gpg_binary: the gpg program; empty: the one found at
 	   build time */
 	const char *gpg_binary;
+	/* sieve_encrypt_gpgsm_binary: the gpgsm program (S/MIME output);
+	   empty: the one found at build time */
+	const char *gpgsm_binary;
 	/* sieve_encrypt_gpg_exec: sieve-encrypt-gpg-exec, which gpgme runs
 	   and which runs gpg as the mail user; empty: the installed one */
 	const char *gpg_exec;
@@ -73,6 +76,7 @@ struct sieve_encrypt_settings {
 #define SIEVE_ENCRYPT_MAX_TIMEOUT_SECS (24 * 60 * 60)
 /* Set by configure (src/Makefile.am) */
 #define SIEVE_ENCRYPT_DEFAULT_GPG SIEVE_ENCRYPT_GPG_PATH
+#define SIEVE_ENCRYPT_DEFAULT_GPGSM SIEVE_ENCRYPT_GPGSM_PATH
 #define SIEVE_ENCRYPT_DEFAULT_GPG_EXEC SIEVE_ENCRYPT_GPG_EXEC_PATH
 
 /* The settings' definition; on Dovecot 2.4 also exported by the settings

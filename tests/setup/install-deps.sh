@@ -10,7 +10,7 @@ set -eu
 pkgs=(build-essential autoconf automake libtool pkg-config
       dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved
       dovecot-imapd
-      libgpgme-dev libgpg-error-dev gnupg gpg-agent
+      libgpgme-dev libgpg-error-dev gnupg gpg-agent gpgsm openssl
       python3 python3-pytest python3-pytest-xdist util-linux valgrind strace
       clang libclang-rt-dev sq rnp notmuch mutt
       debhelper fakeroot lintian)

@@ -22,7 +22,7 @@ set -eu -o pipefail
 SUITE=trixie
 TEST_USER=setest
 CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved dovecot-imapd
-	libgpgme-dev gnupg gpg-agent build-essential autoconf automake libtool
+	libgpgme-dev gnupg gpg-agent gpgsm openssl build-essential autoconf automake libtool
 	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch mutt"
 # Stamp files live inside the chroot
 STAMP_DIR=/var/lib/sieve-encrypt-chroot
