@@ -240,9 +240,7 @@ sieve_encrypt_job_write(struct sieve_encrypt_job *job, struct ostream *output)
 	case SIEVE_ENCRYPT_FORMAT_INLINE:
 		return sieve_encrypt_job_try_inline(job, output);
 	}
-	job->report->error = t_strdup_printf("format %s not supported",
-		sieve_encrypt_format_name(job->options->format));
-	return SIEVE_ENCRYPT_FAILED;
+	i_unreached();
 }
 
 static enum sieve_encrypt_outcome
