@@ -20,10 +20,12 @@ for byte the entity that the PGP/MIME path encrypts
 (pgpmime.expected_entity())."""
 
 import base64
+import calendar
 import os
 import re
 import subprocess
 import tempfile
+import time
 
 from harness import pgpmime
 from harness.pgpmime import Mismatch
@@ -119,6 +121,40 @@ class CertFactory:
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
 
+    def _sign(self, csr, pem, ext, kind):
+        """Sign CSR into PEM with the CA: valid from yesterday for a year,
+        or (kind "expired") for one day in 2020. openssl ca, because
+        OpenSSL 3.5 (Debian 13) refuses x509 -days -1 and OpenSSL 3.0
+        (Debian 12) has no x509 -not_after"""
+        ca_dir = os.path.join(self.dir, "ca")
+        if not os.path.isdir(ca_dir):
+            os.mkdir(ca_dir)
+            open(os.path.join(ca_dir, "index.txt"), "w").close()
+            with open(os.path.join(ca_dir, "ca.cnf"), "w") as f:
+                f.write("[ca]\ndefault_ca = test_ca\n"
+                        "[test_ca]\ndatabase = %s/index.txt\n"
+                        "new_certs_dir = %s\nserial = %s/serial\n"
+                        "default_md = sha256\npolicy = policy_any\n"
+                        "unique_subject = no\n"
+                        "[policy_any]\ncommonName = supplied\n"
+                        "emailAddress = optional\n"
+                        % (ca_dir, ca_dir, ca_dir))
+        with open(os.path.join(ca_dir, "serial"), "w") as f:
+            f.write("%X\n" % self.serial)
+        if kind == "valid":
+            start = time.time() - 86400
+            end = start + 366 * 86400
+        else:
+            start = calendar.timegm((2020, 1, 1, 0, 0, 0))
+            end = start + 86400
+        stamp = "%Y%m%d%H%M%SZ"
+        run(["openssl", "ca", "-batch", "-notext", "-preserveDN",
+             "-config", os.path.join(ca_dir, "ca.cnf"),
+             "-cert", self.ca_pem, "-keyfile", self.ca_key,
+             "-startdate", time.strftime(stamp, time.gmtime(start)),
+             "-enddate", time.strftime(stamp, time.gmtime(end)),
+             "-extfile", ext, "-in", csr, "-out", pem])
+
     def get(self, address, kind="valid", secret=True):
         """The certificate; SECRET False: without the secret home (no
         gpgsm --decrypt, no agent; the .svtest keyring)"""
@@ -145,10 +181,7 @@ class CertFactory:
              key, "-out", csr, "-subj",
              "/CN=%s/emailAddress=%s" % (name, address)])
         self.serial += 1
-        run(["openssl", "x509", "-req", "-in", csr, "-CA", self.ca_pem,
-             "-CAkey", self.ca_key, "-set_serial", str(self.serial),
-             "-out", pem, "-days", "365" if kind == "valid" else "-1",
-             "-extfile", ext])
+        self._sign(csr, pem, ext, kind)
         cert = Cert(directory, address, kind, fingerprint(pem))
         cert.serial = self.serial
         if not secret:
