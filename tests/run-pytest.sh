@@ -1,22 +1,23 @@
 #!/bin/bash
 # Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
-# run-pytest.sh [--slow | --soak] [PYTEST ARGS...]: the integration tests
-# (tests/integration, pytest; or the test files named) against the Dovecot
-# of this machine.
+# run-pytest.sh [--slow | --soak | --package] [PYTEST ARGS...]: the
+# integration tests (tests/integration, pytest; or the test files named)
+# against the Dovecot of this machine.
 #
 # Without an option: every test but the slow groups, in parallel
 # (pytest-xdist, one worker per CPU; the tests of a file stay on one
 # worker). --slow: the slow groups one after the other, in one process:
 # the libFuzzer run (marker fuzz), the sanitizer build (sanitizers) and
 # the LMTP load test (soak), which measures the machine, and the Debian
-# package build (package, test_package.py). --soak: the load
-# test alone (in the Debian 13 chroot, which has no clang).
+# package (package, test_package.py: built, installed into a fresh root,
+# used and purged). --soak: the load test alone, --package: the package
+# tests alone (both for the Debian 13 chroot, which has no clang).
 #
 # Output: pytest's own, then its per-test summary as check lines in the
 # suite's convention ("PASS: id", "FAIL: id", "SKIP: id", "ERROR: id", for
 # tests/run-tests.sh to count), then pytest's closing summary line. A JUnit
 # XML report goes to $SIEVE_ENCRYPT_LOGDIR (default tests/logs)/pytest.xml
-# (slow.xml, soak.xml). Exits with pytest's exit code.
+# (slow.xml, soak.xml, package.xml). Exits with pytest's exit code.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +31,7 @@ selection=(-m "not ($slow)" -n "${SIEVE_ENCRYPT_PYTEST_WORKERS:-auto}"
 case ${1:-} in
 --slow) report=slow; selection=(-m "$slow" -p no:xdist); shift ;;
 --soak) report=soak; selection=(-m soak -p no:xdist); shift ;;
+--package) report=package; selection=(-m package -p no:xdist); shift ;;
 esac
 # the whole directory unless a test file or directory is named
 case " $* " in

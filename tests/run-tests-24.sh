@@ -11,6 +11,11 @@
 #   pytest        tests/integration, as root, exactly as on 2.3 (the
 #                 harness renders its 2.4 configuration templates there)
 #   soak          the LMTP load test, alone
+#   package       tests/integration/test_package.py: the Debian package
+#                 built against Dovecot 2.4, lintian, installed into a
+#                 fresh Debian 13 root (debootstrap, cached in the chroot's
+#                 /var/tmp), deliveries through its dovecot-lda and LMTP,
+#                 purged
 # The corpus for test_roundtrip.py ($SIEVE_ENCRYPT_CORPUS, default
 # <git top>/../shared/corpus) is copied into the chroot read-only when it
 # exists.
@@ -74,8 +79,9 @@ corpus_env=()
 run_group pytest "$chroot_sh" run -- \
 	env "${corpus_env[@]}" tests/run-pytest.sh
 run_group soak "$chroot_sh" run -- tests/run-pytest.sh --soak
+run_group package "$chroot_sh" run -- tests/run-pytest.sh --package
 # the JUnit reports, out of the chroot's copy of the tree
-for report in pytest soak; do
+for report in pytest soak package; do
 	"$chroot_sh" run -- cat "tests/logs/$report.xml" \
 		>"$logdir/$report.xml" 2>/dev/null || rm -f "$logdir/$report.xml"
 done

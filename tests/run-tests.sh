@@ -12,10 +12,11 @@
 #   slow    one after the other: a bounded libFuzzer run (test_fuzz.py),
 #           a sanitizer build with the unit tests, .svtest scripts and
 #           deliveries against it (test_sanitizers.py), the LMTP load test
-#           (test_soak.py), the Debian package (test_package.py)
-#   --with-24: make check, the integration tests and the load test again,
-#              against Dovecot 2.4 in a Debian 13 chroot
-#              (tests/run-tests-24.sh)
+#           (test_soak.py), the Debian package (test_package.py: built,
+#           installed into a fresh Debian 12 root, used, purged)
+#   --with-24: make check, the integration tests, the load test and the
+#              Debian package again, against Dovecot 2.4 in a Debian 13
+#              chroot (tests/run-tests-24.sh)
 # Every check prints "PASS: name" or "FAIL: name". At the end: one line
 # "2.3: N passed, N failed", with --with-24 one line "2.4: N passed,
 # N failed", and as the very last line the total "N passed, N failed".
@@ -55,7 +56,7 @@ if [ "$with_24" = yes ]; then
 	tests/run-tests-24.sh 2>&1 | tee "$log24" |
 		grep -E '^(===|---|PASS|FAIL|SKIP|ERROR|XFAIL|XPASS|    )'
 	group_count dovecot-2.4 "$log24" "${PIPESTATUS[0]}"
-	pytest_24="$(pytest_summary "$logdir/2.4/pytest.log"); soak: $(pytest_summary "$logdir/2.4/soak.log")"
+	pytest_24="$(pytest_summary "$logdir/2.4/pytest.log"); soak: $(pytest_summary "$logdir/2.4/soak.log"); package: $(pytest_summary "$logdir/2.4/package.log")"
 	pass_24=$GROUP_COUNT_PASS
 	fail_24=$GROUP_COUNT_FAIL
 	[ "$fail_24" -eq 0 ] || failed_groups+=("dovecot-2.4")

@@ -23,7 +23,8 @@ SUITE=trixie
 TEST_USER=setest
 CHROOT_PACKAGES="dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd dovecot-managesieved dovecot-imapd
 	libgpgme-dev gnupg gpg-agent gpgsm openssl build-essential autoconf automake libtool
-	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch mutt"
+	pkg-config python3 python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch mutt
+	debhelper fakeroot lintian man-db debootstrap"
 # Stamp files live inside the chroot
 STAMP_DIR=/var/lib/sieve-encrypt-chroot
 TESTSUITE_DIR=/usr/local/lib/pigeonhole-testsuite

@@ -38,9 +38,11 @@ class Reply:
 
 
 class Client:
-    def __init__(self, port, timeout=None):
-        self.smtp = (smtplib.LMTP("127.0.0.1", port, timeout=timeout)
-                     if timeout else smtplib.LMTP("127.0.0.1", port))
+    def __init__(self, port=None, timeout=None, path=None):
+        """Connected to PORT on 127.0.0.1, or to the unix socket PATH"""
+        args = (path,) if path else ("127.0.0.1", port)
+        self.smtp = (smtplib.LMTP(*args, timeout=timeout)
+                     if timeout else smtplib.LMTP(*args))
         code, _ = self.smtp.ehlo("it.example.net")  # LHLO for LMTP
         if code != 250:
             raise RuntimeError("LHLO failed: %d" % code)
