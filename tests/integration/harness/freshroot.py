@@ -4,9 +4,11 @@ the package as an admin would (tests/integration/test_package.py).
 
 The root is made once per release by `debootstrap --variant=minbase`
 from the mirror of /etc/apt/sources.list.d/debian.sources (whose
-stanzas it gets as its own apt sources, binaries only), with the archives of PACKAGES
-downloaded but nothing installed, and cached as a tar file,
-$SIEVE_ENCRYPT_ROOT_CACHE (default /var/tmp/sieve-encrypt-root-SUITE.tar;
+stanzas it gets as its own apt sources, binaries only), PACKAGES
+installed into it by apt (dovecot-core's postinst alone takes minutes on
+a loaded machine: ucf for each of its conffiles), and cached as a tar
+file, $SIEVE_ENCRYPT_ROOT_CACHE (default
+/var/tmp/sieve-encrypt-root-SUITE.tar;
 inside the Debian 13 chroot, under the chroot's /var/tmp). A FreshRoot
 unpacks it into a directory of its own, with /proc mounted and /dev
 bound (debootstrap cannot make device nodes everywhere), no service
@@ -21,7 +23,7 @@ import shutil
 import subprocess
 import time
 
-# What the test installs with apt before the package (archives cached)
+# What the cached root has installed, as the admin installs it first
 PACKAGES = ["dovecot-core", "dovecot-lmtpd", "dovecot-sieve", "gnupg"]
 SOURCES = "/etc/apt/sources.list.d/debian.sources"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,8 +64,8 @@ def chroot_argv(root, argv, user=None):
 
 
 def make_cache(path):
-    """debootstrap, apt sources, no services, the archives of PACKAGES;
-    into the tar file PATH"""
+    """debootstrap, apt sources, no services, PACKAGES installed; into
+    the tar file PATH"""
     work = path + ".d"
     shutil.rmtree(work, ignore_errors=True)
     run(["debootstrap", "--variant=minbase", suite(), work, mirror()])
@@ -75,6 +77,9 @@ def make_cache(path):
     with open(os.path.join(work, "etc/apt/apt.conf.d/90norecommends"),
               "w") as f:
         f.write('APT::Install-Recommends "false";\n')
+    # a root to throw away: no fsync in dpkg
+    with open(os.path.join(work, "etc/dpkg/dpkg.cfg.d/unsafe-io"), "w") as f:
+        f.write("force-unsafe-io\n")
     policy = os.path.join(work, "usr/sbin/policy-rc.d")
     with open(policy, "w") as f:
         f.write("#!/bin/sh\nexit 101\n")
@@ -84,8 +89,8 @@ def make_cache(path):
     try:
         root.mount()
         root.run(["apt-get", "-q", "update"])
-        root.run(["apt-get", "-q", "install", "-y", "--download-only"] +
-                 PACKAGES)
+        root.run(["apt-get", "-q", "install", "-y"] + PACKAGES)
+        root.run(["apt-get", "clean"])
     finally:
         root.unmount()
     run(["tar", "-C", work, "-cf", path + ".tmp", "."])
@@ -109,9 +114,6 @@ class FreshRoot:
         self.mounted = []
         os.makedirs(directory)
         run(["tar", "-C", directory, "-xf", ensure_cache()])
-        # a root to throw away: no fsync in dpkg
-        with open(self.path("/etc/dpkg/dpkg.cfg.d/unsafe-io"), "w") as f:
-            f.write("force-unsafe-io\n")
         for f in ("/etc/resolv.conf", "/etc/hosts"):
             if os.path.exists(f):
                 dest = os.path.join(directory, f.lstrip("/"))
