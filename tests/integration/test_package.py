@@ -129,7 +129,9 @@ def test_snippet_is_an_inert_conffile(built, tmp_path):
     run(["dpkg-deb", "-x", built["deb"], str(tmp_path / "root")])
     snippet = (tmp_path / "root/etc/dovecot/conf.d/90-sieve-encrypt.conf")
     lines = snippet.read_text().splitlines()
-    assert any("sieve_plugins = sieve_encrypt" in line for line in lines)
+    plugins = {"2.3": "sieve_plugins = sieve_encrypt",
+               "2.4": "sieve_encrypt = yes"}[series()]
+    assert any(plugins in line for line in lines)
     assert [line for line in lines
             if line.strip() and not line.startswith("#")] == []
 
@@ -210,7 +212,7 @@ class Installed:
     def __init__(self, root, key):
         self.root = root
         self.key = key
-        self.maildir = root.path("/home/%s/Maildir/new" % USER)
+        self.maildir = root.path("/home/%s/Maildir" % USER)
 
     def install_dovecot(self):
         self.root.run(["apt-get", "-q", "update"])
@@ -249,14 +251,16 @@ class Installed:
             return f.read()
 
     def messages(self):
-        if not os.path.isdir(self.maildir):
-            return set()
-        return set(os.listdir(self.maildir))
+        """The files in the new/ folders of the Maildir (on 2.4 INBOX is
+        .INBOX under Debian's namespace settings)"""
+        return set(os.path.join(top, name)
+                   for top, dirs, files in os.walk(self.maildir)
+                   if os.path.basename(top) == "new" for name in files)
 
     def stored_since(self, before):
         new = self.messages() - before
         assert len(new) == 1, new
-        with open(os.path.join(self.maildir, new.pop()), "rb") as f:
+        with open(new.pop(), "rb") as f:
             return f.read()
 
     def encrypted_lines(self, service):
