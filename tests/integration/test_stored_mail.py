@@ -160,16 +160,19 @@ def check_replaced(before, after, user):
 
 
 def check_no_plaintext(user, markers):
-    """No file of USER's mail directory holds a marker"""
+    """No file of USER's mail directory holds a marker, and each is the
+    user's (sieve-filter ran as the user, not as root)"""
     mail = os.path.join(user.home, "Maildir")
     if not os.path.isdir(mail):
         mail = os.path.join(user.home, "mdbox")
     for root, _, files in os.walk(mail):
         for name in files:
-            with open(os.path.join(root, name), "rb") as f:
+            path = os.path.join(root, name)
+            assert os.stat(path).st_uid == user.uid, path
+            with open(path, "rb") as f:
                 data = f.read()
             for marker in markers:
-                assert marker not in data, os.path.join(root, name)
+                assert marker not in data, path
 
 
 def markers_of(messages):
@@ -198,9 +201,9 @@ def test_all_users_dry_run_then_encrypted(make_instance, fmt):
     assert dry.returncode == 0, dry.stderr
     out = dry.stdout.decode()
     assert ("alice@example.org: INBOX: 11 of 11 messages: 8 would be "
-            "encrypted, 3 encrypted already, 0 errors") in out, out
+            "encrypted, 3 encrypted already, 0 failed") in out, out
     assert ("alice@example.org: Old Mail: 4 of 4 messages: 3 would be "
-            "encrypted, 1 encrypted already, 0 errors") in out, out
+            "encrypted, 1 encrypted already, 0 failed") in out, out
     assert "bob@example.org: INBOX: 3 of 3 messages: 3 would be" in out
     assert snapshot(inst, folders) == before
 
@@ -208,7 +211,7 @@ def test_all_users_dry_run_then_encrypted(make_instance, fmt):
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     assert ("alice@example.org: INBOX: 11 of 11 messages: 8 encrypted, "
-            "3 encrypted already, 0 errors") in out, out
+            "3 encrypted already, 0 failed") in out, out
     after = snapshot(inst, folders)
     for user, names in folders.items():
         for folder in names:
@@ -296,3 +299,21 @@ def test_interrupted_then_finished(make_instance, fmt):
     check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
                    bob)
     check_no_plaintext(bob, markers_of(messages))
+
+
+def test_no_key_left_in_clear(make_instance):
+    """A user without a keyring: each message is an error, stays as it
+    was, and the command exits with 1"""
+    inst = make(make_instance, "maildir")
+    carol = inst.add_user("carol", password=PASSWORD)
+    inst.lmtp_start()
+    fill(inst, carol, "INBOX", [marked(i) for i in range(3)])
+    before = snapshot(inst, {carol: ["INBOX"]})
+    done = run(inst, "-u", carol.address)
+    assert done.returncode == 1
+    assert (b"3 of 3 messages: 0 encrypted, 0 encrypted already, "
+            b"3 failed") in done.stdout, done.stdout
+    assert len(re.findall(rb"carol@example.org: INBOX: error: .*cannot "
+                          rb"encrypt message", done.stderr)) == 3, \
+        done.stderr
+    assert snapshot(inst, {carol: ["INBOX"]}) == before
