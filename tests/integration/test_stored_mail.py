@@ -16,6 +16,7 @@ import imaplib
 import os
 import re
 import secrets
+import shlex
 import signal
 import subprocess
 import time
@@ -317,3 +318,22 @@ def test_no_key_left_in_clear(make_instance):
                           rb"encrypt message", done.stderr)) == 3, \
         done.stderr
     assert snapshot(inst, {carol: ["INBOX"]}) == before
+
+
+def test_progress_line_on_a_terminal(make_instance):
+    """On a terminal (script(1) gives the command one) the command shows
+    how far it is, "N of M messages", rewritten in place"""
+    inst = make(make_instance, "maildir")
+    dave = inst.add_user("dave", key="valid", password=PASSWORD)
+    inst.lmtp_start()
+    fill(inst, dave, "INBOX", [marked(i) for i in range(20)])
+    command = shlex.join([
+        COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
+        "-u", dave.address])
+    out = subprocess.run(["script", "-qec", command, "/dev/null"],
+                         stdout=subprocess.PIPE, env=inst._env(),
+                         timeout=600).stdout.decode()
+    shown = [int(n) for n in re.findall(
+        r"\rdave@example.org: INBOX: (\d+) of 20 messages(?=\r)", out)]
+    assert shown and shown == sorted(shown), out
+    assert "INBOX: 20 of 20 messages: 20 encrypted" in out, out
