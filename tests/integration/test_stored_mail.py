@@ -9,8 +9,10 @@ the bytes it had before (harness/pgpmime.py) with its flags, keywords
 and date, each encrypted one (PGP/MIME, inline PGP, S/MIME) is left as it
 was under the same UID, and no file of the user's mail directory (mdbox:
 after the command's purge) holds a plaintext marker. The dry run changes
-nothing and counts; SIGKILL of sieve-filter, and of the whole command,
-mid-run, then a new run: nothing lost, nothing doubled."""
+nothing and counts; SIGKILL of sieve-filter, SIGTERM of the command (as
+Ctrl-C) and SIGKILL of both, mid-run, then a new run: nothing lost,
+nothing doubled. A user without a keyring: errors, nothing changed. On a
+terminal, the progress line."""
 
 import imaplib
 import os
@@ -249,9 +251,10 @@ def children(pid):
         return [int(p) for p in f.read().split()]
 
 
-def start_and_kill(inst, user, at, whole):
-    """Run the command for USER and SIGKILL sieve-filter (WHOLE: the
-    command's process group) once AT originals are replaced"""
+def start_and_kill(inst, user, at, how):
+    """Run the command for USER and, once AT originals are replaced,
+    SIGKILL its sieve-filter (HOW "filter"), SIGTERM the command ("term",
+    as Ctrl-C does), or SIGKILL both ("group")"""
     proc = subprocess.Popen(
         [COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
          "-u", user.address], stdout=subprocess.PIPE,
@@ -260,8 +263,10 @@ def start_and_kill(inst, user, at, whole):
     while journal_lines(inst) < at:
         assert proc.poll() is None and time.time() < deadline
         time.sleep(0.05)
-    if whole:
+    if how == "group":
         os.killpg(proc.pid, signal.SIGKILL)
+    elif how == "term":
+        os.kill(proc.pid, signal.SIGTERM)
     else:
         filters = [p for p in children(proc.pid)
                    if open("/proc/%d/comm" % p).read().strip()
@@ -277,26 +282,34 @@ def test_interrupted_then_finished(make_instance, fmt):
     inst = make(make_instance, fmt)
     bob = inst.add_user("bob", key="valid", password=PASSWORD)
     inst.lmtp_start()
-    messages = [marked(i) for i in range(30)]
+    messages = [marked(i) for i in range(40)]
     fill(inst, bob, "INBOX", messages)
     before = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
 
     # sieve-filter killed: the command expunges what it replaced
-    rc, out, err = start_and_kill(inst, bob, 5, whole=False)
+    rc, out, err = start_and_kill(inst, bob, 5, "filter")
     assert rc == 1, (out, err)
     mid = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
-    assert len(mid) == 30
-    replaced = sorted(set(before) - set(mid))
+    assert len(mid) == 40
+    replaced = set(before) - set(mid)
     assert len(replaced) >= 5, (out, err)
+
+    # the command stopped: it kills sieve-filter and does the same
+    rc, out, err = start_and_kill(inst, bob, 5, "term")
+    assert rc == 130, (out, err)
+    mid = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    assert len(mid) == 40
+    assert len(set(before) - set(mid)) >= len(replaced) + 5
+    assert os.listdir(os.path.join(inst.dir, "encstate")) == ["lock"]
 
     # the whole command killed: the originals of what it replaced stay
     # until the next run expunges them
-    rc, out, err = start_and_kill(inst, bob, 5, whole=True)
+    rc, out, err = start_and_kill(inst, bob, 5, "group")
     assert rc == -signal.SIGKILL
-    assert len(snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]) >= 35
+    assert len(snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]) >= 45
     done = run(inst, "-u", bob.address)
     assert done.returncode == 0, done.stderr
-    assert b"30 of 30 messages" in done.stdout
+    assert b"40 of 40 messages" in done.stdout
     check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
                    bob)
     check_no_plaintext(bob, markers_of(messages))
