@@ -350,3 +350,25 @@ def test_progress_line_on_a_terminal(make_instance):
         r"\rdave@example.org: INBOX: (\d+) of 20 messages(?=\r)", out)]
     assert shown and shown == sorted(shown), out
     assert "INBOX: 20 of 20 messages: 20 encrypted" in out, out
+
+
+def test_keys_given(make_instance):
+    """-k: the keys given, not sieve_encrypt_default_keys (erin's names an
+    address her keyring has no key for); a key that is not one word of
+    the key characters is refused before anything runs"""
+    inst = make(make_instance, "maildir")
+    erin = inst.add_user("erin", key="valid", password=PASSWORD,
+                         sieve_encrypt_default_keys="nobody@example.org")
+    inst.lmtp_start()
+    fill(inst, erin, "INBOX", [marked(i) for i in range(2)])
+    before = snapshot(inst, {erin: ["INBOX"]})
+    bad = run(inst, "-u", erin.address, "-k", 'x"; discard; "')
+    assert bad.returncode == 1 and b"-k:" in bad.stderr, bad.stderr
+    dry = run(inst, "-n", "-u", erin.address)
+    assert dry.returncode == 1 and b"2 failed" in dry.stdout, dry.stdout
+    assert snapshot(inst, {erin: ["INBOX"]}) == before
+    done = run(inst, "-u", erin.address, "-k", erin.key.fpr)
+    assert done.returncode == 0, done.stderr
+    assert b"2 of 2 messages: 2 encrypted" in done.stdout
+    check_replaced(before["erin", "INBOX"],
+                   snapshot(inst, {erin: ["INBOX"]})["erin", "INBOX"], erin)
