@@ -21,12 +21,6 @@ import pytest
 from harness import pgpmime
 from harness.dovecot import message_files
 
-# Known gap: on Dovecot 2.4, under IMAPSieve, %{user} and %{home} in the
-# plugin's settings expand to nothing (its settings are read with the
-# IMAP client's event, not the mail user's; a literal value works), so
-# sieve_encrypt_default_keys = %{user} reads as empty (doc/admin-howto.md)
-pytestmark = pytest.mark.dovecot("2.3")
-
 PASSWORD = "secret"
 FOLDER = "Secure"
 SCRIPT = 'require ["vnd.x.encrypt"];\nencrypt;\n'
