@@ -372,3 +372,36 @@ def test_keys_given(make_instance):
     assert b"2 of 2 messages: 2 encrypted" in done.stdout
     check_replaced(before["erin", "INBOX"],
                    snapshot(inst, {erin: ["INBOX"]})["erin", "INBOX"], erin)
+
+
+def test_orphaned_sieve_filter_keeps_others_out(make_instance):
+    """The command alone SIGKILLed: its sieve-filter goes on and holds the
+    lock, so a new run refuses to start (it would encrypt the same
+    originals again); once sieve-filter is done, a run finishes the job"""
+    inst = make(make_instance, "maildir")
+    bob = inst.add_user("bob", key="valid", password=PASSWORD)
+    inst.lmtp_start()
+    fill(inst, bob, "INBOX", [marked(i) for i in range(20)])
+    before = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    proc = subprocess.Popen(
+        [COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
+         "-u", bob.address], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env=inst._env(), start_new_session=True)
+    deadline = time.time() + 300
+    while journal_lines(inst) < 3:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    orphan = children(proc.pid)
+    proc.kill()
+    proc.wait()
+    refused = run(inst, "-u", bob.address)
+    assert refused.returncode == 1
+    assert b"another run holds" in refused.stderr, refused.stderr
+    for pid in orphan:
+        while os.path.exists("/proc/%d" % pid):
+            assert time.time() < deadline
+            time.sleep(0.1)
+    done = run(inst, "-u", bob.address)
+    assert done.returncode == 0, done.stderr
+    check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
+                   bob)
