@@ -240,7 +240,7 @@ def journal_lines(inst):
     for name in os.listdir(state) if os.path.isdir(state) else ():
         try:
             with open(os.path.join(state, name), errors="replace") as f:
-                count += f.read().count("expunged the original")
+                count += f.read().count("stored the new form")
         except FileNotFoundError:
             pass
     return count
