@@ -15,7 +15,7 @@ struct sieve_encrypt_content {
 	/* "type/subtype" as given, or NULL */
 	const char *type;
 	/* parameters of that Content-Type, or NULL */
-	const char *smime_type, *protocol, *boundary;
+	const char *smime_type, *protocol, *boundary, *charset;
 	/* the Content-Transfer-Encoding token, or NULL */
 	const char *transfer_encoding;
 };
@@ -26,6 +26,11 @@ struct sieve_encrypt_content {
 void sieve_encrypt_content_parse_field(pool_t pool,
 				       struct sieve_encrypt_content *content,
 				       const struct message_header_line *hdr);
+
+/* The MIME token at the start of a field value (a Content-Transfer-Encoding
+   or a Content-Disposition), "" when there is none; from the data stack */
+const char *sieve_encrypt_content_token(const unsigned char *value,
+					size_t size);
 
 /* Parse a whole header (up to and with its empty line) in data; strings
    come from the data stack */
