@@ -129,11 +129,17 @@ def snapshot(inst, folders):
     return found
 
 
+def command_env(inst):
+    """The command's environment: its script directory (mktemp) in the
+    instance, which a SIGKILLed command leaves behind"""
+    return inst._env(TMPDIR=inst.dir)
+
+
 def run(inst, *args, **kw):
     return subprocess.run(
         [COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
          *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=inst._env(), timeout=600, **kw)
+        env=command_env(inst), timeout=600, **kw)
 
 
 def check_replaced(before, after, user):
@@ -258,7 +264,7 @@ def start_and_kill(inst, user, at, how):
     proc = subprocess.Popen(
         [COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
          "-u", user.address], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env=inst._env(), start_new_session=True)
+        stderr=subprocess.PIPE, env=command_env(inst), start_new_session=True)
     deadline = time.time() + 300
     while journal_lines(inst) < at:
         assert proc.poll() is None and time.time() < deadline
@@ -344,7 +350,7 @@ def test_progress_line_on_a_terminal(make_instance):
         COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
         "-u", dave.address])
     out = subprocess.run(["script", "-qec", command, "/dev/null"],
-                         stdout=subprocess.PIPE, env=inst._env(),
+                         stdout=subprocess.PIPE, env=command_env(inst),
                          timeout=600).stdout.decode()
     shown = [int(n) for n in re.findall(
         r"\rdave@example.org: INBOX: (\d+) of 20 messages(?=\r)", out)]
@@ -386,7 +392,7 @@ def test_orphaned_sieve_filter_keeps_others_out(make_instance):
     proc = subprocess.Popen(
         [COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
          "-u", bob.address], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env=inst._env(), start_new_session=True)
+        stderr=subprocess.DEVNULL, env=command_env(inst), start_new_session=True)
     deadline = time.time() + 300
     while journal_lines(inst) < 3:
         assert proc.poll() is None and time.time() < deadline
