@@ -28,10 +28,6 @@ import pytest
 from conftest import TOP, read_message
 from harness import pgpmime
 
-# The mail format goes through version-specific raw settings; 2.4 is
-# untested (doc/testing.md)
-pytestmark = pytest.mark.dovecot("2.3")
-
 COMMAND = os.path.join(TOP, "src", "sieve-encrypt-mailbox")
 PASSWORD = "secret"
 FORMATS = {
