@@ -262,6 +262,19 @@ sieve_encrypt_cms_stderr(void *handle, const void *buffer, size_t size)
 		sieve_encrypt_cms_status_consume, cms);
 }
 
+/* Append the arguments up to NULL to args */
+static void ATTR_SENTINEL
+sieve_encrypt_cms_args_add(ARRAY_TYPE(const_string) *args, ...)
+{
+	const char *arg;
+	va_list va;
+
+	va_start(va, args);
+	while ((arg = va_arg(va, const char *)) != NULL)
+		array_push_back(args, &arg);
+	va_end(va);
+}
+
 /* Run sieve-encrypt-gpg-exec with gpgsm's arguments (after gpgsm's fixed
    ones), its stdin from plain (NULL: none), stdout to out */
 static gpgme_error_t
@@ -281,7 +294,6 @@ sieve_encrypt_cms_run(struct sieve_encrypt_cms *cms,
 	};
 	struct sieve_encrypt_gpg_engine_env *env;
 	ARRAY_TYPE(const_string) argv;
-	const char *arg;
 	gpgme_data_t errdata;
 	gpgme_error_t err;
 
@@ -290,12 +302,7 @@ sieve_encrypt_cms_run(struct sieve_encrypt_cms *cms,
 		return err;
 	t_array_init(&argv, 16);
 	/* argv[0]: gpgme puts the program's name there */
-	arg = "";
-	array_push_back(&argv, &arg);
-	arg = "--status-fd";
-	array_push_back(&argv, &arg);
-	arg = "2";
-	array_push_back(&argv, &arg);
+	sieve_encrypt_cms_args_add(&argv, "", "--status-fd", "2", NULL);
 	for (; *args != NULL; args++)
 		array_push_back(&argv, args);
 	array_append_zero(&argv);
@@ -436,17 +443,13 @@ sieve_encrypt_cms_list(struct sieve_encrypt_cms *cms,
 		.write = sieve_encrypt_cms_listing_write,
 	};
 	ARRAY_TYPE(const_string) args;
-	const char *arg, *error;
+	const char *error;
 	gpgme_data_t out;
 	gpgme_error_t err;
 
 	t_array_init(&args, 8);
-	arg = "--with-colons";
-	array_push_back(&args, &arg);
-	arg = "--list-keys";
-	array_push_back(&args, &arg);
-	arg = "--";
-	array_push_back(&args, &arg);
+	sieve_encrypt_cms_args_add(&args, "--with-colons", "--list-keys", "--",
+				   NULL);
 	for (; *patterns != NULL; patterns++)
 		array_push_back(&args, patterns);
 	array_append_zero(&args);
@@ -749,22 +752,16 @@ sieve_encrypt_cms_encrypt(struct sieve_encrypt_cms *cms,
 	ARRAY_TYPE(const_string) args;
 	enum sieve_encrypt_gpg_status status = SIEVE_ENCRYPT_GPG_FAILED;
 	gpgme_data_t plain = NULL, cipher = NULL;
-	const char *arg;
 	gpgme_error_t err;
 
 	i_assert(array_count(&cms->certs) > 0);
 	t_array_init(&args, 16);
-	arg = "--cipher-algo";
-	array_push_back(&args, &arg);
-	arg = SIEVE_ENCRYPT_CMS_CIPHER;
-	array_push_back(&args, &arg);
-	arg = "--encrypt";
-	array_push_back(&args, &arg);
+	sieve_encrypt_cms_args_add(&args, "--cipher-algo",
+				   SIEVE_ENCRYPT_CMS_CIPHER, "--encrypt", NULL);
 	io.check = sieve_encrypt_cms_output_create();
 	array_foreach(&cms->certs, cert) {
-		arg = "--recipient";
-		array_push_back(&args, &arg);
-		array_push_back(&args, &(*cert)->fpr);
+		sieve_encrypt_cms_args_add(&args, "--recipient", (*cert)->fpr,
+					   NULL);
 		sieve_encrypt_cms_output_expect(io.check, (*cert)->serial);
 	}
 	array_append_zero(&args);

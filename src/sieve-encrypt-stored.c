@@ -49,6 +49,8 @@ struct sieve_encrypt_stored_user {
 	uint32_t original_uid;
 	/* The raw mailbox of the new form */
 	struct mailbox *replacement_box;
+	/* The transaction that saves the new form, until its commit */
+	struct mailbox_transaction_context *save_trans;
 	/* A save of the new form succeeded in this run */
 	bool saved;
 };
@@ -128,7 +130,49 @@ sieve_encrypt_stored_copy(struct mail_save_context *ctx, struct mail *mail)
 	if (sbox->module_ctx.super.copy(ctx, mail) < 0)
 		return -1;
 	suser->saved = TRUE;
+	suser->save_trans = ctx->transaction;
 	return 0;
+}
+
+/* Logs the commit of the new form at once: a program that replaces
+   stored messages and may be killed before the Sieve run ends
+   (sieve-encrypt-mailbox around sieve-filter) learns from this line
+   which originals have their new form stored */
+static int
+sieve_encrypt_stored_transaction_commit(
+	struct mailbox_transaction_context *t,
+	struct mail_transaction_commit_changes *changes_r)
+{
+	struct mailbox *box = t->box;
+	struct sieve_encrypt_stored_mailbox *sbox =
+		SIEVE_ENCRYPT_STORED_BOX_CONTEXT_REQUIRE(box);
+	struct sieve_encrypt_stored_user *suser =
+		SIEVE_ENCRYPT_STORED_USER_CONTEXT(box->storage->user);
+	bool replacement = (suser != NULL && suser->save_trans == t);
+
+	if (replacement)
+		suser->save_trans = NULL;
+	if (sbox->module_ctx.super.transaction_commit(t, changes_r) < 0)
+		return -1;
+	if (replacement && suser->msgctx != NULL) {
+		e_info(box->event, "stored the new form of the replaced "
+		       "message (uid %u)", suser->original_uid);
+	}
+	return 0;
+}
+
+static void
+sieve_encrypt_stored_transaction_rollback(struct mailbox_transaction_context *t)
+{
+	struct mailbox *box = t->box;
+	struct sieve_encrypt_stored_mailbox *sbox =
+		SIEVE_ENCRYPT_STORED_BOX_CONTEXT_REQUIRE(box);
+	struct sieve_encrypt_stored_user *suser =
+		SIEVE_ENCRYPT_STORED_USER_CONTEXT(box->storage->user);
+
+	if (suser != NULL && suser->save_trans == t)
+		suser->save_trans = NULL;
+	sbox->module_ctx.super.transaction_rollback(t);
 }
 
 static void sieve_encrypt_stored_mailbox_allocated(struct mailbox *box)
@@ -140,6 +184,8 @@ static void sieve_encrypt_stored_mailbox_allocated(struct mailbox *box)
 	sbox->module_ctx.super = *v;
 	box->vlast = &sbox->module_ctx.super;
 	v->copy = sieve_encrypt_stored_copy;
+	v->transaction_commit = sieve_encrypt_stored_transaction_commit;
+	v->transaction_rollback = sieve_encrypt_stored_transaction_rollback;
 	MODULE_CONTEXT_SET(box, sieve_encrypt_stored_storage_module, sbox);
 }
 
@@ -185,6 +231,7 @@ sieve_encrypt_stored_action_finish(const struct sieve_action_exec_env *aenv,
 	suser->msgctx = NULL;
 	suser->original = NULL;
 	suser->replacement_box = NULL;
+	suser->save_trans = NULL;
 	suser->saved = FALSE;
 }
 
@@ -242,6 +289,7 @@ void sieve_encrypt_stored_replace(const struct sieve_runtime_env *renv)
 		suser->msgctx = renv->msgctx;
 		suser->original = eenv->msgdata->mail;
 		suser->original_uid = eenv->msgdata->mail->uid;
+		suser->save_trans = NULL;
 		suser->saved = FALSE;
 	}
 	suser->replacement_box = sieve_message_get_mail(renv->msgctx)->box;

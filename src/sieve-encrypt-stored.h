@@ -24,7 +24,9 @@ bool sieve_encrypt_stored_is_stored(const struct sieve_runtime_env *renv);
    unless the save sets its own (imap4flags), and once such a save is
    committed, the stored message is expunged: no copy in clear stays
    behind, whether or not imapsieve_expunge_discarded is set, and never
-   before the new form is stored. */
+   before the new form is stored. The commit of the new form is logged
+   at once, with the stored message's uid ("stored the new form of the
+   replaced message (uid N)"), for sieve-encrypt-mailbox's journal. */
 void sieve_encrypt_stored_replace(const struct sieve_runtime_env *renv);
 
 #endif

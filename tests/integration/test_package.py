@@ -98,6 +98,8 @@ def test_files_where_make_install_puts_them(built):
         libexecdir + "/sieve-encrypt-gpg-exec",
         "/usr/share/man/man7/sieve-encrypt.7.gz",
         "/usr/share/man/man8/sieve-encrypt-gpg-exec.8.gz",
+        "/usr/share/man/man8/sieve-encrypt-mailbox.8.gz",
+        "/usr/sbin/sieve-encrypt-mailbox",
         "/etc/dovecot/conf.d/90-sieve-encrypt.conf",
         doc + "copyright",
         doc + "vnd.x.encrypt.txt.gz",
@@ -138,7 +140,8 @@ def test_snippet_is_an_inert_conffile(built, tmp_path):
 
 def test_man_pages_render_without_warnings(built, tmp_path):
     run(["dpkg-deb", "-x", built["deb"], str(tmp_path)])
-    for page in ("man7/sieve-encrypt.7.gz", "man8/sieve-encrypt-gpg-exec.8.gz"):
+    for page in ("man7/sieve-encrypt.7.gz", "man8/sieve-encrypt-gpg-exec.8.gz",
+                 "man8/sieve-encrypt-mailbox.8.gz"):
         r = subprocess.run(["man", "--warnings", "-l",
                             str(tmp_path / "usr/share/man" / page)],
                            capture_output=True, text=True,

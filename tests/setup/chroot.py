@@ -35,13 +35,13 @@ Usage: trixie-chroot.sh [-r DIR] COMMAND [ARGS]  (or tests/setup/chroot.py)
 
 DIR defaults to $SIEVE_ENCRYPT_CHROOT, else /var/tmp/sieve-encrypt-trixie.
 
-Mounts: /proc (and /dev when the chroot has no device nodes) are mounted
-while a command runs in the chroot and unmounted when it ends, also on
-errors and signals (SIGINT, SIGTERM, SIGHUP: the program ends with 128 + N
-once the running command has ended; SIGTERM and SIGHUP are passed on to
-it). Commands on the same chroot are serialized by a lock (DIR.lock), but
-a sequence of them (sync, build, test) is not: give parallel users their
-own chroot with SIEVE_ENCRYPT_CHROOT or -r.
+Mounts: /proc, /dev/pts (and /dev when the chroot has no device nodes)
+are mounted while a command runs in the chroot and unmounted when it
+ends, also on errors and signals (SIGINT, SIGTERM, SIGHUP: the program
+ends with 128 + N once the running command has ended; SIGTERM and SIGHUP
+are passed on to it). Commands on the same chroot are serialized by a
+lock (DIR.lock), but a sequence of them (sync, build, test) is not: give
+parallel users their own chroot with SIEVE_ENCRYPT_CHROOT or -r.
 
 Example:
   tests/setup/trixie-chroot.sh run --sync -- sh -c \\
@@ -263,6 +263,14 @@ class Chroot:
                 self.mounted.append(dev)
                 must(["mount", "--bind", "/dev", dev])
                 must(["mount", "--make-private", dev])
+            # pseudo-terminals (test_inline runs mutt under script(1)):
+            # the host's devpts; the chroot's /dev/ptmx opens the devpts
+            # mounted beside it
+            pts = self.path("/dev/pts")
+            if os.path.isdir(pts) and not is_mount_point(pts):
+                self.mounted.append(pts)
+                must(["mount", "--bind", "/dev/pts", pts])
+                must(["mount", "--make-private", pts])
 
     def unmount(self):
         with signals.deferred():
