@@ -47,6 +47,9 @@ sieve_encrypt_content_parse_type(pool_t pool,
 		} else if (strcasecmp(params[0], "boundary") == 0) {
 			sieve_encrypt_content_param(pool, &content->boundary,
 						    params[1]);
+		} else if (strcasecmp(params[0], "charset") == 0) {
+			sieve_encrypt_content_param(pool, &content->charset,
+						    params[1]);
 		}
 	}
 	rfc822_parser_deinit(&parser);

@@ -15,7 +15,7 @@ struct sieve_encrypt_content {
 	/* "type/subtype" as given, or NULL */
 	const char *type;
 	/* parameters of that Content-Type, or NULL */
-	const char *smime_type, *protocol, *boundary;
+	const char *smime_type, *protocol, *boundary, *charset;
 	/* the Content-Transfer-Encoding token, or NULL */
 	const char *transfer_encoding;
 };
