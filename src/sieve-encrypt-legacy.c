@@ -307,7 +307,9 @@ sieve_encrypt_legacy_html_char(struct sieve_encrypt_legacy_html_scan *scan,
 			       (c == '>' ? HTML_DATA : HTML_BOGUS));
 		break;
 	case HTML_MARKUP_DASH:
-		scan->match = 0;
+		/* as if after "--": "<!-->" and "<!--->" end there (HTML's
+		   abruptly closed empty comment) */
+		scan->match = 2;
 		scan->state = (c == '-' ? HTML_COMMENT :
 			       (c == '>' ? HTML_DATA : HTML_BOGUS));
 		break;
