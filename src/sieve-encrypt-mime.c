@@ -907,6 +907,8 @@ sieve_encrypt_mime_legacy_body(const struct sieve_encrypt_mime *mime,
 	const char *type, *cte = mime->content.transfer_encoding;
 	const char *charset = mime->content.charset;
 
+	if (!mime->hide_subject)
+		return "the Subject is not hidden";
 	if (!mime->has_hidden_subject)
 		return "the message has no Subject";
 	if (!mime->has_eoh)
@@ -1074,7 +1076,6 @@ int sieve_encrypt_mime_legacy_display(struct sieve_encrypt_mime *mime,
 	uoff_t offset = mime->body_offset;
 	int ret;
 
-	i_assert(mime->protect_headers && mime->hide_subject);
 	*reason_r = sieve_encrypt_mime_legacy_body(mime, &html, &utf8);
 	if (*reason_r != NULL)
 		return 0;

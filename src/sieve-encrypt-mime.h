@@ -69,7 +69,8 @@ void sieve_encrypt_mime_protect_headers(struct sieve_encrypt_mime *mime,
    Content-Transfer-Encoding field, encoding 7bit, 8bit or binary (or
    none), a charset that reads ASCII as ASCII, a text/html <body> tag in
    the first SIEVE_ENCRYPT_LEGACY_HTML_MAX_SCAN bytes, a Subject that
-   the outer header hides and that fits (lines up to 998 bytes). Returns
+   the outer header hides (none without hide_subject) and that fits
+   (lines up to 998 bytes). Returns
    1 when added, 0 and why not when not (the entity is then as without
    it), -1 on a read error (see the stream's error). */
 int sieve_encrypt_mime_legacy_display(struct sieve_encrypt_mime *mime,

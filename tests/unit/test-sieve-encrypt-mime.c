@@ -628,6 +628,27 @@ static void test_mime_legacy_display(void)
 	test_end();
 }
 
+/* Without hide_subject nothing is hidden: no element */
+static void test_mime_legacy_not_hidden(void)
+{
+	static const char msg[] = "Subject: s\nContent-Type: text/plain\n\nb";
+	pool_t pool = pool_alloconly_create("test", 512);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input;
+	const char *reason = NULL;
+
+	test_begin("mime: legacy display element, Subject not hidden");
+	input = i_stream_create_from_data(msg, sizeof(msg) - 1);
+	test_assert(sieve_encrypt_mime_parse(pool, input, NULL, &mime) == 0);
+	sieve_encrypt_mime_protect_headers(mime, FALSE);
+	test_assert(sieve_encrypt_mime_legacy_display(mime, input,
+						      &reason) == 0);
+	test_assert_strcmp(reason, "the Subject is not hidden");
+	i_stream_unref(&input);
+	pool_unref(&pool);
+	test_end();
+}
+
 /* The <body> tag's end does not depend on how the body is cut */
 static void test_legacy_html_pieces(void)
 {
@@ -1004,6 +1025,7 @@ int main(void)
 		test_mime_protect_headers,
 		test_mime_protect_deep_comment,
 		test_mime_legacy_display,
+		test_mime_legacy_not_hidden,
 		test_legacy_html_pieces,
 		test_mime_output,
 		test_mime_output_encrypted,
