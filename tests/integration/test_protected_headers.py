@@ -520,6 +520,29 @@ def test_legacy_display(runs, mode, label):
             assert line == subject_text(field, True), (line, field)
 
 
+def test_legacy_display_counts(runs):
+    """Prints how many of the messages delivered with :legacydisplay got
+    an element and the reasons for none (pytest -rA shows it); with
+    messages of both kinds selected, at least one of each"""
+    r = runs["legacy"]
+    counts = {}
+    for label in sorted(r.deliveries.futures):
+        message, d = r.deliveries.result(label)
+        m = re.search(re.escape(NO_ELEMENT) + r"([^\n]*)", d.log)
+        if m is not None:
+            key = "none: " + re.sub(r"(charset|is|Encoding) \S+$",
+                                    r"\1 ...", m.group(1))
+        elif "encrypt action: encrypted" in d.log:
+            key = "element"
+        else:
+            key = "not encrypted"
+        counts[key] = counts.get(key, 0) + 1
+    for key in sorted(counts):
+        print("%5d %s" % (counts[key], key))
+    if len(r.deliveries.futures) > 10:
+        assert counts.get("element") and len(counts) > 2, counts
+
+
 # Messages with a known outcome: name -> (message, kind or the reason)
 LEGACY_CASES = {
     "plain": (MESSAGE, "plain"),
