@@ -688,7 +688,7 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 			      sieve_size_t *address)
 {
 	const struct sieve_extension *this_ext = renv->oprtn->ext;
-	const struct ext_encrypt_context *extctx = this_ext->context;
+	struct ext_encrypt_context *extctx = this_ext->context;
 	struct cmd_encrypt_operands ops;
 	struct sieve_encrypt_options options;
 	struct sieve_encrypt_report report;
@@ -699,6 +699,8 @@ cmd_encrypt_operation_execute(const struct sieve_runtime_env *renv,
 	ret = cmd_encrypt_read_operands(renv, address, &ops);
 	if (ret <= 0)
 		return ret;
+	ext_encrypt_read_user_settings(extctx,
+				       renv->exec_env->scriptenv->user);
 	if (extctx->set == NULL)
 		return cmd_encrypt_settings_failure(renv, extctx);
 	ret = cmd_encrypt_options(renv, extctx, &ops, &options);

@@ -84,6 +84,37 @@ ext_encrypt_load(const struct sieve_extension *ext, void **context)
 	return SIEVE_COMPAT_LOAD_OK;
 }
 
+/* Dovecot 2.4 expands %{user}, %{home} etc. in settings with the event
+   they are read with. The instance's event may lack the mail user:
+   Pigeonhole 2.4's IMAPSieve derives it from the IMAP client's event, and
+   there the variables expand to nothing. So before the first execution
+   the settings are read again with the mail user's event; an instance
+   serves one user. Dovecot 2.3 expanded the plugin { } values with the
+   mail user already. */
+void ext_encrypt_read_user_settings(struct ext_encrypt_context *extctx,
+				    struct mail_user *user ATTR_UNUSED)
+{
+#ifdef SIEVE_ENCRYPT_COMPAT_24
+	const struct sieve_encrypt_settings *set;
+	const char *error;
+
+	if (extctx->user_settings_read)
+		return;
+	extctx->user_settings_read = TRUE;
+	if (extctx->set != NULL)
+		sieve_encrypt_settings_free(&extctx->set);
+	i_free(extctx->settings_error);
+	if (sieve_encrypt_settings_read_user(user, &set, &error) < 0) {
+		extctx->set = NULL;
+		extctx->settings_error = i_strdup(error);
+	} else {
+		extctx->set = set;
+	}
+#else
+	(void)extctx;
+#endif
+}
+
 static void ext_encrypt_unload(const struct sieve_extension *ext)
 {
 	struct ext_encrypt_context *extctx = ext->context;

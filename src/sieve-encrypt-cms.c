@@ -238,27 +238,6 @@ sieve_encrypt_cms_lines(string_t *partial, const unsigned char *data,
 	return 0;
 }
 
-/* Everything gpgme read from a pipe, then what else the pipe holds, past
-   gpgme (see sieve_encrypt_gpg_io_receive()) */
-static int
-sieve_encrypt_cms_receive(struct sieve_encrypt_gpg_io *io,
-			  const void *buffer, size_t size,
-			  int (*consume)(void *context, const void *data,
-					 size_t size),
-			  void *context)
-{
-	const void *more;
-	ssize_t ret;
-
-	if (consume(context, buffer, size) < 0)
-		return -1;
-	while ((ret = sieve_encrypt_gpg_io_receive(io, &more)) > 0) {
-		if (consume(context, more, ret) < 0)
-			return -1;
-	}
-	return (ret < 0 ? -1 : 0);
-}
-
 static int sieve_encrypt_cms_status_consume(void *context, const void *data,
 					    size_t size)
 {
@@ -279,11 +258,8 @@ sieve_encrypt_cms_stderr(void *handle, const void *buffer, size_t size)
 {
 	struct sieve_encrypt_cms *cms = handle;
 
-	if (sieve_encrypt_cms_receive(cms->io, buffer, size,
-				      sieve_encrypt_cms_status_consume,
-				      cms) < 0)
-		return -1;
-	return (ssize_t)size;
+	return sieve_encrypt_gpg_io_write_output(cms->io, buffer, size,
+		sieve_encrypt_cms_status_consume, cms);
 }
 
 /* Run sieve-encrypt-gpg-exec with gpgsm's arguments (after gpgsm's fixed
@@ -672,32 +648,9 @@ static ssize_t
 sieve_encrypt_cms_read(void *handle, void *buffer, size_t size)
 {
 	struct sieve_encrypt_cms_stream *io = handle;
-	const unsigned char *data;
-	size_t avail;
-	int ret;
 
-	/* As sieve_encrypt_gpg_read(): most of the entity goes to gpgsm
-	   past gpgme, gpgme gets the next byte */
-	ret = sieve_encrypt_gpg_io_send(io->cms->io, io->input);
-	if (ret < 0)
-		return -1;
-	if (ret > 0)
-		size = 1;
-	do {
-		ret = i_stream_read_more(io->input, &data, &avail);
-	} while (ret == 0);
-	if (ret > 0) {
-		size = I_MIN(size, avail);
-		memcpy(buffer, data, size);
-		i_stream_skip(io->input, size);
-		sieve_encrypt_gpg_io_count_through(io->cms->io, TRUE, size);
-		return (ssize_t)size;
-	}
-	if (io->input->stream_errno != 0) {
-		errno = io->input->stream_errno;
-		return -1;
-	}
-	return 0;
+	return sieve_encrypt_gpg_io_read_input(io->cms->io, io->input,
+					       buffer, size);
 }
 
 /* Each piece of gpgsm's output is checked and encoded */
@@ -724,10 +677,8 @@ sieve_encrypt_cms_write(void *handle, const void *buffer, size_t size)
 	struct sieve_encrypt_cms_stream *io = handle;
 
 	sieve_encrypt_gpg_io_count_through(io->cms->io, FALSE, size);
-	if (sieve_encrypt_cms_receive(io->cms->io, buffer, size,
-				      sieve_encrypt_cms_output, io) < 0)
-		return -1;
-	return (ssize_t)size;
+	return sieve_encrypt_gpg_io_write_output(io->cms->io, buffer, size,
+						 sieve_encrypt_cms_output, io);
 }
 
 static void

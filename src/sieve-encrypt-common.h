@@ -18,7 +18,13 @@ struct ext_encrypt_context {
 	const struct sieve_encrypt_settings *set;
 	/* why they are invalid (names the setting); NULL when valid */
 	char *settings_error;
+	/* Dovecot 2.4: set (and settings_error) were read again with the
+	   mail user's event (ext_encrypt_read_user_settings()) */
+	bool user_settings_read:1;
 };
+
+void ext_encrypt_read_user_settings(struct ext_encrypt_context *extctx,
+				    struct mail_user *user);
 
 /*
  * Commands

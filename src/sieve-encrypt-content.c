@@ -55,20 +55,29 @@ sieve_encrypt_content_parse_type(pool_t pool,
 	rfc822_parser_deinit(&parser);
 }
 
-static void
-sieve_encrypt_content_parse_encoding(pool_t pool,
-				     struct sieve_encrypt_content *content,
-				     const unsigned char *value, size_t size)
+const char *sieve_encrypt_content_token(const unsigned char *value,
+					size_t size)
 {
 	struct rfc822_parser_context parser;
 	string_t *token = t_str_new(32);
 
 	rfc822_parser_init(&parser, value, size, NULL);
 	rfc822_skip_lwsp(&parser);
-	if (rfc822_parse_mime_token(&parser, token) >= 0 &&
-	    str_len(token) > 0)
-		content->transfer_encoding = p_strdup(pool, str_c(token));
+	if (rfc822_parse_mime_token(&parser, token) < 0)
+		str_truncate(token, 0);
 	rfc822_parser_deinit(&parser);
+	return str_c(token);
+}
+
+static void
+sieve_encrypt_content_parse_encoding(pool_t pool,
+				     struct sieve_encrypt_content *content,
+				     const unsigned char *value, size_t size)
+{
+	const char *token = sieve_encrypt_content_token(value, size);
+
+	if (*token != '\0')
+		content->transfer_encoding = p_strdup(pool, token);
 }
 
 void sieve_encrypt_content_parse_field(pool_t pool,

@@ -27,6 +27,11 @@ void sieve_encrypt_content_parse_field(pool_t pool,
 				       struct sieve_encrypt_content *content,
 				       const struct message_header_line *hdr);
 
+/* The MIME token at the start of a field value (a Content-Transfer-Encoding
+   or a Content-Disposition), "" when there is none; from the data stack */
+const char *sieve_encrypt_content_token(const unsigned char *value,
+					size_t size);
+
 /* Parse a whole header (up to and with its empty line) in data; strings
    come from the data stack */
 void sieve_encrypt_content_parse_header(

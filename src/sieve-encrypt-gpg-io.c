@@ -222,6 +222,54 @@ int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
 	return 1;
 }
 
+ssize_t sieve_encrypt_gpg_io_read_input(struct sieve_encrypt_gpg_io *io,
+					struct istream *input,
+					void *buffer, size_t size)
+{
+	const unsigned char *data;
+	size_t avail;
+	int ret;
+
+	ret = sieve_encrypt_gpg_io_send(io, input);
+	if (ret < 0)
+		return -1;
+	if (ret > 0)
+		size = 1;
+	do {
+		/* 0 only from a non-blocking stream: read again */
+		ret = i_stream_read_more(input, &data, &avail);
+	} while (ret == 0);
+	if (ret > 0) {
+		size = I_MIN(size, avail);
+		memcpy(buffer, data, size);
+		i_stream_skip(input, size);
+		io->traffic.to_gpg_through += size;
+		return (ssize_t)size;
+	}
+	if (input->stream_errno != 0) {
+		errno = input->stream_errno;
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t sieve_encrypt_gpg_io_write_output(struct sieve_encrypt_gpg_io *io,
+					  const void *buffer, size_t size,
+					  sieve_encrypt_gpg_consume_t *consume,
+					  void *context)
+{
+	const void *more;
+	ssize_t ret;
+
+	if (consume(context, buffer, size) < 0)
+		return -1;
+	while ((ret = sieve_encrypt_gpg_io_receive(io, &more)) > 0) {
+		if (consume(context, more, ret) < 0)
+			return -1;
+	}
+	return (ret < 0 ? -1 : (ssize_t)size);
+}
+
 ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,
 				     const void **data_r)
 {

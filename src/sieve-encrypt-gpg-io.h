@@ -63,6 +63,24 @@ bool sieve_encrypt_gpg_traffic_slow(const struct sieve_encrypt_gpg_traffic *t);
    is left in input->stream_errno. */
 int sieve_encrypt_gpg_io_send(struct sieve_encrypt_gpg_io *io,
 			      struct istream *input);
+/* The work of a gpgme read callback that feeds input to gpg: most of
+   input goes past gpgme (sieve_encrypt_gpg_io_send()), gpgme gets only
+   the next byte: it keeps the pipe and closes it when input ends. Called
+   outside the pipe's I/O callback (the slow path), gpgme gets what it
+   asked for. Returns as gpgme_data_read_cb_t (errno set on -1). */
+ssize_t sieve_encrypt_gpg_io_read_input(struct sieve_encrypt_gpg_io *io,
+					struct istream *input,
+					void *buffer, size_t size);
+/* The work of a gpgme write callback that takes what gpg writes:
+   consume gets what gpgme read from the pipe, then what else the pipe
+   holds, past gpgme (sieve_encrypt_gpg_io_receive()). Returns size, or -1
+   when consume or a read failed (errno set). */
+typedef int sieve_encrypt_gpg_consume_t(void *context, const void *data,
+					size_t size);
+ssize_t sieve_encrypt_gpg_io_write_output(struct sieve_encrypt_gpg_io *io,
+					  const void *buffer, size_t size,
+					  sieve_encrypt_gpg_consume_t *consume,
+					  void *context);
 /* Read what the pipe holds (without blocking) into a buffer owned by io,
    valid until the next call. Returns its size, or -1 (errno set). */
 ssize_t sieve_encrypt_gpg_io_receive(struct sieve_encrypt_gpg_io *io,

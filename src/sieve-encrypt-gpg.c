@@ -699,36 +699,9 @@ static ssize_t
 sieve_encrypt_gpg_read(void *handle, void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
-	const unsigned char *data;
-	size_t avail;
-	int ret;
 
-	/* Most of the message goes to gpg past gpgme (see
-	   sieve_encrypt_gpg_io_send()). gpgme gets only the next byte: it
-	   keeps the pipe and closes it when the message ends. Called
-	   outside the pipe's I/O callback (the slow path), gpgme gets what
-	   it asked for. */
-	ret = sieve_encrypt_gpg_io_send(io->pipes, io->input);
-	if (ret < 0)
-		return -1;
-	if (ret > 0)
-		size = 1;
-	do {
-		/* 0 only from a non-blocking stream: read again */
-		ret = i_stream_read_more(io->input, &data, &avail);
-	} while (ret == 0);
-	if (ret > 0) {
-		size = I_MIN(size, avail);
-		memcpy(buffer, data, size);
-		i_stream_skip(io->input, size);
-		sieve_encrypt_gpg_io_count_through(io->pipes, TRUE, size);
-		return (ssize_t)size;
-	}
-	if (io->input->stream_errno != 0) {
-		errno = io->input->stream_errno;
-		return -1;
-	}
-	return 0;
+	return sieve_encrypt_gpg_io_read_input(io->pipes, io->input,
+					       buffer, size);
 }
 
 /* gpgme reports success when gpg dies without a word (it cannot see the
@@ -744,34 +717,28 @@ sieve_encrypt_gpg_stream_complete(const struct sieve_encrypt_gpg *gpg,
 }
 
 /* Each piece of gpg's output is checked and armored */
-static void
-sieve_encrypt_gpg_output(struct sieve_encrypt_gpg_stream *io,
-			 const void *data, size_t size)
+static int
+sieve_encrypt_gpg_output(void *context, const void *data, size_t size)
 {
+	struct sieve_encrypt_gpg_stream *io = context;
+
 	sieve_encrypt_pgp_check_feed(io->check, data, size);
 	sieve_encrypt_armor_write(io->armor, data, size);
+	if (io->output->stream_errno != 0) {
+		errno = io->output->stream_errno;
+		return -1;
+	}
+	return 0;
 }
 
 static ssize_t
 sieve_encrypt_gpg_write(void *handle, const void *buffer, size_t size)
 {
 	struct sieve_encrypt_gpg_stream *io = handle;
-	const void *more;
-	ssize_t ret;
 
-	/* What gpgme read, then what else the pipe holds, past gpgme (see
-	   sieve_encrypt_gpg_io_receive()) */
-	sieve_encrypt_gpg_output(io, buffer, size);
 	sieve_encrypt_gpg_io_count_through(io->pipes, FALSE, size);
-	while ((ret = sieve_encrypt_gpg_io_receive(io->pipes, &more)) > 0)
-		sieve_encrypt_gpg_output(io, more, ret);
-	if (ret < 0)
-		return -1;
-	if (io->output->stream_errno != 0) {
-		errno = io->output->stream_errno;
-		return -1;
-	}
-	return (ssize_t)size;
+	return sieve_encrypt_gpg_io_write_output(io->pipes, buffer, size,
+						 sieve_encrypt_gpg_output, io);
 }
 
 static const char *

@@ -11,12 +11,11 @@
 #include "istream-base64.h"
 #include "istream-qp.h"
 #include "ostream.h"
-#include "rfc822-parser.h"
-#include "rfc2231-parser.h"
 #include "charset-utf8.h"
 #include "message-size.h"
 #include "message-header-parser.h"
 
+#include "sieve-encrypt-content.h"
 #include "sieve-encrypt-cte.h"
 #include "sieve-encrypt-status.h"
 #include "sieve-encrypt-inline.h"
@@ -110,42 +109,21 @@ sieve_encrypt_inline_end_field(struct sieve_encrypt_inline_scan *scan,
 
 static void
 sieve_encrypt_inline_parse_type(struct sieve_encrypt_inline_scan *scan,
-				const unsigned char *value, size_t size)
+				const struct message_header_line *hdr)
 {
-	struct rfc822_parser_context parser;
-	const char *const *params;
-	string_t *ctype = t_str_new(64);
+	struct sieve_encrypt_content content;
 
-	rfc822_parser_init(&parser, value, size, NULL);
-	rfc822_skip_lwsp(&parser);
-	if (rfc822_parse_content_type(&parser, ctype) < 0) {
+	i_zero(&content);
+	sieve_encrypt_content_parse_field(pool_datastack_create(), &content,
+					  hdr);
+	if (content.type == NULL) {
 		scan->reason = "its Content-Type cannot be parsed";
-	} else if (strcasecmp(str_c(ctype), "text/plain") != 0) {
+	} else if (strcasecmp(content.type, "text/plain") != 0) {
 		scan->reason = t_strdup_printf("it is %s, not text/plain",
-					       str_c(ctype));
+					       content.type);
 	} else {
-		(void)rfc2231_parse(&parser, &params);
-		for (; *params != NULL; params += 2) {
-			if (strcasecmp(params[0], "charset") == 0 &&
-			    scan->charset == NULL)
-				scan->charset = t_strdup(params[1]);
-		}
+		scan->charset = content.charset;
 	}
-	rfc822_parser_deinit(&parser);
-}
-
-static const char *
-sieve_encrypt_inline_parse_token(const unsigned char *value, size_t size)
-{
-	struct rfc822_parser_context parser;
-	string_t *token = t_str_new(32);
-
-	rfc822_parser_init(&parser, value, size, NULL);
-	rfc822_skip_lwsp(&parser);
-	if (rfc822_parse_mime_token(&parser, token) < 0)
-		str_truncate(token, 0);
-	rfc822_parser_deinit(&parser);
-	return str_c(token);
 }
 
 /* A complete field (all of its lines in hdr->full_value) */
@@ -160,19 +138,18 @@ sieve_encrypt_inline_parse_field(struct sieve_encrypt_inline_scan *scan,
 			scan->reason = "it has two Content-Type fields";
 			return;
 		}
-		sieve_encrypt_inline_parse_type(scan, hdr->full_value,
-						hdr->full_value_len);
+		sieve_encrypt_inline_parse_type(scan, hdr);
 	} else if (strcasecmp(hdr->name, "Content-Transfer-Encoding") == 0) {
 		if (++scan->cte_count > 1) {
 			scan->reason = "it has two Content-Transfer-Encoding "
 				"fields";
 			return;
 		}
-		scan->cte_name = sieve_encrypt_inline_parse_token(
+		scan->cte_name = sieve_encrypt_content_token(
 			hdr->full_value, hdr->full_value_len);
 	} else if (strcasecmp(hdr->name, "Content-Disposition") == 0) {
 		/* an attachment stays one, as a MIME part of its own */
-		token = sieve_encrypt_inline_parse_token(hdr->full_value,
+		token = sieve_encrypt_content_token(hdr->full_value,
 							 hdr->full_value_len);
 		if (strcasecmp(token, "inline") != 0) {
 			scan->reason = t_strdup_printf(

@@ -11,6 +11,7 @@
 
 #ifndef SIEVE_ENCRYPT_SETTINGS_MODULE
 #  ifdef SIEVE_ENCRYPT_COMPAT_24
+#    include "mail-user.h"
 #    include "settings.h"
 #  endif
 #  include "sieve-common.h"
@@ -261,6 +262,14 @@ int sieve_encrypt_settings_read(struct sieve_instance *svinst,
 	e_debug(svinst->event, "sieve_encrypt settings read unexpanded: %s",
 		error);
 	return 0;
+}
+
+int sieve_encrypt_settings_read_user(struct mail_user *user,
+				     const struct sieve_encrypt_settings **set_r,
+				     const char **error_r)
+{
+	return settings_get(user->event, &sieve_encrypt_setting_parser_info,
+			    0, set_r, error_r);
 }
 
 void sieve_encrypt_settings_free(const struct sieve_encrypt_settings **_set)

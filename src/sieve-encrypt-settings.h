@@ -94,4 +94,12 @@ int sieve_encrypt_settings_read(struct sieve_instance *svinst,
 				const char **error_r);
 void sieve_encrypt_settings_free(const struct sieve_encrypt_settings **set);
 
+#ifdef SIEVE_ENCRYPT_COMPAT_24
+/* Read the settings as the mail user sees them: %{user}, %{home} etc.
+   expanded with the user's variables. Returns as above. */
+int sieve_encrypt_settings_read_user(struct mail_user *user,
+				     const struct sieve_encrypt_settings **set_r,
+				     const char **error_r);
+#endif
+
 #endif

@@ -21,12 +21,6 @@ import pytest
 from harness import pgpmime
 from harness.dovecot import message_files
 
-# Known gap: on Dovecot 2.4, under IMAPSieve, %{user} and %{home} in the
-# plugin's settings expand to nothing (its settings are read with the
-# IMAP client's event, not the mail user's; a literal value works), so
-# sieve_encrypt_default_keys = %{user} reads as empty (doc/admin-howto.md)
-pytestmark = pytest.mark.dovecot("2.3")
-
 PASSWORD = "secret"
 FOLDER = "Secure"
 SCRIPT = 'require ["vnd.x.encrypt"];\nencrypt;\n'
@@ -52,23 +46,8 @@ def server(request, make_module_instance):
     """alice (keyring), bob and carol (none), an IMAP service, and an IMAPSieve
     rule that runs `encrypt` (default keys: the user) for APPEND and COPY
     into Secure"""
-    inst = make_module_instance()
-    inst.protocols = "lmtp imap"
-    script = os.path.join(inst.dir, "sieve", "secure.sieve")
-    with open(script, "w") as f:
-        f.write(SCRIPT)
-    inst.imapsieve = [(FOLDER, ["APPEND", "COPY"], script)]
-    # IMAP processes keep Dovecot's internal group (service imap's
-    # extra_groups), which they cannot drop: allowed for IMAP only, as
-    # doc/examples/90-sieve-encrypt-*.conf does
-    inst.extra = {
-        "2.3": "protocol imap {\n  plugin {\n    "
-               "sieve_encrypt_gpg_allowed_groups = dovecot\n  }\n}",
-        "2.4": "protocol imap {\n  "
-               "sieve_encrypt_gpg_allowed_groups = dovecot\n}"}
-    inst.set(sieve_encrypt_default_keys="${user}",
-             imapsieve_expunge_discarded=request.param)
-    inst.sievec(script)
+    inst = folder_instance(make_module_instance,
+                           imapsieve_expunge_discarded=request.param)
     inst.add_user("alice", key="valid", password=PASSWORD)
     # no keyring, one per failure policy
     inst.add_user("bob", password=PASSWORD, sieve_encrypt_on_failure="keep")
@@ -268,7 +247,9 @@ def test_no_key_stays_in_clear(server, name, policy):
 
 def folder_instance(make_instance, text=SCRIPT, **settings):
     """An instance with the IMAPSieve folder (script TEXT), IMAP's group
-    allowed, the default keys and SETTINGS"""
+    allowed, the default keys and SETTINGS. IMAP processes keep Dovecot's
+    internal group (service imap's extra_groups), which they cannot drop:
+    allowed for IMAP only, as doc/examples/90-sieve-encrypt-*.conf does"""
     inst = make_instance()
     inst.protocols = "lmtp imap"
     script = os.path.join(inst.dir, "sieve", "secure.sieve")
