@@ -117,8 +117,10 @@ struct sieve_encrypt_mime {
 	uoff_t legacy_offset;
 
 	struct sieve_encrypt_content content;
-	/* Content-Transfer-Encoding fields */
-	unsigned int cte_count;
+	/* header lines named Content-Type and Content-Transfer-Encoding (also
+	   lines in obsolete syntax, which the content parser reads too), and
+	   Content-Transfer-Encoding fields of the entity */
+	unsigned int ctype_lines, cte_lines, cte_fields;
 
 	bool has_eoh:1;
 	bool crlf:1;
@@ -233,8 +235,13 @@ sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 					    hdr->full_value_len,
 					    &mime->hp_ctype.end);
 	}
-	if (strcasecmp(hdr->name, "Content-Transfer-Encoding") == 0)
-		mime->cte_count++;
+	if (strcasecmp(hdr->name, "Content-Type") == 0)
+		mime->ctype_lines++;
+	if (strcasecmp(hdr->name, "Content-Transfer-Encoding") == 0) {
+		mime->cte_lines++;
+		if (mime->field_place.where == SIEVE_ENCRYPT_FIELD_INNER)
+			mime->cte_fields++;
+	}
 	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
 
@@ -917,10 +924,14 @@ sieve_encrypt_mime_legacy_body(const struct sieve_encrypt_mime *mime,
 		if (sieve_encrypt_mime_run_in_body(mime, run))
 			return "the body starts with malformed header lines";
 	}
-	if (array_count(&mime->hp_ctypes) > 1 || mime->cte_count > 1) {
+	if (mime->ctype_lines > 1 || mime->cte_lines > 1) {
 		return "more than one Content-Type or "
 			"Content-Transfer-Encoding field";
 	}
+	/* what the content parser read is what readers of the entity see */
+	if (mime->ctype_lines != array_count(&mime->hp_ctypes) ||
+	    mime->cte_lines != mime->cte_fields)
+		return "a Content-* line that is no field";
 	if (array_count(&mime->hp_ctypes) == 1 && mime->content.type == NULL)
 		return "the Content-Type cannot be parsed";
 	type = (mime->content.type != NULL ?

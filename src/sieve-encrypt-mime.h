@@ -66,7 +66,8 @@ void sieve_encrypt_mime_protect_headers(struct sieve_encrypt_mime *mime,
    references (text/html).
    Only for a message whose body is text/plain (also without a
    Content-Type) or text/html, with at most one Content-Type and one
-   Content-Transfer-Encoding field, encoding 7bit, 8bit or binary (or
+   Content-Transfer-Encoding line, both fields of the entity (not in
+   obsolete syntax), encoding 7bit, 8bit or binary (or
    none), a charset that reads ASCII as ASCII, a text/html <body> tag in
    the first SIEVE_ENCRYPT_LEGACY_HTML_MAX_SCAN bytes, a Subject that
    the outer header hides (none without hide_subject) and that fits

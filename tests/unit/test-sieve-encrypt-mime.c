@@ -571,6 +571,12 @@ static const struct legacy_case legacy_cases[] = {
 	  .reason = "8-bit" },
 	{ .input = "Subject: s",
 	  .reason = "no body" },
+	/* A Content-Type line in obsolete syntax stays outside: the entity
+	   is text/plain, the line must not decide */
+	{ .input = "Subject: s\nContent-Type : text/html\n\n<body>b",
+	  .reason = "no field" },
+	{ .input = "Subject: s\nContent-Transfer-Encoding : 8bit\n\nb",
+	  .reason = "no field" },
 };
 
 /* The entity with header protection and hide_subject, without the
