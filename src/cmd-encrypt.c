@@ -26,12 +26,13 @@
  *
  * Syntax:
  *   "encrypt" [":format" <format: string>] [":protectheaders"]
- *             [":hidesubject"] [<keys: string-list>]
+ *             [":hidesubject"] [":legacydisplay"] [<keys: string-list>]
  *
  * Without keys, the keys come from sieve_encrypt_default_keys; without
  * tags, the format and the header protection from the settings
  * (sieve-encrypt-format.h). The tags are one word: Sieve identifiers
- * (RFC 5228, section 8.1) have no "-".
+ * (RFC 5228, section 8.1) have no "-". :legacydisplay implies
+ * :hidesubject, which implies :protectheaders.
  * Also usable as a test: true when the message is encrypted afterwards
  * (also when it was already), false when no usable key was found.
  */
@@ -87,11 +88,17 @@ static const struct sieve_argument_def encrypt_hide_subject_tag = {
 	.validate = cmd_encrypt_validate_flag_tag,
 };
 
+static const struct sieve_argument_def encrypt_legacy_display_tag = {
+	.identifier = "legacydisplay",
+	.validate = cmd_encrypt_validate_flag_tag,
+};
+
 enum cmd_encrypt_optional {
 	OPT_END,
 	OPT_FORMAT,
 	OPT_PROTECT_HEADERS,
 	OPT_HIDE_SUBJECT,
+	OPT_LEGACY_DISPLAY,
 };
 
 /*
@@ -223,6 +230,9 @@ cmd_encrypt_registered(struct sieve_validator *valdtr,
 	sieve_validator_register_tag(valdtr, cmd_reg, ext,
 				     &encrypt_hide_subject_tag,
 				     OPT_HIDE_SUBJECT);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext,
+				     &encrypt_legacy_display_tag,
+				     OPT_LEGACY_DISPLAY);
 	return TRUE;
 }
 
@@ -400,6 +410,9 @@ cmd_encrypt_operation_dump(const struct sieve_dumptime_env *denv,
 		case OPT_HIDE_SUBJECT:
 			sieve_code_dumpf(denv, "hidesubject");
 			break;
+		case OPT_LEGACY_DISPLAY:
+			sieve_code_dumpf(denv, "legacydisplay");
+			break;
 		default:
 			return FALSE;
 		}
@@ -437,7 +450,7 @@ struct cmd_encrypt_operands {
 	const char *const *keys;
 	/* NULL: sieve_encrypt_format */
 	string_t *format;
-	bool protect_headers, hide_subject;
+	bool protect_headers, hide_subject, legacy_display;
 };
 
 static int
@@ -466,6 +479,9 @@ cmd_encrypt_read_optional(const struct sieve_runtime_env *renv,
 			break;
 		case OPT_HIDE_SUBJECT:
 			ops->hide_subject = TRUE;
+			break;
+		case OPT_LEGACY_DISPLAY:
+			ops->legacy_display = TRUE;
 			break;
 		default:
 			sieve_runtime_trace_error(
@@ -658,7 +674,9 @@ cmd_encrypt_options(const struct sieve_runtime_env *renv,
 	}
 	if (ops->protect_headers)
 		options_r->protect_headers = TRUE;
-	if (ops->hide_subject) {
+	if (ops->legacy_display)
+		options_r->legacy_display = TRUE;
+	if (ops->hide_subject || ops->legacy_display) {
 		options_r->hide_subject = TRUE;
 		options_r->protect_headers = TRUE;
 	}

@@ -37,6 +37,8 @@ void sieve_encrypt_options_init(struct sieve_encrypt_options *options_r,
 {
 	i_zero(options_r);
 	options_r->format = set->parsed.format;
-	options_r->hide_subject = set->hide_subject;
-	options_r->protect_headers = set->protect_headers || set->hide_subject;
+	options_r->legacy_display = set->legacy_display;
+	options_r->hide_subject = set->hide_subject || set->legacy_display;
+	options_r->protect_headers = (set->protect_headers ||
+				      options_r->hide_subject);
 }

@@ -19,7 +19,8 @@ enum sieve_encrypt_format {
 
 /* How one encrypt encrypts: the settings' defaults
    (sieve_encrypt_format, sieve_encrypt_protect_headers,
-   sieve_encrypt_hide_subject), overridden by the command's tags */
+   sieve_encrypt_hide_subject, sieve_encrypt_legacy_display), overridden
+   by the command's tags */
 struct sieve_encrypt_options {
 	enum sieve_encrypt_format format;
 	/* RFC 9788 header protection: the user-facing header fields are
@@ -27,6 +28,9 @@ struct sieve_encrypt_options {
 	bool protect_headers;
 	/* the outer Subject becomes "[...]" (implies protect_headers) */
 	bool hide_subject;
+	/* RFC 9788 legacy display element: the hidden Subject at the start
+	   of a text/plain or text/html body (implies hide_subject) */
+	bool legacy_display;
 };
 
 /* The format of a name ("pgpmime", "smime", "inline"; case does not

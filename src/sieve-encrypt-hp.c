@@ -120,21 +120,24 @@ void sieve_encrypt_hp_ctype_scan(const unsigned char *value, size_t size,
 	end_r->type_end = sieve_encrypt_hp_type_end(value, size);
 }
 
-static void sieve_encrypt_hp_params(string_t *dest, const char *nl)
+static void
+sieve_encrypt_hp_params(string_t *dest, const char *nl, bool legacy_display)
 {
 	str_printfa(dest, "%s hp=\"cipher\";%s protected-headers=\"v1\"",
 		    nl, nl);
+	if (legacy_display)
+		str_printfa(dest, ";%s hp-legacy-display=\"1\"", nl);
 }
 
 bool sieve_encrypt_hp_ctype_params(string_t *dest,
 				   const struct sieve_encrypt_hp_ctype_end *end,
-				   const char *nl)
+				   const char *nl, bool legacy_display)
 {
 	unsigned int i;
 
 	if (end->type_end > 0) {
 		str_append_c(dest, ';');
-		sieve_encrypt_hp_params(dest, nl);
+		sieve_encrypt_hp_params(dest, nl, legacy_display);
 		return TRUE;
 	}
 	if (end->open_comments > SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS)
@@ -150,13 +153,14 @@ bool sieve_encrypt_hp_ctype_params(string_t *dest,
 		str_append(dest, " text/plain; charset=us-ascii;");
 	else if (!end->ends_with_semicolon)
 		str_append_c(dest, ';');
-	sieve_encrypt_hp_params(dest, nl);
+	sieve_encrypt_hp_params(dest, nl, legacy_display);
 	return TRUE;
 }
 
-void sieve_encrypt_hp_ctype_default(string_t *dest, const char *nl)
+void sieve_encrypt_hp_ctype_default(string_t *dest, const char *nl,
+				    bool legacy_display)
 {
 	str_append(dest, "Content-Type: text/plain; charset=us-ascii;");
-	sieve_encrypt_hp_params(dest, nl);
+	sieve_encrypt_hp_params(dest, nl, legacy_display);
 	str_append(dest, nl);
 }

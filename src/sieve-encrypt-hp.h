@@ -53,14 +53,18 @@ void sieve_encrypt_hp_ctype_scan(const unsigned char *value, size_t size,
    ";" unless the value ends with one, " text/plain; charset=us-ascii;"
    for a value without any type, then the same parameters. Returns FALSE
    (nothing appended) when more than SIEVE_ENCRYPT_HP_MAX_OPEN_COMMENTS
-   comments are open at the end of a value without type/subtype. */
+   comments are open at the end of a value without type/subtype. With
+   legacy_display, the parameters end in ";", nl and
+   hp-legacy-display="1" (RFC 9788: the body has a legacy display
+   element). */
 bool sieve_encrypt_hp_ctype_params(string_t *dest,
 				   const struct sieve_encrypt_hp_ctype_end *end,
-				   const char *nl);
+				   const char *nl, bool legacy_display);
 
 /* Append the Content-Type field of an entity that has none: the default
    (RFC 2045) text/plain; charset=us-ascii, with the parameters above,
    and nl */
-void sieve_encrypt_hp_ctype_default(string_t *dest, const char *nl);
+void sieve_encrypt_hp_ctype_default(string_t *dest, const char *nl,
+				    bool legacy_display);
 
 #endif

@@ -511,6 +511,27 @@ sieve_encrypt_message_status(struct sieve_encrypt_job *job,
  * Encryption
  */
 
+/* The legacy display element, or the reason for none logged (the message
+   is encrypted all the same). Returns -1 on a read error. */
+static int sieve_encrypt_job_legacy_display(struct sieve_encrypt_job *job)
+{
+	const char *reason;
+	int ret;
+
+	ret = sieve_encrypt_mime_legacy_display(job->mime, job->input,
+						&reason);
+	if (ret < 0) {
+		job->report->error = i_stream_get_error(job->input);
+		return -1;
+	}
+	if (ret == 0) {
+		e_info(job->renv->event,
+		       "encrypt action: no legacy display element: %s",
+		       reason);
+	}
+	return 0;
+}
+
 enum sieve_encrypt_outcome
 sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		      const struct sieve_encrypt_settings *set,
@@ -548,6 +569,9 @@ sieve_encrypt_message(const struct sieve_runtime_env *renv,
 		}
 		if (sieve_encrypt_mime_is_encrypted(job.mime))
 			outcome = SIEVE_ENCRYPT_ALREADY;
+		else if (options->legacy_display &&
+			 sieve_encrypt_job_legacy_display(&job) < 0)
+			outcome = SIEVE_ENCRYPT_MAIL_ERROR;
 		else
 			outcome = sieve_encrypt_job_run(&job, set, keys);
 		sieve_encrypt_message_status(&job, set, outcome, is_test);

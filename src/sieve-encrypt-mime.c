@@ -4,6 +4,7 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
+#include "str-sanitize.h"
 #include "randgen.h"
 #include "istream.h"
 #include "istream-concat.h"
@@ -15,6 +16,7 @@
 #include "sieve-encrypt-check.h"
 #include "sieve-encrypt-status.h"
 #include "sieve-encrypt-hp.h"
+#include "sieve-encrypt-legacy.h"
 #include "sieve-encrypt-mime.h"
 
 /* Where a header field of the original goes, when the message is
@@ -109,7 +111,16 @@ struct sieve_encrypt_mime {
 	struct sieve_encrypt_hp_ctype hp_ctype;
 	unsigned int hidden_subject_run;
 
+	/* legacy display: the text inserted into the body at legacy_offset
+	   (legacy_display set) */
+	const char *legacy_element;
+	uoff_t legacy_offset;
+
 	struct sieve_encrypt_content content;
+	/* header lines named Content-Type and Content-Transfer-Encoding (also
+	   lines in obsolete syntax, which the content parser reads too), and
+	   Content-Transfer-Encoding fields of the entity */
+	unsigned int ctype_lines, cte_lines, cte_fields;
 
 	bool has_eoh:1;
 	bool crlf:1;
@@ -124,6 +135,7 @@ struct sieve_encrypt_mime {
 	bool protect_headers:1;
 	bool hide_subject:1;
 	bool has_hidden_subject:1;
+	bool legacy_display:1;
 };
 
 /*
@@ -222,6 +234,13 @@ sieve_encrypt_mime_parse_field(struct sieve_encrypt_mime *mime,
 		sieve_encrypt_hp_ctype_scan(hdr->full_value,
 					    hdr->full_value_len,
 					    &mime->hp_ctype.end);
+	}
+	if (strcasecmp(hdr->name, "Content-Type") == 0)
+		mime->ctype_lines++;
+	if (strcasecmp(hdr->name, "Content-Transfer-Encoding") == 0) {
+		mime->cte_lines++;
+		if (mime->field_place.where == SIEVE_ENCRYPT_FIELD_INNER)
+			mime->cte_fields++;
 	}
 	sieve_encrypt_content_parse_field(mime->pool, &mime->content, hdr);
 }
@@ -695,7 +714,8 @@ sieve_encrypt_mime_append_inner_run(const struct sieve_encrypt_mime *mime,
 		if (at <= offset || at > end)
 			continue;
 		params = t_str_new(128);
-		if (!sieve_encrypt_hp_ctype_params(params, &ctype->end, nl))
+		if (!sieve_encrypt_hp_ctype_params(params, &ctype->end, nl,
+						   mime->legacy_display))
 			continue;
 		sieve_encrypt_mime_append_range(streams, input, offset,
 						at - offset);
@@ -808,7 +828,7 @@ sieve_encrypt_mime_append_protection(const struct sieve_encrypt_mime *mime,
 	}
 	if (array_count(&mime->hp_ctypes) == 0) {
 		str = t_str_new(128);
-		sieve_encrypt_hp_ctype_default(str, nl);
+		sieve_encrypt_hp_ctype_default(str, nl, mime->legacy_display);
 		sieve_encrypt_mime_append_str(streams, str_c(str));
 	}
 }
@@ -824,6 +844,7 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 	const char *nl = sieve_encrypt_mime_newline(mime);
 	ARRAY_TYPE(sieve_encrypt_istream) streams;
 	struct istream *entity, **stream;
+	uoff_t body_offset;
 
 	t_array_init(&streams, 8);
 	if (mime->protect_headers)
@@ -847,8 +868,16 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 	}
 	sieve_encrypt_mime_append_runs(mime, input, TRUE, &streams);
 
+	body_offset = mime->body_offset;
+	if (mime->legacy_display) {
+		sieve_encrypt_mime_append_range(
+			&streams, input, body_offset,
+			mime->legacy_offset - body_offset);
+		sieve_encrypt_mime_append_str(&streams, mime->legacy_element);
+		body_offset = mime->legacy_offset;
+	}
 	stream = array_append_space(&streams);
-	*stream = i_stream_create_range(input, mime->body_offset, (uoff_t)-1);
+	*stream = i_stream_create_range(input, body_offset, (uoff_t)-1);
 	array_append_zero(&streams);
 
 	entity = i_stream_create_concat(array_front_modifiable(&streams));
@@ -858,6 +887,229 @@ sieve_encrypt_mime_entity(const struct sieve_encrypt_mime *mime,
 	}
 	i_stream_set_name(entity, "encrypt entity");
 	return entity;
+}
+
+/*
+ * Legacy display (RFC 9788 section 4.5.3)
+ */
+
+/* A Subject field longer than this gets no legacy display element */
+#define SIEVE_ENCRYPT_MIME_LEGACY_MAX_FIELD 4096
+
+static bool sieve_encrypt_mime_cte_is_identity(const char *cte)
+{
+	return (cte == NULL || strcasecmp(cte, "7bit") == 0 ||
+		strcasecmp(cte, "8bit") == 0 ||
+		strcasecmp(cte, "binary") == 0);
+}
+
+/* NULL when the entity's body can take a legacy display element, with
+   *html_r for text/html and *utf8_r when UTF-8 text fits into it (an
+   8-bit encoding and the charset utf-8); else why not */
+static const char *
+sieve_encrypt_mime_legacy_body(const struct sieve_encrypt_mime *mime,
+			       bool *html_r, bool *utf8_r)
+{
+	const struct sieve_encrypt_header_run *run;
+	const char *type, *cte = mime->content.transfer_encoding;
+	const char *charset = mime->content.charset;
+
+	if (!mime->hide_subject)
+		return "the Subject is not hidden";
+	if (!mime->has_hidden_subject)
+		return "the message has no Subject";
+	if (!mime->has_eoh)
+		return "the message has no body";
+	array_foreach(&mime->runs, run) {
+		if (sieve_encrypt_mime_run_in_body(mime, run))
+			return "the body starts with malformed header lines";
+	}
+	if (mime->ctype_lines > 1 || mime->cte_lines > 1) {
+		return "more than one Content-Type or "
+			"Content-Transfer-Encoding field";
+	}
+	/* what the content parser read is what readers of the entity see */
+	if (mime->ctype_lines != array_count(&mime->hp_ctypes) ||
+	    mime->cte_lines != mime->cte_fields)
+		return "a Content-* line that is no field";
+	if (array_count(&mime->hp_ctypes) == 1 && mime->content.type == NULL)
+		return "the Content-Type cannot be parsed";
+	type = (mime->content.type != NULL ?
+		mime->content.type : "text/plain");
+	if (strcasecmp(type, "text/html") == 0) {
+		*html_r = TRUE;
+	} else if (strcasecmp(type, "text/plain") == 0) {
+		*html_r = FALSE;
+	} else {
+		return t_strdup_printf("the body is %s",
+				       str_sanitize(type, 64));
+	}
+	if (!sieve_encrypt_mime_cte_is_identity(cte)) {
+		return t_strdup_printf("Content-Transfer-Encoding %s",
+				       str_sanitize(cte, 64));
+	}
+	if (charset != NULL && !sieve_encrypt_legacy_charset_ascii(charset))
+		return t_strdup_printf("charset %s", str_sanitize(charset, 64));
+	*utf8_r = (charset != NULL &&
+		   sieve_encrypt_legacy_charset_utf8(charset) &&
+		   cte != NULL && strcasecmp(cte, "7bit") != 0);
+	return NULL;
+}
+
+/* Append the raw value of a Subject field (after its colon, with its
+   newline) */
+static int
+sieve_encrypt_mime_read_value(struct istream *input,
+			      const struct sieve_encrypt_hp_field *field,
+			      string_t *dest)
+{
+	uoff_t start = (field->obsolete ? field->colon_offset + 1 :
+			field->offset + strlen("Subject:"));
+	uoff_t end = field->offset + field->size;
+	struct istream *range;
+	const unsigned char *data;
+	size_t size;
+	int ret;
+
+	range = i_stream_create_range(input, start, end - start);
+	while ((ret = i_stream_read_more(range, &data, &size)) > 0) {
+		str_append_data(dest, data, size);
+		i_stream_skip(range, size);
+	}
+	i_assert(ret == -1);
+	ret = (range->stream_errno != 0 ? -1 : 0);
+	i_stream_unref(&range);
+	return ret;
+}
+
+/* One line of the element for the Subject field: "Subject: " and its
+   text, in <pre> for text/html. Returns 0 and a reason when it does not
+   fit, -1 on a read error. */
+static int
+sieve_encrypt_mime_legacy_line(const struct sieve_encrypt_mime *mime,
+			       struct istream *input,
+			       const struct sieve_encrypt_hp_field *field,
+			       bool html, bool utf8, string_t *dest,
+			       const char **reason_r)
+{
+	string_t *value = t_str_new(128);
+	size_t start = str_len(dest);
+
+	if (field->size > SIEVE_ENCRYPT_MIME_LEGACY_MAX_FIELD) {
+		*reason_r = "the Subject is too long";
+		return 0;
+	}
+	if (sieve_encrypt_mime_read_value(input, field, value) < 0)
+		return -1;
+	str_append(dest, html ? "<pre>Subject: " : "Subject: ");
+	if (html) {
+		sieve_encrypt_legacy_html_value(dest, str_data(value),
+						str_len(value));
+		str_append(dest, "</pre>");
+	} else if (!sieve_encrypt_legacy_plain_value(dest, str_data(value),
+						     str_len(value), utf8)) {
+		*reason_r = "the Subject has 8-bit text that the part's "
+			"charset or encoding cannot hold";
+		return 0;
+	}
+	if (str_len(dest) - start > SIEVE_ENCRYPT_LEGACY_MAX_LINE) {
+		*reason_r = "the Subject is too long";
+		return 0;
+	}
+	str_append(dest, sieve_encrypt_mime_newline(mime));
+	return 1;
+}
+
+/* The element: the hidden Subject fields, one line each, then a blank
+   line (text/plain) or all in the div (text/html) */
+static int
+sieve_encrypt_mime_legacy_element(const struct sieve_encrypt_mime *mime,
+				  struct istream *input, bool html, bool utf8,
+				  string_t *dest, const char **reason_r)
+{
+	const char *nl = sieve_encrypt_mime_newline(mime);
+	const struct sieve_encrypt_hp_field *field;
+	int ret;
+
+	if (html) {
+		str_printfa(dest, "<div class=\"%s\">%s",
+			    SIEVE_ENCRYPT_LEGACY_HTML_CLASS, nl);
+	}
+	array_foreach(&mime->hp_fields, field) {
+		if (!field->subject ||
+		    !sieve_encrypt_mime_hp_field_shown(mime, field))
+			continue;
+		ret = sieve_encrypt_mime_legacy_line(mime, input, field, html,
+						     utf8, dest, reason_r);
+		if (ret <= 0)
+			return ret;
+	}
+	str_append(dest, html ? t_strconcat("</div>", nl, NULL) : nl);
+	return 1;
+}
+
+/* Where the body start tag of a text/html body ends */
+static int
+sieve_encrypt_mime_legacy_html_offset(const struct sieve_encrypt_mime *mime,
+				      struct istream *input,
+				      uoff_t *offset_r)
+{
+	struct sieve_encrypt_legacy_html_scan scan;
+	struct istream *body;
+	const unsigned char *data;
+	size_t size, end;
+	uoff_t pos = mime->body_offset;
+	int ret;
+
+	sieve_encrypt_legacy_html_init(&scan);
+	body = i_stream_create_range(input, mime->body_offset,
+				     SIEVE_ENCRYPT_LEGACY_HTML_MAX_SCAN);
+	while ((ret = i_stream_read_more(body, &data, &size)) > 0) {
+		if (sieve_encrypt_legacy_html_feed(&scan, data, size, &end)) {
+			*offset_r = pos + end;
+			break;
+		}
+		pos += size;
+		i_stream_skip(body, size);
+	}
+	if (ret < 0)
+		ret = (body->stream_errno != 0 ? -1 : 0);
+	i_stream_unref(&body);
+	return ret;
+}
+
+int sieve_encrypt_mime_legacy_display(struct sieve_encrypt_mime *mime,
+				      struct istream *input,
+				      const char **reason_r)
+{
+	string_t *element = t_str_new(256);
+	bool html = FALSE, utf8 = FALSE;
+	uoff_t offset = mime->body_offset;
+	int ret;
+
+	*reason_r = sieve_encrypt_mime_legacy_body(mime, &html, &utf8);
+	if (*reason_r != NULL)
+		return 0;
+	ret = sieve_encrypt_mime_legacy_element(mime, input, html, utf8,
+						element, reason_r);
+	if (ret <= 0)
+		return ret;
+	if (html) {
+		ret = sieve_encrypt_mime_legacy_html_offset(mime, input,
+							    &offset);
+		if (ret == 0) {
+			*reason_r = t_strdup_printf(
+				"text/html without a <body> tag in its "
+				"first %u bytes",
+				SIEVE_ENCRYPT_LEGACY_HTML_MAX_SCAN);
+		}
+		if (ret <= 0)
+			return ret;
+	}
+	mime->legacy_element = p_strdup(mime->pool, str_c(element));
+	mime->legacy_offset = offset;
+	mime->legacy_display = TRUE;
+	return 1;
 }
 
 /*

@@ -49,6 +49,35 @@ bool sieve_encrypt_mime_is_encrypted(const struct sieve_encrypt_mime *mime);
 void sieve_encrypt_mime_protect_headers(struct sieve_encrypt_mime *mime,
 					bool hide_subject);
 
+/* A legacy display element (RFC 9788 section 4.5.3) in the entity that
+   sieve_encrypt_mime_entity() produces from now on, after
+   sieve_encrypt_mime_protect_headers() with hide_subject: the hidden
+   Subject fields, each as "Subject: " and its text, at the start of the
+   body, and hp-legacy-display="1" on the Content-Type. For a text/plain
+   body those lines and a blank line before the first byte of the body;
+   for text/html, right after the '>' of its <body> tag,
+     <div class="header-protection-legacy-display">
+     <pre>Subject: ...</pre>
+     </div>
+   each line ending in the message's newline. The text is the field's
+   value unfolded and trimmed, RFC 2047 encoded words decoded when the
+   result is ASCII or the part is utf-8 in an 8-bit encoding, else as they
+   are (text/plain); HTML-escaped, with non-ASCII characters as character
+   references (text/html).
+   Only for a message whose body is text/plain (also without a
+   Content-Type) or text/html, with at most one Content-Type and one
+   Content-Transfer-Encoding line, both fields of the entity (not in
+   obsolete syntax), encoding 7bit, 8bit or binary (or
+   none), a charset that reads ASCII as ASCII, a text/html <body> tag in
+   the first SIEVE_ENCRYPT_LEGACY_HTML_MAX_SCAN bytes, a Subject that
+   the outer header hides (none without hide_subject) and that fits
+   (lines up to 998 bytes). Returns
+   1 when added, 0 and why not when not (the entity is then as without
+   it), -1 on a read error (see the stream's error). */
+int sieve_encrypt_mime_legacy_display(struct sieve_encrypt_mime *mime,
+				      struct istream *input,
+				      const char **reason_r);
+
 /* The MIME entity to encrypt: the Content-* header fields and the body of
    the message, byte for byte (with the fields that hold a bare CR or a
    NUL, and in a message without a blank line the lines that are no

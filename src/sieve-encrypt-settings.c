@@ -53,6 +53,7 @@ static const struct setting_define sieve_encrypt_setting_defines[] = {
 	DEF(ENUM, format),
 	DEF(BOOL, protect_headers),
 	DEF(BOOL, hide_subject),
+	DEF(BOOL, legacy_display),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -71,6 +72,7 @@ static const struct sieve_encrypt_settings sieve_encrypt_default_settings = {
 	.format = "pgpmime:smime:inline",
 	.protect_headers = FALSE,
 	.hide_subject = FALSE,
+	.legacy_display = FALSE,
 };
 
 static bool

@@ -56,6 +56,10 @@ struct sieve_encrypt_settings {
 	/* sieve_encrypt_hide_subject: the outer Subject becomes "[...]"
 	   (implies protect_headers), for an encrypt without :hide-subject */
 	bool hide_subject;
+	/* sieve_encrypt_legacy_display: a legacy display element of the
+	   hidden Subject in the body (implies hide_subject), for an encrypt
+	   without :legacydisplay */
+	bool legacy_display;
 
 	struct {
 		/* sieve_encrypt_default_keys split at spaces; NULL if empty */

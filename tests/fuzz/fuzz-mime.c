@@ -12,7 +12,8 @@
    the input as a body, answers the same whether it gets the data in one
    piece or in pieces; that the input with the status header field added
    (sieve_encrypt_mime_with_status()), marked once more, stays the same;
-   that header protection only adds to the entity's header; and the
+   that header protection only adds to the entity's header, and a legacy
+   display element only to the entity; and the
    input, taken as ciphertext, comes back from its armor with a matching
    checksum. */
 
@@ -232,6 +233,28 @@ static string_t *read_all(struct istream *input)
 	return str;
 }
 
+/* A legacy display element only adds: the entity with it is longer than
+   without, and without it the same bytes */
+static void
+fuzz_legacy_display(struct sieve_encrypt_mime *mime, struct istream *input,
+		    const string_t *protected)
+{
+	struct istream *entity;
+	const char *reason;
+	string_t *legacy;
+	int ret;
+
+	ret = sieve_encrypt_mime_legacy_display(mime, input, &reason);
+	i_assert(ret >= 0);
+	entity = sieve_encrypt_mime_entity(mime, input);
+	legacy = read_all(entity);
+	i_stream_unref(&entity);
+	if (ret == 0)
+		i_assert(str_equals(legacy, protected));
+	else
+		i_assert(str_len(legacy) > str_len(protected));
+}
+
 /* With header protection, the entity is the one without plus additions
    in its header: from its blank line on, the two are the same bytes */
 static void fuzz_protect(const uint8_t *data, size_t size)
@@ -277,6 +300,8 @@ static void fuzz_protect(const uint8_t *data, size_t size)
 	i_assert(memcmp(str_data(plain) + hdr_size.physical_size,
 			str_data(protected) + str_len(protected) - tail,
 			tail) == 0);
+	if (size > 0 && (data[0] & 3) == 3)
+		fuzz_legacy_display(mime, input, protected);
 	i_stream_unref(&input);
 	pool_unref(&pool);
 }

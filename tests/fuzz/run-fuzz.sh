@@ -25,6 +25,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	"$top/src/sieve-encrypt-content.c" "$top/src/sieve-encrypt-cte.c" \
 	"$top/src/sieve-encrypt-sink.c" "$top/src/sieve-encrypt-pgp-packet.c" \
 	"$top/src/sieve-encrypt-status.c" "$top/src/sieve-encrypt-hp.c" \
+	"$top/src/sieve-encrypt-legacy.c" \
 	-L"$libdir" -Wl,-rpath,"$libdir" -ldovecot -o "$work/fuzz-mime"
 
 cp "$top"/tests/messages/*.eml "$work/seeds/" 2>/dev/null || :

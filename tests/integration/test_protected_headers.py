@@ -41,8 +41,11 @@ without them), a message encrypted already stays as it is, the status
 header field stays in the outer header only."""
 
 import concurrent.futures
+import email.header
 import email.parser
 import email.policy
+import html
+import html.parser
 import json
 import re
 import tempfile
@@ -64,6 +67,8 @@ if envelope :matches "to" "*" {
 MODES = {
     "protect": (":protectheaders", {}, "headers"),
     "hide": ("", {"sieve_encrypt_hide_subject": "yes"}, "hide-subject"),
+    # test_legacy_display only, compared with "hide"
+    "legacy": (":legacydisplay", {}, "hide-subject"),
 }
 
 # Every message with hide (which protects the headers too), the test
@@ -71,6 +76,7 @@ MODES = {
 CASES_BY_MODE = [("hide", label) for label in sorted(MESSAGE_PATHS)] + [
     ("protect", label) for label in sorted(MESSAGE_PATHS)
     if label.startswith("messages/")]
+CASES_LEGACY = [("legacy", label) for label in sorted(MESSAGE_PATHS)]
 
 MESSAGE = b"""From: Bob <bob@example.net>
 To: Alice <alice@example.org>
@@ -100,6 +106,10 @@ def selected_labels(request, mode, tests=("test_protected",
         and item.callspec.params["mode"] == mode))
 
 
+# The tests whose items say which messages each mode delivers
+LABEL_TESTS = ("test_protected", "test_notmuch", "test_legacy_display")
+
+
 class Run:
     """One mode: its instance and its deliveries"""
 
@@ -117,8 +127,12 @@ class Run:
 
 @pytest.fixture(scope="module")
 def runs(request, make_module_instance):
-    made = {mode: Run(make_module_instance, mode,
-                      selected_labels(request, mode)) for mode in MODES}
+    labels = {mode: selected_labels(request, mode, LABEL_TESTS)
+              for mode in MODES}
+    # test_legacy_display compares with "hide"
+    labels["hide"] = sorted(set(labels["hide"]) | set(labels["legacy"]))
+    made = {mode: Run(make_module_instance, mode, labels[mode])
+            for mode in MODES}
     # notmuch's readings in the background, after the deliveries
     made["notmuch"] = NotmuchReads(made)
     for mode in MODES:
@@ -328,7 +342,8 @@ def single(make_module_instance):
 def deliver(inst, message, tags, settings, store):
     inst.settings = {}
     inst.set(**dict({"sieve_encrypt_protect_headers": "no",
-                     "sieve_encrypt_hide_subject": "no"}, **settings))
+                     "sieve_encrypt_hide_subject": "no",
+                     "sieve_encrypt_legacy_display": "no"}, **settings))
     inst.global_script(ENCRYPT_TAGS % tags)
     d = inst.lda("alice", message, store=store)
     assert d.rc == 0 and len(d.new_files) == 1, d.stderr[-300:]
@@ -385,3 +400,304 @@ def test_status_header_outer_only(single):
     plain, _ = pgpmime.gpg_decrypt(home, armored_part(stored))
     assert name.encode() not in plain
     assert b"HP-Outer: Subject: [...]" in plain
+
+
+# ---------------------------------------------------------------------------
+# Legacy display elements (RFC 9788 section 4.5.3): :legacydisplay and
+# sieve_encrypt_legacy_display
+
+LEGACY_PARAM_RE = re.compile(rb'protected-headers="v1";(\r?\n) '
+                             rb'hp-legacy-display="1"')
+LEGACY_DIV = b'<div class="header-protection-legacy-display">'
+LEGACY_PLAIN_RE = re.compile(rb'(?:Subject: [^\r\n]*(\r?\n))+\1')
+LEGACY_HTML_RE = re.compile(re.escape(LEGACY_DIV) + rb'(\r?\n)'
+                            rb'(?:<pre>Subject: [^\r\n]*</pre>\1)+</div>\1')
+NO_ELEMENT = "encrypt action: no legacy display element: "
+
+
+def legacy_insertion(hidden, legacy):
+    """How the payload LEGACY (:legacydisplay) differs from HIDDEN
+    (:hidesubject) of the same message: (kind, element) with kind
+    "plain" or "html", or (None, None) when they are the same. Raises
+    Mismatch for any other difference: the header must be HIDDEN's with
+    ';' newline 'hp-legacy-display="1"' after protected-headers="v1",
+    the body HIDDEN's with one element inserted, at its start (text/plain:
+    Subject lines and a blank line) or after a <body> tag (text/html:
+    the div)"""
+    if hidden == legacy:
+        return None, None
+    h, g = pgpmime.Message(hidden), pgpmime.Message(legacy)
+    head_h = b"".join(h.fields)
+    head_g = b"".join(g.fields)
+    m = LEGACY_PARAM_RE.search(head_g)
+    if m is None or LEGACY_PARAM_RE.search(head_g, m.end()) is not None:
+        raise pgpmime.Mismatch("not one hp-legacy-display parameter")
+    cut = m.start() + len(b'protected-headers="v1"')
+    pgpmime.compare("header without hp-legacy-display",
+                    head_g[:cut] + head_g[m.end():], head_h)
+    if g.separator != h.separator:
+        raise pgpmime.Mismatch("separator differs")
+    body_h, body_g = h.body, g.body
+    at = body_g.find(LEGACY_DIV)
+    if at >= 0 and body_g[:at].endswith(b">") and \
+            re.search(rb"<body", body_g[:at], re.I):
+        kind, m = "html", LEGACY_HTML_RE.match(body_g, at)
+    else:
+        kind, at, m = "plain", 0, LEGACY_PLAIN_RE.match(body_g)
+    if m is None:
+        raise pgpmime.Mismatch("no %s element in %r" % (kind,
+                                                          body_g[:200]))
+    pgpmime.compare("body without the element",
+                    body_g[:at] + body_g[m.end():], body_h)
+    return kind, m.group(0)
+
+
+def subject_text(field, utf8):
+    """What the element says for a Subject field (vnd.x.encrypt.txt):
+    the value unfolded and trimmed, encoded words decoded when that
+    gives ASCII (or UTF-8 fits), else as they are"""
+    raw = re.sub(rb"\r?\n", b"", field[field.index(b":") + 1:])
+    raw = raw.strip(b" \t")
+    if raw.isascii():
+        decoded = str(email.header.make_header(
+            email.header.decode_header(raw.decode("ascii"))))
+    else:
+        # RFC 6532 UTF-8 (Dovecot's decoder replaces invalid bytes)
+        decoded = raw.decode("utf-8", "replace")
+    decoded = re.sub(r"[\x00-\x1f\x7f]", " ", decoded)
+    if utf8 or decoded.isascii():
+        return decoded.encode("utf-8")
+    return raw
+
+
+def hidden_subjects(original):
+    orig = pgpmime.Message(original)
+    return [f for f in pgpmime.shown_protected(orig)
+            if pgpmime.is_subject(f)]
+
+
+def outer_but_type(stored):
+    return b"".join(f for f in pgpmime.Message(stored).fields
+                    if hp.name_of(f) != b"content-type")
+
+
+def decrypted(r, label):
+    original, _, stored, d = stored_of(r, label)
+    if stored == pgpmime.crlf_to_lf(original):
+        return original, None, d
+    plain, _ = pgpmime.gpg_decrypt(r.home, armored_part(stored))
+    return original, plain, d
+
+
+@pytest.mark.parametrize("mode,label", CASES_LEGACY)
+def test_legacy_display(runs, mode, label):
+    """:legacydisplay on LABEL: the payload is the :hidesubject one
+    (which test_protected checks byte for byte), with either nothing
+    added (and the reason logged) or exactly one element and the
+    parameter (see legacy_insertion()), whose lines are the hidden
+    Subject fields; the outer header is the :hidesubject one"""
+    original, legacy, d = decrypted(runs[mode], label)
+    _, hidden, _ = decrypted(runs["hide"], label)
+    if hidden is None:
+        assert legacy is None, "encrypted with :legacydisplay only"
+        return
+    assert legacy is not None, "not encrypted with :legacydisplay"
+    _, _, stored_h, _ = stored_of(runs["hide"], label)
+    _, _, stored_g, _ = stored_of(runs[mode], label)
+    pgpmime.compare("outer header (but the boundary)",
+                    outer_but_type(stored_g), outer_but_type(stored_h))
+    kind, element = legacy_insertion(hidden, legacy)
+    if kind is None:
+        assert NO_ELEMENT in d.log, "no element, no reason logged"
+        return
+    assert NO_ELEMENT not in d.log
+    lines = re.findall(rb"Subject: ([^\r\n]*?)(?:</pre>)?\r?\n", element)
+    subjects = hidden_subjects(original)
+    assert len(lines) == len(subjects), (lines, subjects)
+    for line, field in zip(lines, subjects):
+        if b"=?" not in field and b"\t" not in field and \
+                b"&" not in field and b"<" not in field:
+            assert line == subject_text(field, True), (line, field)
+
+
+def test_legacy_display_counts(runs):
+    """Prints how many of the messages delivered with :legacydisplay got
+    an element and the reasons for none (pytest -rA shows it); with
+    messages of both kinds selected, at least one of each"""
+    r = runs["legacy"]
+    counts = {}
+    for label in sorted(r.deliveries.futures):
+        message, d = r.deliveries.result(label)
+        m = re.search(re.escape(NO_ELEMENT) + r"([^\n]*)", d.log)
+        if m is not None:
+            key = "none: " + re.sub(r"(charset|is|Encoding) \S+$",
+                                    r"\1 ...", m.group(1))
+        elif "encrypt action: encrypted" in d.log:
+            key = "element"
+        else:
+            key = "not encrypted"
+        counts[key] = counts.get(key, 0) + 1
+    for key in sorted(counts):
+        print("%5d %s" % (counts[key], key))
+    if len(r.deliveries.futures) > 10:
+        assert counts.get("element") and len(counts) > 2, counts
+
+
+# Messages with a known outcome: name -> (message, kind or the reason)
+LEGACY_CASES = {
+    "plain": (MESSAGE, "plain"),
+    "plain-utf8-crlf": (
+        b"From: Bob <bob@example.net>\r\n"
+        b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= zum\r\n Quartal\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8; format=flowed\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n"
+        b"\r\n"
+        b"Hallo \xc3\xa4\r\n", "plain"),
+    "plain-encoded-ascii": (
+        b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\n\nHallo\n",
+        "plain"),
+    "html": (
+        b"From: Bob <bob@example.net>\n"
+        b"Subject: =?utf-8?q?Plan_<b>_&_=C3=BC?=\n"
+        b"MIME-Version: 1.0\n"
+        b"Content-Type: text/html; charset=utf-8\n"
+        b"\n"
+        b"<!DOCTYPE html>\n<html><head><title>t</title>"
+        b"<!-- <body> --></head>\n"
+        b"<body style=\"margin:0\"><p>Secret text.</p></body></html>\n",
+        "html"),
+    "multipart": (b"Subject: s\nMIME-Version: 1.0\n"
+                  b"Content-Type: multipart/alternative; boundary=b\n\n"
+                  b"--b\nContent-Type: text/plain\n\nx\n"
+                  b"--b\nContent-Type: text/html\n\n<p>x</p>\n--b--\n",
+                  "the body is multipart/alternative"),
+    "quoted-printable": (
+        b"Subject: s\nContent-Type: text/plain\n"
+        b"Content-Transfer-Encoding: quoted-printable\n\na=3Db\n",
+        "Content-Transfer-Encoding quoted-printable"),
+    "base64": (
+        b"Subject: s\nContent-Type: text/plain\n"
+        b"Content-Transfer-Encoding: base64\n\nYWI=\n",
+        "Content-Transfer-Encoding base64"),
+    "html-no-body": (
+        b"Subject: s\nContent-Type: text/html\n\n<p>no body tag</p>\n",
+        "text/html without a <body> tag"),
+    "no-subject": (
+        b"From: f\nContent-Type: text/plain\n\nx\n",
+        "the message has no Subject"),
+}
+
+
+def legacy_element_expected(message, kind):
+    """The element for MESSAGE of KIND, from its Subject fields"""
+    orig = pgpmime.Message(message)
+    nl = orig.newline
+    ctype = email.parser.BytesParser(policy=email.policy.compat32) \
+        .parsebytes(message)
+    utf8 = (ctype.get_content_charset() == "utf-8" and
+            (ctype.get("Content-Transfer-Encoding") or "7bit").lower()
+            in ("8bit", "binary"))
+    subjects = hidden_subjects(message)
+    if kind == "plain":
+        return b"".join(b"Subject: " + subject_text(f, utf8) + nl
+                        for f in subjects) + nl
+    lines = []
+    for f in subjects:
+        text = subject_text(f, True).decode("utf-8")
+        text = html.escape(text, quote=True).replace("&#x27;", "'")
+        text = "".join(c if ord(c) < 0x80 else "&#x%x;" % ord(c)
+                       for c in text)
+        lines.append(b"<pre>Subject: " + text.encode() + b"</pre>" + nl)
+    return LEGACY_DIV + nl + b"".join(lines) + b"</div>" + nl
+
+
+class BodyStart(html.parser.HTMLParser):
+    """The first element inside <body> and its text"""
+
+    def __init__(self):
+        super().__init__()
+        self.in_body, self.first, self.depth, self.text = False, None, 0, ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "body":
+            self.in_body = True
+        elif self.in_body and self.first is None:
+            self.first = (tag, dict(attrs))
+            self.depth = 1
+        elif self.depth:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text += data
+
+
+@pytest.mark.parametrize("case", sorted(LEGACY_CASES))
+def test_legacy_display_cases(single, case):
+    """:legacydisplay on messages with a known outcome: the exact element
+    (from the Subject, see legacy_element_expected()) and the parameter
+    as Python's email parser reads it, the body after the element byte
+    for byte, a text/html element the first element of <body>; or no
+    element, the payload that of :hidesubject, and the reason logged"""
+    message, want = LEGACY_CASES[case]
+    home = single.users["alice"].secret_home
+    stored_h, _ = deliver(single, message, ":hidesubject", {},
+                          "legacy-%s-h" % case)
+    stored, d = deliver(single, message, ":legacydisplay", {},
+                        "legacy-%s" % case)
+    assert pgpmime.Message(stored).values("Subject") in ([], [b" [...]"])
+    hidden, _ = pgpmime.gpg_decrypt(home, armored_part(stored_h))
+    plain, _ = pgpmime.gpg_decrypt(home, armored_part(stored))
+    kind, element = legacy_insertion(hidden, plain)
+    if want not in ("plain", "html"):
+        assert kind is None, "an element for %s" % case
+        assert NO_ELEMENT + want in d.log, d.log[-500:]
+        return
+    assert kind == want, kind
+    assert element == legacy_element_expected(message, kind)
+    payload = email.parser.BytesParser(policy=email.policy.compat32) \
+        .parsebytes(plain)
+    assert payload.get_param("hp-legacy-display") == "1"
+    assert payload.get_param("hp") == "cipher"
+    orig = pgpmime.Message(message)
+    body = pgpmime.Message(plain).body
+    if kind == "plain":
+        assert body == element + orig.body
+    else:
+        at = body.index(LEGACY_DIV)
+        assert body[:at] + body[at + len(element):] == orig.body
+        start = BodyStart()
+        start.feed(body.decode("utf-8"))
+        assert start.first == ("div", {
+            "class": "header-protection-legacy-display"}), start.first
+        want_text = "".join(
+            "Subject: %s\n" % subject_text(f, True).decode()
+            for f in hidden_subjects(message))
+        assert start.text.replace("\r\n", "\n").strip("\n") == \
+            want_text.strip("\n"), start.text
+
+
+def test_legacy_display_setting(single):
+    """sieve_encrypt_legacy_display = yes without tags: the element, the
+    Subject hidden; = no with :hidesubject (the default): none, as in
+    test_tags_and_settings"""
+    home = single.users["alice"].secret_home
+    stored, _ = deliver(single, MESSAGE, "",
+                        {"sieve_encrypt_legacy_display": "yes"},
+                        "legacy-setting")
+    assert pgpmime.Message(stored).values("Subject") == [b" [...]"]
+    plain, _ = pgpmime.gpg_decrypt(home, armored_part(stored))
+    assert b'hp-legacy-display="1"' in plain
+    assert pgpmime.Message(plain).body == \
+        b"Subject: The secret plan\n\n" + pgpmime.Message(MESSAGE).body
+    stored, _ = deliver(single, MESSAGE, ":hidesubject", {},
+                        "legacy-default")
+    plain, _ = pgpmime.gpg_decrypt(home, armored_part(stored))
+    assert b"hp-legacy-display" not in plain
+    assert pgpmime.Message(plain).body == pgpmime.Message(MESSAGE).body

@@ -9,6 +9,7 @@
 
 #include "sieve-encrypt-armor.h"
 #include "sieve-encrypt-hp.h"
+#include "sieve-encrypt-legacy.h"
 #include "sieve-encrypt-mime.h"
 
 #define BEGIN "-----BEGIN PGP MESSAGE-----\n"
@@ -441,6 +442,257 @@ static void test_mime_protect_headers(void)
 	test_end();
 }
 
+/* Legacy display elements (RFC 9788 section 4.5.3) */
+struct legacy_case {
+	const char *input;
+	/* the entity with the element; NULL: none, for the reason */
+	const char *entity;
+	const char *reason;
+};
+
+#define LEGACY_PARAMS(nl) HP_PARAMS(nl) ";" nl " hp-legacy-display=\"1\""
+#define LEGACY_DIV "<div class=\"header-protection-legacy-display\">\n"
+#define LEGACY_HTML_HEADER \
+	"Subject: s\nHP-Outer: Subject: [...]\n" \
+	"Content-Type: text/html;" LEGACY_PARAMS("\n") "\n\n"
+
+static const struct legacy_case legacy_cases[] = {
+	/* text/plain: the line and a blank line before the body */
+	{ .input = "Subject: Dinner plans\nFrom: a\n"
+		   "Content-Type: text/plain; charset=us-ascii\n"
+		   "\n"
+		   "Let's meet\n",
+	  .entity = "Subject: Dinner plans\nFrom: a\n"
+		    "HP-Outer: Subject: [...]\nHP-Outer: From: a\n"
+		    "Content-Type: text/plain;" LEGACY_PARAMS("\n")
+		    "; charset=us-ascii\n"
+		    "\n"
+		    "Subject: Dinner plans\n"
+		    "\n"
+		    "Let's meet\n" },
+	/* No Content-Type: the default; CRLF; folding unfolded */
+	{ .input = "Subject:  a\r\n\tb \r\n\r\nbody",
+	  .entity = "Subject:  a\r\n\tb \r\nHP-Outer: Subject: [...]\r\n"
+		    "Content-Type: text/plain; charset=us-ascii;"
+		    LEGACY_PARAMS("\r\n") "\r\n"
+		    "\r\nSubject: a b\r\n\r\nbody" },
+	/* Two Subject fields: both hidden, both shown; an empty body */
+	{ .input = "Subject: one\nSubject: two\n"
+		   "Content-Type: text/plain\n\n",
+	  .entity = "Subject: one\nSubject: two\nHP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain;" LEGACY_PARAMS("\n") "\n\n"
+		    "Subject: one\nSubject: two\n\n" },
+	/* Obsolete syntax: the value after the colon */
+	{ .input = "Subject : old\nContent-Type: text/plain\n\nb",
+	  .entity = "Subject: old\nHP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain;" LEGACY_PARAMS("\n") "\n\n"
+		    "Subject: old\n\nb" },
+	/* Encoded words: decoded into a utf-8 part in 8bit ... */
+	{ .input = "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= x\n"
+		   "Content-Type: text/plain; charset=UTF-8\n"
+		   "Content-Transfer-Encoding: 8bit\n\nb",
+	  .entity = "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= x\n"
+		    "HP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain;" LEGACY_PARAMS("\n")
+		    "; charset=UTF-8\n"
+		    "Content-Transfer-Encoding: 8bit\n\n"
+		    "Subject: Gr\xc3\xbc\xc3\x9f" "e x\n\nb" },
+	/* ... as they are in one that cannot hold the result (7bit) ... */
+	{ .input = "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n"
+		   "Content-Type: text/plain; charset=utf-8\n\nb",
+	  .entity = "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n"
+		    "HP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain;" LEGACY_PARAMS("\n")
+		    "; charset=utf-8\n\n"
+		    "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n\nb" },
+	/* ... decoded when the result is ASCII; a line end in one is a
+	   space (no line of its own) */
+	{ .input = "Subject: =?utf-8?q?a=0AFrom:_x?=\n"
+		   "Content-Type: text/plain; charset=iso-8859-1\n\nb",
+	  .entity = "Subject: =?utf-8?q?a=0AFrom:_x?=\n"
+		    "HP-Outer: Subject: [...]\n"
+		    "Content-Type: text/plain;" LEGACY_PARAMS("\n")
+		    "; charset=iso-8859-1\n\n"
+		    "Subject: a From: x\n\nb" },
+	/* text/html: after the <body> tag, not after one in a comment, the
+	   title or a quoted attribute value; escaped, non-ASCII as
+	   references */
+	{ .input = "Subject: =?utf-8?q?a_<b>_&_=C3=BC?=\n"
+		   "Content-Type: text/html\n\n"
+		   "<!DOCTYPE html><html><head><title><body></title>"
+		   "<!-- <body> --><style>b{}</style></head>"
+		   "<BODY class=\"a>b\">\n<p>hi</p></body></html>\n",
+	  .entity = "Subject: =?utf-8?q?a_<b>_&_=C3=BC?=\n"
+		    "HP-Outer: Subject: [...]\n"
+		    "Content-Type: text/html;" LEGACY_PARAMS("\n") "\n\n"
+		    "<!DOCTYPE html><html><head><title><body></title>"
+		    "<!-- <body> --><style>b{}</style></head>"
+		    "<BODY class=\"a>b\">"
+		    LEGACY_DIV
+		    "<pre>Subject: a &lt;b&gt; &amp; &#xfc;</pre>\n"
+		    "</div>\n"
+		    "\n<p>hi</p></body></html>\n" },
+	{ .input = "Subject: s\nContent-Type: text/html\n\n"
+		   "<script>x='<body>'</script ><body>t",
+	  .entity = LEGACY_HTML_HEADER
+		    "<script>x='<body>'</script ><body>"
+		    LEGACY_DIV "<pre>Subject: s</pre>\n</div>\nt" },
+	{ .input = "Subject: s\nContent-Type: text/html\n\n"
+		   "<bodyx><body/>t",
+	  .entity = LEGACY_HTML_HEADER
+		    "<bodyx><body/>"
+		    LEGACY_DIV "<pre>Subject: s</pre>\n</div>\nt" },
+	/* None */
+	{ .input = "From: f\nContent-Type: text/plain\n\nb",
+	  .reason = "no Subject" },
+	{ .input = "Subject: s\nContent-Type: multipart/mixed; boundary=b\n"
+		   "\n--b\n\nx\n--b--\n",
+	  .reason = "the body is multipart/mixed" },
+	{ .input = "Subject: s\nContent-Type: text/plain\n"
+		   "Content-Transfer-Encoding: quoted-printable\n\nb",
+	  .reason = "Content-Transfer-Encoding quoted-printable" },
+	{ .input = "Subject: s\nContent-Type: text/plain\n"
+		   "Content-Transfer-Encoding: base64\n\nYg==\n",
+	  .reason = "Content-Transfer-Encoding base64" },
+	{ .input = "Subject: s\nContent-Type: text/plain; charset=utf-16\n"
+		   "\nb",
+	  .reason = "charset utf-16" },
+	{ .input = "Subject: s\nContent-Type: text/plain\n"
+		   "Content-Type: text/html\n\nb",
+	  .reason = "more than one" },
+	{ .input = "Subject: s\nContent-Type: text\n\nb",
+	  .reason = "cannot be parsed" },
+	{ .input = "Subject: s\nContent-Type: text/html\n\n"
+		   "<p>no body tag <!-- <body> -->",
+	  .reason = "without a <body> tag" },
+	{ .input = "Subject: Gr\xc3\xbc\xc3\x9f" "e\n"
+		   "Content-Type: text/plain; charset=utf-8\n"
+		   "Content-Transfer-Encoding: 7bit\n\nb",
+	  .reason = "8-bit" },
+	{ .input = "Subject: s",
+	  .reason = "no body" },
+	/* A Content-Type line in obsolete syntax stays outside: the entity
+	   is text/plain, the line must not decide */
+	{ .input = "Subject: s\nContent-Type : text/html\n\n<body>b",
+	  .reason = "no field" },
+	{ .input = "Subject: s\nContent-Transfer-Encoding : 8bit\n\nb",
+	  .reason = "no field" },
+};
+
+/* The entity with header protection and hide_subject, without the
+   element */
+static const char *legacy_protected_entity(const char *msg)
+{
+	pool_t pool = pool_alloconly_create("test", 512);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input, *entity;
+	const char *ret;
+
+	input = i_stream_create_from_data(msg, strlen(msg));
+	i_assert(sieve_encrypt_mime_parse(pool, input, NULL, &mime) == 0);
+	sieve_encrypt_mime_protect_headers(mime, TRUE);
+	entity = sieve_encrypt_mime_entity(mime, input);
+	ret = read_all(entity);
+	i_stream_unref(&entity);
+	i_stream_unref(&input);
+	pool_unref(&pool);
+	return ret;
+}
+
+static void test_mime_legacy_display(void)
+{
+	unsigned int i;
+
+	test_begin("mime: legacy display element");
+	for (i = 0; i < N_ELEMENTS(legacy_cases); i++) T_BEGIN {
+		const struct legacy_case *c = &legacy_cases[i];
+		pool_t pool = pool_alloconly_create("test", 512);
+		struct sieve_encrypt_mime *mime;
+		struct istream *input, *entity;
+		const char *reason = NULL, *expected;
+		int ret;
+
+		input = i_stream_create_from_data(c->input, strlen(c->input));
+		test_assert_idx(sieve_encrypt_mime_parse(pool, input, NULL,
+							 &mime) == 0, i);
+		sieve_encrypt_mime_protect_headers(mime, TRUE);
+		ret = sieve_encrypt_mime_legacy_display(mime, input, &reason);
+		test_assert_idx(ret == (c->entity != NULL ? 1 : 0), i);
+		if (c->entity == NULL) {
+			test_assert_idx(reason != NULL &&
+					strstr(reason, c->reason) != NULL, i);
+		}
+		/* none: the entity as without the option */
+		expected = (c->entity != NULL ? c->entity :
+			    legacy_protected_entity(c->input));
+		entity = sieve_encrypt_mime_entity(mime, input);
+		test_assert_strcmp_idx(read_all(entity), expected, i);
+		i_stream_unref(&entity);
+		i_stream_unref(&input);
+		pool_unref(&pool);
+	} T_END;
+	test_end();
+}
+
+/* Without hide_subject nothing is hidden: no element */
+static void test_mime_legacy_not_hidden(void)
+{
+	static const char msg[] = "Subject: s\nContent-Type: text/plain\n\nb";
+	pool_t pool = pool_alloconly_create("test", 512);
+	struct sieve_encrypt_mime *mime;
+	struct istream *input;
+	const char *reason = NULL;
+
+	test_begin("mime: legacy display element, Subject not hidden");
+	input = i_stream_create_from_data(msg, sizeof(msg) - 1);
+	test_assert(sieve_encrypt_mime_parse(pool, input, NULL, &mime) == 0);
+	sieve_encrypt_mime_protect_headers(mime, FALSE);
+	test_assert(sieve_encrypt_mime_legacy_display(mime, input,
+						      &reason) == 0);
+	test_assert_strcmp(reason, "the Subject is not hidden");
+	i_stream_unref(&input);
+	pool_unref(&pool);
+	test_end();
+}
+
+/* The <body> tag's end does not depend on how the body is cut */
+static void test_legacy_html_pieces(void)
+{
+	static const char *const bodies[] = {
+		"<!DOCTYPE html><html><head><title><body></title>"
+		"<!-- <body> --><style>b{}</style></head>"
+		"<BODY class=\"a>b\">\n<p>hi</p>",
+		"<script>x='<body>'</script ><body>t",
+		"<!--->--><!x><body id='>'>",
+		"<textarea></textare></textarea><body>",
+	};
+	static const size_t ends[] = { 106, 34, 26, 37 };
+	struct sieve_encrypt_legacy_html_scan scan;
+	unsigned int i;
+	size_t j, end, len;
+	bool found;
+
+	test_begin("legacy: <body> tag in pieces");
+	for (i = 0; i < N_ELEMENTS(bodies); i++) {
+		len = strlen(bodies[i]);
+		sieve_encrypt_legacy_html_init(&scan);
+		test_assert_idx(sieve_encrypt_legacy_html_feed(
+			&scan, (const void *)bodies[i], len, &end), i);
+		test_assert_idx(end == ends[i], i);
+		sieve_encrypt_legacy_html_init(&scan);
+		found = FALSE;
+		for (j = 0; j < len && !found; j++) {
+			found = sieve_encrypt_legacy_html_feed(
+				&scan, (const void *)(bodies[i] + j), 1, &end);
+		}
+		test_assert_idx(found && j == ends[i] && end == 1, i);
+	}
+	sieve_encrypt_legacy_html_init(&scan);
+	test_assert(!sieve_encrypt_legacy_html_feed(
+		&scan, (const void *)"<p><!-- <body>", 14, &end));
+	test_end();
+}
+
 /* Deeper open comments than the limit at the end of a value without
    type/subtype: no parameters for that field */
 static void test_mime_protect_deep_comment(void)
@@ -778,6 +1030,9 @@ int main(void)
 		test_mime_cases,
 		test_mime_protect_headers,
 		test_mime_protect_deep_comment,
+		test_mime_legacy_display,
+		test_mime_legacy_not_hidden,
+		test_legacy_html_pieces,
 		test_mime_output,
 		test_mime_output_encrypted,
 		test_mime_large_header,
