@@ -18,7 +18,7 @@ import secrets
 
 import pytest
 
-from harness import pgpmime
+from harness import imap, pgpmime
 from harness.dovecot import message_files
 
 PASSWORD = "secret"
@@ -57,51 +57,9 @@ def server(request, make_module_instance):
     return inst
 
 
-class Client:
+class Client(imap.Client):
     def __init__(self, inst, name):
-        self.inst = inst
-        self.imap = imaplib.IMAP4("127.0.0.1", inst.imap_port)
-        self.imap.login("%s@example.org" % name, PASSWORD)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.imap.logout()
-
-    def ok(self, typ_data):
-        typ, data = typ_data
-        assert typ == "OK", data
-        return data
-
-    def create(self, *folders):
-        for folder in folders:
-            typ, data = self.imap.create(folder)
-            assert typ == "OK" or b"ALREADYEXISTS" in data[0], data
-
-    def append(self, folder, flags, date, message):
-        return self.ok(self.imap.append(
-            folder, flags, imaplib.Time2Internaldate(date), message))
-
-    def fetch_all(self, folder):
-        """UID FETCH 1:* of FOLDER, \\Deleted included: a list of
-        (uid, flags, internaldate, body)"""
-        self.ok(self.imap.select(folder))
-        data = self.ok(self.imap.uid(
-            "FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])"))
-        found = []
-        for item in data:
-            if not isinstance(item, tuple):
-                continue
-            meta = item[0].decode()
-            uid = int(re.search(r"UID (\d+)", meta).group(1))
-            flags = set(re.search(r"FLAGS \(([^)]*)\)", meta).group(1)
-                        .split())
-            flags.discard("\\Recent")
-            date = imaplib.Internaldate2tuple(item[0])
-            found.append((uid, flags, date, item[1]))
-        self.imap.close()
-        return found
+        super().__init__(inst.imap_port, "%s@example.org" % name, PASSWORD)
 
 
 def internaldate(date):

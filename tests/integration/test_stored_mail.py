@@ -14,7 +14,6 @@ Ctrl-C) and SIGKILL of both, mid-run, then a new run: nothing lost,
 nothing doubled. A user without a keyring: errors, nothing changed. On a
 terminal, the progress line."""
 
-import imaplib
 import os
 import re
 import secrets
@@ -26,7 +25,7 @@ import time
 import pytest
 
 from conftest import TOP, read_message
-from harness import pgpmime
+from harness import imap, pgpmime
 
 COMMAND = os.path.join(TOP, "src", "sieve-encrypt-mailbox")
 PASSWORD = "secret"
@@ -63,46 +62,14 @@ def make(make_instance, fmt):
     return inst
 
 
-class Client:
+class Client(imap.Client):
     def __init__(self, inst, user):
-        self.imap = imaplib.IMAP4("127.0.0.1", inst.imap_port)
-        self.imap.login(user.address, PASSWORD)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.imap.logout()
-
-    def ok(self, typ_data):
-        assert typ_data[0] == "OK", typ_data
-        return typ_data[1]
-
-    def create(self, folder):
-        typ, data = self.imap.create('"%s"' % folder)
-        assert typ == "OK" or b"ALREADYEXISTS" in data[0], data
-
-    def append(self, folder, flags, date, message):
-        self.ok(self.imap.append('"%s"' % folder, flags,
-                                 imaplib.Time2Internaldate(date), message))
+        super().__init__(inst.imap_port, user.address, PASSWORD)
 
     def fetch_all(self, folder):
         """{uid: (flags, internaldate, body with LF line ends)}"""
-        self.ok(self.imap.select('"%s"' % folder))
-        data = self.ok(self.imap.uid(
-            "FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])"))
-        found = {}
-        for item in data:
-            if not isinstance(item, tuple):
-                continue
-            meta = item[0].decode()
-            uid = int(re.search(r"UID (\d+)", meta).group(1))
-            flags = set(re.search(r"FLAGS \(([^)]*)\)", meta).group(1)
-                        .split()) - {"\\Recent"}
-            found[uid] = (flags, imaplib.Internaldate2tuple(item[0]),
-                          pgpmime.crlf_to_lf(item[1]))
-        self.imap.close()
-        return found
+        return {uid: (flags, date, pgpmime.crlf_to_lf(body))
+                for uid, flags, date, body in super().fetch_all(folder)}
 
 
 def fill(inst, user, folder, messages):
