@@ -1,10 +1,18 @@
 #!/usr/bin/python3
 # Copyright (c) 2026 sieve-encrypt authors, see the included COPYING file
-"""chroot.py - work in the Debian 13 chroot (Dovecot 2.4, Pigeonhole 2.4)
-that tests/setup/trixie-chroot.sh creates; trixie-chroot.sh hands every
-command but setup to this program.
+"""chroot.py - create and work in a Debian 13 (trixie) chroot with Dovecot
+2.4 and Pigeonhole 2.4, for building and testing sieve-encrypt.
 
 Usage: trixie-chroot.sh [-r DIR] COMMAND [ARGS]  (or tests/setup/chroot.py)
+  setup [DIR]
+      (also without a command) Create or update the chroot (DIR here or
+      -r DIR); idempotent: stamp files inside record each step. Needs the Debian mirrors of the
+      host's deb822 sources. Inside: CHROOT_PACKAGES, no service starts
+      (policy-rc.d), the host's resolv.conf and hosts (its name must
+      resolve without DNS, for Dovecot 2.4's config parser and
+      test_noleak.py), the test user, and Pigeonhole's testsuite program
+      built from Debian 13's source by build-testsuite.sh as
+      /usr/local/bin/testsuite (on 2.4 it must run as a non-root user).
   sync [--clean] [SRC]
       Copy the project tree SRC (default: the checkout this program is in;
       tracked and untracked-but-not-ignored files, so uncommitted edits are
@@ -52,23 +60,40 @@ Example:
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import time
 
 PROG = "trixie-chroot.sh"
 DEFAULT_ROOT = "/var/tmp/sieve-encrypt-trixie"
+SUITE = "trixie"
+CHROOT_PACKAGES = """dovecot-core dovecot-dev dovecot-sieve dovecot-lmtpd
+    dovecot-managesieved dovecot-imapd libgpgme-dev gnupg gpg-agent gpgsm
+    openssl build-essential autoconf automake libtool pkg-config python3
+    python3-pytest python3-pytest-xdist passwd strace sq rnp notmuch mutt
+    debhelper fakeroot lintian man-db debootstrap""".split()
+HOST_SOURCES = "/etc/apt/sources.list.d/debian.sources"
+ARCHIVE_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# Host apt settings the chroot's apt needs as well (proxies, clocks)
+HOST_APT_SETTINGS = re.compile(
+    r"^Acquire::((http|https|ftp)::Proxy|Check-Valid-Until|Check-Date"
+    r"|Retries) ")
 TEST_USER = "setest"
 # Where the project tree is copied to inside the chroot
 CHROOT_SRC = "/src/sieve-encrypt"
-# Written by trixie-chroot.sh setup, inside the chroot
+# Written by setup, inside the chroot
 STAMP_DIR = "/var/lib/sieve-encrypt-chroot"
 TESTSUITE_DIR = "/usr/local/lib/pigeonhole-testsuite"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-CHECKOUT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
+CHECKOUT = os.path.dirname(os.path.dirname(SCRIPT_DIR))
 
 # verify: (name, run's arguments, whether the later steps need it)
 VERIFY_STEPS = [
@@ -177,6 +202,22 @@ def output(argv, cwd=None):
     return proc.stdout
 
 
+def child(argv, stdin=None, stdout=None):
+    """Run ARGV as pipeline() does, its input from the file STDIN, its
+    output to the file STDOUT (with its errors; else to ours); its
+    status"""
+    with signals.deferred():
+        try:
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
+                                    stderr=subprocess.STDOUT if stdout else None)
+        except OSError as e:
+            die("%s: %s" % (argv[0], e.strerror))
+        signals.children.append(proc)
+        proc.wait()
+        signals.children.remove(proc)
+    return status(proc.returncode)
+
+
 def call(argv, cwd=None, quiet=False):
     return pipeline((argv, cwd), quiet=quiet)
 
@@ -209,6 +250,32 @@ def is_mount_point(path):
     return os.path.realpath(path) in mount_points()
 
 
+def host_mirrors():
+    """(mirror, security mirror or None): the URIs of the first stanzas of
+    the host's deb822 sources whose Suites do not name, and name, a
+    -security suite"""
+    found = {}
+    try:
+        with open(HOST_SOURCES) as f:
+            stanzas = re.split(r"\n[ \t]*\n", f.read())
+    except OSError:
+        stanzas = []
+    for stanza in stanzas:
+        uri = re.search(r"^URIs:[ \t]*(\S+)", stanza, re.M)
+        if uri:
+            security = re.search(r"^Suites:.*-security", stanza, re.M)
+            found.setdefault(security is not None, uri.group(1))
+    return found.get(False), found.get(True)
+
+
+def host_apt_settings():
+    """The lines of `apt-config dump` that the chroot's apt needs too"""
+    proc = subprocess.run(["apt-config", "dump"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL)
+    return [line + "\n" for line in proc.stdout.decode().splitlines()
+            if HOST_APT_SETTINGS.match(line)]
+
+
 class Chroot:
     def __init__(self, root):
         self.root = root
@@ -220,7 +287,8 @@ class Chroot:
 
     def need(self):
         if not os.path.isfile(self.path(STAMP_DIR + "/packages")):
-            die("no chroot at %s yet; run: %s %s" % (self.root, PROG, self.root))
+            die("no chroot at %s yet; run: %s -r %s setup"
+                % (self.root, PROG, self.root))
 
     def take_lock(self):
         if self.lock_fd is not None:
@@ -438,7 +506,8 @@ class Chroot:
 
     def umount(self):
         self.take_lock()
-        for where in (self.path("/dev"), self.path("/proc")):
+        for where in (self.path("/dev/pts"), self.path("/dev"),
+                      self.path("/proc")):
             if is_mount_point(where):
                 if call(["umount", where]) != 0:
                     must(["umount", "-l", where])
@@ -467,6 +536,178 @@ class Chroot:
         return 0 if failed == 0 else 1
 
 
+class Setup:
+    """Create or update the chroot; a step is skipped when its stamp says
+    it was done for the same input"""
+
+    def __init__(self, chroot):
+        self.chroot = chroot
+        self.root = chroot.root
+
+    def run(self):
+        mirror, security = host_mirrors()
+        if mirror is None:
+            die("no Debian mirror found in " + HOST_SOURCES)
+        start = time.monotonic()
+        self.chroot.take_lock()
+        self.debootstrap(mirror)
+        apt_key = self.configure(mirror, security)
+        self.chroot.mount()
+        self.install_packages(apt_key)
+        if self.chroot.ids(TEST_USER) is None:
+            log("adding the test user " + TEST_USER)
+            must(self.in_chroot(["useradd", "--create-home",
+                                 "--shell", "/bin/bash", TEST_USER]))
+        self.build_testsuite()
+        self.chroot.unmount()
+        log("ready: %s (%s) in %d s" % (self.root, self.chroot.versions(),
+                                         time.monotonic() - start))
+
+    def stamp_ok(self, name, value):
+        try:
+            with open(self.chroot.path(STAMP_DIR + "/" + name)) as f:
+                return f.read().rstrip("\n") == value
+        except OSError:
+            return False
+
+    def stamp_set(self, name, value):
+        os.makedirs(self.chroot.path(STAMP_DIR), exist_ok=True)
+        self.write(STAMP_DIR + "/" + name, value + "\n")
+
+    def write(self, inside, text, mode=0o644):
+        with open(self.chroot.path(inside), "w") as f:
+            f.write(text)
+        os.chmod(self.chroot.path(inside), mode)
+
+    def in_chroot(self, argv):
+        return ["chroot", self.root, "/usr/bin/env", "-i", "HOME=/root",
+                "USER=root", "LOGNAME=root", "PATH=" + PATH, "LANG=C.UTF-8",
+                "DEBIAN_FRONTEND=noninteractive"] + argv
+
+    def logged(self, commands, path, what):
+        """Run COMMANDS one after the other, their output into PATH; a
+        failure shows its end and ends the program"""
+        with open(path, "wb") as f:
+            for argv in commands:
+                if child(argv, stdout=f) != 0:
+                    break
+            else:
+                return
+        with open(path, "rb") as f:
+            tail = f.read().decode(errors="replace").splitlines()[-20:]
+        print("\n".join(tail), file=sys.stderr)
+        die("%s failed, see %s" % (what, path))
+
+    def debootstrap(self, mirror):
+        """(an interrupted one of ours is started again from scratch)"""
+        if os.path.isfile(self.chroot.path(STAMP_DIR + "/debootstrap")):
+            return
+        if shutil.which("debootstrap") is None and child(
+                [os.path.join(SCRIPT_DIR, "install-deps.sh"), "--with-24"],
+                stdout=sys.stderr) != 0:
+            die("cannot install debootstrap")
+        if not os.path.exists("/usr/share/debootstrap/scripts/" + SUITE):
+            die("this debootstrap does not know " + SUITE)
+        if os.path.isdir(self.root) and os.listdir(self.root):
+            if not os.path.isdir(self.chroot.path("/debootstrap")):
+                die("%s exists, is not empty and was not made by %s"
+                    % (self.root, PROG))
+            if any(m.startswith(self.root + "/") for m in mount_points()):
+                die("something is mounted below %s; run: %s -r %s umount"
+                    % (self.root, PROG, self.root))
+            log("removing the interrupted debootstrap in " + self.root)
+            must(["rm", "-rf", "--one-file-system", self.root])
+        os.makedirs(self.root, exist_ok=True)
+        log("debootstrap %s into %s from %s (takes a minute)"
+            % (SUITE, self.root, mirror))
+        self.logged([["debootstrap", "--variant=minbase", SUITE, self.root,
+                      mirror]], self.root + ".debootstrap.log", "debootstrap")
+        os.unlink(self.root + ".debootstrap.log")
+        self.stamp_set("debootstrap", "%s %s" % (SUITE, mirror))
+
+    def configure(self, mirror, security):
+        """apt sources and options (written every time: their hash, the
+        result, is in the packages stamp), no services, the host's name
+        service files"""
+        signed = ""
+        if os.path.exists(self.chroot.path(ARCHIVE_KEYRING)):
+            signed = "Signed-By: %s\n" % ARCHIVE_KEYRING
+        stanza = "Types: deb deb-src\nURIs: %s\nSuites: %s\nComponents: main\n"
+        sources = stanza % (mirror, "%s %s-updates" % (SUITE, SUITE)) + signed
+        if security:
+            sources += "\n" + stanza % (security, SUITE + "-security") + signed
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.chroot.path("/etc/apt/sources.list"))
+        self.write("/etc/apt/sources.list.d/debian.sources", sources)
+        apt_conf = {"90sieve-encrypt-host": "".join(host_apt_settings()),
+                    "90sieve-encrypt-norecommends":
+                    'APT::Install-Recommends "false";\n'
+                    'APT::Install-Suggests "false";\n'}
+        for name, text in apt_conf.items():
+            path = "/etc/apt/apt.conf.d/" + name
+            if text:
+                self.write(path, text)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.chroot.path(path))
+        self.write("/usr/sbin/policy-rc.d", "#!/bin/sh\n# installed by %s: "
+                   "never start services\nexit 101\n" % PROG, 0o755)
+        for name in ("/etc/resolv.conf", "/etc/hosts"):
+            if os.access(name, os.R_OK):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.chroot.path(name))
+                shutil.copyfile(name, self.chroot.path(name))
+        self.add_host_name()
+        return hashlib.md5((sources + "".join(
+            apt_conf[name] for name in sorted(apt_conf))).encode()).hexdigest()
+
+    def add_host_name(self):
+        name = socket.gethostname()
+        with open(self.chroot.path("/etc/hosts")) as f:
+            for line in f:
+                if not line.startswith("#") and name in line.split()[1:]:
+                    return
+        with open(self.chroot.path("/etc/hosts"), "a") as f:
+            f.write("127.0.1.1\t%s\n" % name)
+
+    def install_packages(self, apt_key):
+        key = " ".join([apt_key] + CHROOT_PACKAGES)
+        if self.stamp_ok("packages", key) and \
+           os.access(self.chroot.path("/usr/lib/dovecot/dovecot-lda"), os.X_OK):
+            return
+        log("apt-get update + install in the chroot")
+        os.makedirs(self.chroot.path(STAMP_DIR), exist_ok=True)
+        # (dpkg --configure: finishes an interrupted install)
+        self.logged([self.in_chroot(argv) for argv in (
+            ["dpkg", "--configure", "-a"], ["apt-get", "-q", "update"],
+            ["apt-get", "-q", "install", "-y", "--no-install-recommends"] +
+            CHROOT_PACKAGES, ["apt-get", "-q", "clean"])],
+            self.chroot.path(STAMP_DIR + "/apt.log"),
+            "apt-get update or install in the chroot")
+        self.stamp_set("packages", key)
+
+    def build_testsuite(self):
+        version = output(self.in_chroot([
+            "dpkg-query", "-W", "-f=${source:Version}", "dovecot-sieve"]))
+        version = version.decode()
+        program = TESTSUITE_DIR + "/testsuite"
+        if self.stamp_ok("testsuite", version) and \
+           os.access(self.chroot.path(program), os.X_OK):
+            return
+        log("building Pigeonhole's testsuite in the chroot")
+        # the host's builder, fed to the chroot's bash
+        with open(os.path.join(SCRIPT_DIR, "build-testsuite.sh"), "rb") as f:
+            rc = child(self.in_chroot(["/bin/bash", "-s", "--", TESTSUITE_DIR,
+                                       TEST_USER]), stdin=f, stdout=sys.stderr)
+        if rc != 0:
+            sys.exit(rc)
+        link = self.chroot.path("/usr/local/bin/testsuite")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(link)
+        os.symlink(program, link)
+        self.stamp_set("testsuite", version)
+
+
 def is_char_device(path):
     try:
         return stat.S_ISCHR(os.stat(path).st_mode)
@@ -488,10 +729,15 @@ def main(args):
         return 0
     if os.getuid() != 0:
         die("must run as root")
-    commands = ("sync", "run", "shell", "import", "info", "umount", "verify")
-    if not args or args[0] not in commands:
-        die("a command is needed: %s (setup: trixie-chroot.sh)" % ", ".join(commands))
-    command, args = args[0], args[1:]
+    commands = ("setup", "sync", "run", "shell", "import", "info", "umount",
+                "verify")
+    command, args = (args[0], args[1:]) if args else ("setup", [])
+    if command not in commands:
+        die("unknown command %s; one of: %s" % (command, ", ".join(commands)))
+    if command == "setup" and args:
+        if len(args) > 1 or args[0].startswith("-"):
+            die("usage: %s [-r DIR] setup [DIR]" % PROG)
+        root = args[0]
     if not root.startswith("/"):
         root = os.path.join(os.getcwd(), root)
     if root.endswith("/"):
@@ -502,7 +748,9 @@ def main(args):
     signals = Signals()
     chroot = Chroot(root)
     try:
-        if command == "sync":
+        if command == "setup":
+            Setup(chroot).run()
+        elif command == "sync":
             chroot.take_lock()
             chroot.sync(args)
         elif command == "import":
