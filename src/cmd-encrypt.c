@@ -674,12 +674,11 @@ cmd_encrypt_options(const struct sieve_runtime_env *renv,
 	}
 	if (ops->protect_headers)
 		options_r->protect_headers = TRUE;
+	if (ops->hide_subject)
+		options_r->hide_subject = TRUE;
 	if (ops->legacy_display)
 		options_r->legacy_display = TRUE;
-	if (ops->hide_subject || ops->legacy_display) {
-		options_r->hide_subject = TRUE;
-		options_r->protect_headers = TRUE;
-	}
+	sieve_encrypt_options_imply(options_r);
 	return SIEVE_EXEC_OK;
 }
 

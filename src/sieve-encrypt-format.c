@@ -38,7 +38,15 @@ void sieve_encrypt_options_init(struct sieve_encrypt_options *options_r,
 	i_zero(options_r);
 	options_r->format = set->parsed.format;
 	options_r->legacy_display = set->legacy_display;
-	options_r->hide_subject = set->hide_subject || set->legacy_display;
-	options_r->protect_headers = (set->protect_headers ||
-				      options_r->hide_subject);
+	options_r->hide_subject = set->hide_subject;
+	options_r->protect_headers = set->protect_headers;
+	sieve_encrypt_options_imply(options_r);
+}
+
+void sieve_encrypt_options_imply(struct sieve_encrypt_options *options)
+{
+	if (options->legacy_display)
+		options->hide_subject = TRUE;
+	if (options->hide_subject)
+		options->protect_headers = TRUE;
 }

@@ -43,5 +43,8 @@ const char *sieve_encrypt_format_name(enum sieve_encrypt_format format);
 /* The options that the settings give an encrypt without tags */
 void sieve_encrypt_options_init(struct sieve_encrypt_options *options_r,
 				const struct sieve_encrypt_settings *set);
+/* Set what the options imply: legacy_display implies hide_subject,
+   hide_subject implies protect_headers */
+void sieve_encrypt_options_imply(struct sieve_encrypt_options *options);
 
 #endif

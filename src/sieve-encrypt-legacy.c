@@ -36,6 +36,11 @@ bool sieve_encrypt_legacy_charset_ascii(const char *charset)
  * Field values
  */
 
+static bool sieve_encrypt_legacy_is_blank(unsigned char c)
+{
+	return (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+}
+
 /* The value unfolded (line ends removed) and trimmed */
 static void
 sieve_encrypt_legacy_unfold(string_t *dest, const unsigned char *value,
@@ -43,13 +48,9 @@ sieve_encrypt_legacy_unfold(string_t *dest, const unsigned char *value,
 {
 	size_t start = 0, end = size, i;
 
-	while (start < end && (value[start] == ' ' || value[start] == '\t' ||
-			       value[start] == '\r' || value[start] == '\n'))
+	while (start < end && sieve_encrypt_legacy_is_blank(value[start]))
 		start++;
-	while (end > start && (value[end - 1] == ' ' ||
-			       value[end - 1] == '\t' ||
-			       value[end - 1] == '\r' ||
-			       value[end - 1] == '\n'))
+	while (end > start && sieve_encrypt_legacy_is_blank(value[end - 1]))
 		end--;
 	for (i = start; i < end; i++) {
 		if (value[i] != '\r' && value[i] != '\n')
