@@ -482,11 +482,13 @@ def outer_but_type(stored):
 
 
 def decrypted(r, label):
+    """(original without a From line, the decrypted payload or None when
+    stored unchanged, stored bytes, Delivery)"""
     original, _, stored, d = stored_of(r, label)
     if stored == pgpmime.crlf_to_lf(original):
-        return original, None, d
+        return original, None, stored, d
     plain, _ = pgpmime.gpg_decrypt(r.home, armored_part(stored))
-    return original, plain, d
+    return original, plain, stored, d
 
 
 @pytest.mark.parametrize("mode,label", CASES_LEGACY)
@@ -496,14 +498,12 @@ def test_legacy_display(runs, mode, label):
     added (and the reason logged) or exactly one element and the
     parameter (see legacy_insertion()), whose lines are the hidden
     Subject fields; the outer header is the :hidesubject one"""
-    original, legacy, d = decrypted(runs[mode], label)
-    _, hidden, _ = decrypted(runs["hide"], label)
+    original, legacy, stored_g, d = decrypted(runs[mode], label)
+    _, hidden, stored_h, _ = decrypted(runs["hide"], label)
     if hidden is None:
         assert legacy is None, "encrypted with :legacydisplay only"
         return
     assert legacy is not None, "not encrypted with :legacydisplay"
-    _, _, stored_h, _ = stored_of(runs["hide"], label)
-    _, _, stored_g, _ = stored_of(runs[mode], label)
     pgpmime.compare("outer header (but the boundary)",
                     outer_but_type(stored_g), outer_but_type(stored_h))
     kind, element = legacy_insertion(hidden, legacy)

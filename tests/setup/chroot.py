@@ -161,21 +161,22 @@ def status(returncode):
     return 128 - returncode if returncode < 0 else returncode
 
 
-def pipeline(*commands, stdin_bytes=None, quiet=False):
+def pipeline(*commands, stdin_bytes=None, stdin=None, output=None):
     """Run the COMMANDS ((argv, cwd) pairs) as a shell pipeline, the first
-    one reading STDIN_BYTES if given, else this program's stdin; QUIET:
-    no output. The status of the last one that failed (as with `set -o
-    pipefail`)"""
-    devnull = subprocess.DEVNULL if quiet else None
+    one reading STDIN_BYTES if given, else the file STDIN, else this
+    program's stdin; OUTPUT: where the output and the errors go (a file,
+    subprocess.DEVNULL; None: ours). The status of the last one that
+    failed (as with `set -o pipefail`)"""
     with signals.deferred():
         procs = []
-        stdin = None if stdin_bytes is None else subprocess.PIPE
+        if stdin_bytes is not None:
+            stdin = subprocess.PIPE
         for argv, cwd in commands:
             last = len(procs) == len(commands) - 1
             try:
                 procs.append(subprocess.Popen(
-                    argv, cwd=cwd, stdin=stdin, stderr=devnull,
-                    stdout=devnull if last else subprocess.PIPE))
+                    argv, cwd=cwd, stdin=stdin, stderr=output,
+                    stdout=output if last else subprocess.PIPE))
             except OSError as e:
                 die("%s: %s" % (argv[0], e.strerror))
             signals.children.append(procs[-1])
@@ -202,24 +203,10 @@ def output(argv, cwd=None):
     return proc.stdout
 
 
-def child(argv, stdin=None, stdout=None):
-    """Run ARGV as pipeline() does, its input from the file STDIN, its
-    output to the file STDOUT (with its errors; else to ours); its
-    status"""
-    with signals.deferred():
-        try:
-            proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout,
-                                    stderr=subprocess.STDOUT if stdout else None)
-        except OSError as e:
-            die("%s: %s" % (argv[0], e.strerror))
-        signals.children.append(proc)
-        proc.wait()
-        signals.children.remove(proc)
-    return status(proc.returncode)
-
-
-def call(argv, cwd=None, quiet=False):
-    return pipeline((argv, cwd), quiet=quiet)
+def call(argv, cwd=None, quiet=False, stdin=None, output=None):
+    """Run ARGV (see pipeline()); QUIET: no output"""
+    return pipeline((argv, cwd), stdin=stdin,
+                    output=subprocess.DEVNULL if quiet else output)
 
 
 def must(argv, cwd=None):
@@ -248,6 +235,12 @@ def mount_points():
 
 def is_mount_point(path):
     return os.path.realpath(path) in mount_points()
+
+
+def clean_env(user, home):
+    """The environment of a command in the chroot (env -i)"""
+    return ["HOME=" + home, "USER=" + user, "LOGNAME=" + user,
+            "PATH=" + PATH, "LANG=C.UTF-8"]
 
 
 def host_mirrors():
@@ -465,9 +458,8 @@ class Chroot:
             userspec = ["--userspec=%s:%s" % (uid, gid), "--groups=" + gid]
         if cwd is None:
             cwd = CHROOT_SRC if os.path.isdir(self.path(CHROOT_SRC)) else home
-        env = ["HOME=" + home, "USER=" + user, "LOGNAME=" + user,
-               "PATH=" + PATH, "LANG=C.UTF-8",
-               "TERM=" + (os.environ.get("TERM") or "dumb")]
+        env = clean_env(user, home) + [
+            "TERM=" + (os.environ.get("TERM") or "dumb")]
         env += ["%s=%s" % (name, os.environ[name]) for name in ("CI", "MAKEFLAGS")
                 if os.environ.get(name)]
         self.mount()
@@ -580,16 +572,16 @@ class Setup:
         os.chmod(self.chroot.path(inside), mode)
 
     def in_chroot(self, argv):
-        return ["chroot", self.root, "/usr/bin/env", "-i", "HOME=/root",
-                "USER=root", "LOGNAME=root", "PATH=" + PATH, "LANG=C.UTF-8",
-                "DEBIAN_FRONTEND=noninteractive"] + argv
+        return (["chroot", self.root, "/usr/bin/env", "-i"] +
+                clean_env("root", "/root") +
+                ["DEBIAN_FRONTEND=noninteractive"] + argv)
 
     def logged(self, commands, path, what):
         """Run COMMANDS one after the other, their output into PATH; a
         failure shows its end and ends the program"""
         with open(path, "wb") as f:
             for argv in commands:
-                if child(argv, stdout=f) != 0:
+                if call(argv, output=f) != 0:
                     break
             else:
                 return
@@ -602,9 +594,9 @@ class Setup:
         """(an interrupted one of ours is started again from scratch)"""
         if os.path.isfile(self.chroot.path(STAMP_DIR + "/debootstrap")):
             return
-        if shutil.which("debootstrap") is None and child(
+        if shutil.which("debootstrap") is None and call(
                 [os.path.join(SCRIPT_DIR, "install-deps.sh"), "--with-24"],
-                stdout=sys.stderr) != 0:
+                output=sys.stderr) != 0:
             die("cannot install debootstrap")
         if not os.path.exists("/usr/share/debootstrap/scripts/" + SUITE):
             die("this debootstrap does not know " + SUITE)
@@ -663,9 +655,13 @@ class Setup:
 
     def add_host_name(self):
         name = socket.gethostname()
+        if not name:
+            return
         with open(self.chroot.path("/etc/hosts")) as f:
             for line in f:
-                if not line.startswith("#") and name in line.split()[1:]:
+                fields = line.split()
+                if fields and not fields[0].startswith("#") and \
+                   name in fields[1:]:
                     return
         with open(self.chroot.path("/etc/hosts"), "a") as f:
             f.write("127.0.1.1\t%s\n" % name)
@@ -697,8 +693,8 @@ class Setup:
         log("building Pigeonhole's testsuite in the chroot")
         # the host's builder, fed to the chroot's bash
         with open(os.path.join(SCRIPT_DIR, "build-testsuite.sh"), "rb") as f:
-            rc = child(self.in_chroot(["/bin/bash", "-s", "--", TESTSUITE_DIR,
-                                       TEST_USER]), stdin=f, stdout=sys.stderr)
+            rc = call(self.in_chroot(["/bin/bash", "-s", "--", TESTSUITE_DIR,
+                                      TEST_USER]), stdin=f, output=sys.stderr)
         if rc != 0:
             sys.exit(rc)
         link = self.chroot.path("/usr/local/bin/testsuite")

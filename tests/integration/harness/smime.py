@@ -170,6 +170,14 @@ class CertFactory:
         name = re.sub(r"[^A-Za-z0-9]", "_", "%s-%s" % (address, kind))
         directory = os.path.join(self.dir, name)
         os.mkdir(directory)
+        try:
+            return self._make_in(directory, name, address, kind, secret)
+        except CertError:
+            # a later get() makes it anew
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+
+    def _make_in(self, directory, name, address, kind, secret):
         key = os.path.join(directory, "key.pem")
         csr = os.path.join(directory, "req.csr")
         pem = os.path.join(directory, "cert.pem")
@@ -188,11 +196,7 @@ class CertFactory:
         cert.serial = self.serial
         if not secret:
             return cert
-        try:
-            self._import_secret(cert)
-        except CertError:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
+        self._import_secret(cert)
         return cert
 
     @staticmethod
@@ -204,7 +208,7 @@ class CertFactory:
         PKCS#12 file", the same file always; measured on Debian 12:
         5 of 200): a new export has a new salt and imports"""
         p12 = os.path.join(cert.dir, "key.p12")
-        for attempt in range(attempts):
+        for _ in range(attempts):
             run(["openssl", "pkcs12", "-export", "-inkey", cert.key_pem,
                  "-in", cert.cert_pem, "-out", p12,
                  "-passout", "pass:" + PASSPHRASE,
