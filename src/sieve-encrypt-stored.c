@@ -3,6 +3,7 @@
 
 #include "lib.h"
 #include "array.h"
+#include "guid.h"
 #include "module-context.h"
 #include "mail-storage-private.h"
 #include "mail-storage-hooks.h"
@@ -111,6 +112,26 @@ sieve_encrypt_stored_copy_metadata(struct mail_save_context *ctx,
 	return 0;
 }
 
+/* Gives the new form a GUID of its own and logs it before anything is
+   written: when the program is killed before the commit is logged (see
+   below), its next run looks for this GUID to learn whether the new form
+   was stored (mdbox even brings back, at its next storage rebuild, a new
+   form written but not committed) */
+static void
+sieve_encrypt_stored_announce(struct mail_save_context *ctx,
+			      uint32_t original_uid)
+{
+	guid_128_t guid;
+	const char *guid_str;
+
+	guid_128_generate(guid);
+	guid_str = guid_128_to_string(guid);
+	mailbox_save_set_guid(ctx, guid_str);
+	e_info(ctx->transaction->box->event, "storing the new form "
+	       "(guid %s) of the replaced message (uid %u)",
+	       guid_str, original_uid);
+}
+
 static int
 sieve_encrypt_stored_copy(struct mail_save_context *ctx, struct mail *mail)
 {
@@ -127,6 +148,7 @@ sieve_encrypt_stored_copy(struct mail_save_context *ctx, struct mail *mail)
 		mailbox_save_cancel(&ctx);
 		return -1;
 	}
+	sieve_encrypt_stored_announce(ctx, suser->original_uid);
 	if (sbox->module_ctx.super.copy(ctx, mail) < 0)
 		return -1;
 	suser->saved = TRUE;

@@ -246,14 +246,21 @@ def start_and_kill(inst, user, at, how):
     return proc.returncode, out.decode(), err.decode()
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_interrupted_then_finished(make_instance, fmt):
+def bob_with_marked(make_instance, fmt, count):
+    """An instance whose bob has COUNT marked messages in INBOX: the
+    instance, bob, the messages and INBOX as read back"""
     inst = make(make_instance, fmt)
     bob = inst.add_user("bob", key="valid", password=PASSWORD)
     inst.lmtp_start()
-    messages = [marked(i) for i in range(40)]
+    messages = [marked(i) for i in range(count)]
     fill(inst, bob, "INBOX", messages)
-    before = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    return inst, bob, messages, snapshot(inst, {bob: ["INBOX"]})["bob",
+                                                                "INBOX"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_interrupted_then_finished(make_instance, fmt):
+    inst, bob, messages, before = bob_with_marked(make_instance, fmt, 40)
 
     # sieve-filter killed: the command expunges what it replaced
     rc, out, err = start_and_kill(inst, bob, 5, "filter")
@@ -281,6 +288,66 @@ def test_interrupted_then_finished(make_instance, fmt):
     assert b"40 of 40 messages" in done.stdout
     check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
                    bob)
+    check_no_plaintext(bob, markers_of(messages))
+
+
+def kill_inside_a_replacement(inst, user, state):
+    """Make the state a SIGKILL between the plugin's two lines about one
+    new form leaves ("storing the new form (guid G) of ... (uid N)",
+    "stored the new form of ... (uid N)"): a run SIGKILLed after 5
+    replacements, the last "stored" line dropped from its journal. STATE:
+    the kill came after the commit ("committed"); before it ("lost": the
+    new form is expunged); or mdbox brought a new form written but not
+    committed back at a storage rebuild ("brought_back": the new form
+    under a new uid, its flags gone). Returns the original's uid"""
+    rc, _, _ = start_and_kill(inst, user, 5, "group")
+    assert rc == -signal.SIGKILL
+    journal = os.path.join(inst.dir, "encstate")
+    [name] = [n for n in os.listdir(journal) if n != "lock"]
+    journal = os.path.join(journal, name)
+    with open(journal) as f:
+        lines = f.readlines()
+    last = max(i for i, line in enumerate(lines)
+               if "stored the new form" in line)
+    uid = re.search(r"\(uid (\d+)\)", lines.pop(last)).group(1)
+    [guid] = [m.group(1) for m in (
+        re.search(r"storing the new form \(guid ([0-9a-f]+)\) of the "
+                  r"replaced message \(uid %s\)" % uid, line)
+        for line in lines) if m]
+    with open(journal, "w") as f:
+        f.writelines(lines)
+    def doveadm(command, *args):
+        return subprocess.run(
+            ["doveadm", "-c", inst.conf, *command.split(), "-u",
+             user.address, *args], stdout=subprocess.PIPE,
+            env=command_env(inst), check=True).stdout.split()
+    new_form = ("mailbox", "INBOX", "guid", guid)
+    if state == "brought_back":
+        _, first = doveadm("search", *new_form)
+        doveadm("copy", "INBOX", *new_form)
+        doveadm("expunge", *new_form, "uid", first.decode())
+        doveadm("flags remove", " ".join(
+            re.findall(r"[^ ()]+", " ".join(FLAGS))), *new_form)
+    if state == "lost":
+        doveadm("expunge", *new_form)
+    return int(uid)
+
+
+@pytest.mark.parametrize("state", ["committed", "lost", "brought_back"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_killed_inside_a_replacement(make_instance, fmt, state):
+    """The next run learns from the new form's GUID whether it was stored:
+    the original is expunged, or encrypted now; each message once"""
+    inst, bob, messages, before = bob_with_marked(make_instance, fmt, 12)
+    uid = kill_inside_a_replacement(inst, bob, state)
+    mid = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    assert uid in mid
+    done = run(inst, "-u", bob.address)
+    assert done.returncode == 0, done.stderr
+    assert b"12 of 12 messages" in done.stdout, done.stdout
+    after = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    assert uid not in after
+    check_replaced(before, after, bob)
     check_no_plaintext(bob, markers_of(messages))
 
 
@@ -347,11 +414,7 @@ def test_orphaned_sieve_filter_keeps_others_out(make_instance):
     """The command alone SIGKILLed: its sieve-filter goes on and holds the
     lock, so a new run refuses to start (it would encrypt the same
     originals again); once sieve-filter is done, a run finishes the job"""
-    inst = make(make_instance, "maildir")
-    bob = inst.add_user("bob", key="valid", password=PASSWORD)
-    inst.lmtp_start()
-    fill(inst, bob, "INBOX", [marked(i) for i in range(20)])
-    before = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    inst, bob, _, before = bob_with_marked(make_instance, "maildir", 20)
     proc = subprocess.Popen(
         [COMMAND, "-c", inst.conf, "-S", os.path.join(inst.dir, "encstate"),
          "-u", bob.address], stdout=subprocess.DEVNULL,
