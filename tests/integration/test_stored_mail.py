@@ -299,7 +299,11 @@ def kill_inside_a_replacement(inst, user, state):
     the kill came after the commit ("committed"); before it ("lost": the
     new form is expunged); or mdbox brought a new form written but not
     committed back at a storage rebuild ("brought_back": the new form
-    under a new uid, its flags gone). Returns the original's uid"""
+    under a new uid, its flags gone); or, on Maildir, the kill came after
+    the new form's move into cur/ and before dovecot-uidlist was written
+    ("guid_lost": its line there gone, so the next sync adds the file
+    under a new uid and a GUID of Dovecot's). Returns the original's
+    uid"""
     rc, _, _ = start_and_kill(inst, user, 5, "group")
     assert rc == -signal.SIGKILL
     journal = os.path.join(inst.dir, "encstate")
@@ -330,11 +334,22 @@ def kill_inside_a_replacement(inst, user, state):
             re.findall(r"[^ ()]+", " ".join(FLAGS))), *new_form)
     if state == "lost":
         doveadm("expunge", *new_form)
+    if state == "guid_lost":
+        with open(os.path.join(user.home, "Maildir", "dovecot-uidlist"),
+                  "r+") as f:
+            lines = f.readlines()
+            kept = [line for line in lines if " G%s " % guid not in line]
+            assert len(kept) == len(lines) - 1
+            f.seek(0)
+            f.truncate()
+            f.writelines(kept)
     return int(uid)
 
 
-@pytest.mark.parametrize("state", ["committed", "lost", "brought_back"])
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt, state", [
+    (fmt, state) for fmt in FORMATS
+    for state in ("committed", "lost", "brought_back", "guid_lost")
+    if state != "guid_lost" or fmt == "maildir"])
 def test_killed_inside_a_replacement(make_instance, fmt, state):
     """The next run learns from the new form's GUID whether it was stored:
     the original is expunged, or encrypted now; each message once"""
