@@ -291,24 +291,21 @@ def test_interrupted_then_finished(make_instance, fmt):
     check_no_plaintext(bob, markers_of(messages))
 
 
-def kill_inside_a_replacement(inst, user, state):
-    """Make the state a SIGKILL between the plugin's two lines about one
-    new form leaves ("storing the new form (guid G) of ... (uid N)",
-    "stored the new form of ... (uid N)"): a run SIGKILLed after 5
-    replacements, the last "stored" line dropped from its journal. STATE:
-    the kill came after the commit ("committed"); before it ("lost": the
-    new form is expunged); or mdbox brought a new form written but not
-    committed back at a storage rebuild ("brought_back": the new form
-    under a new uid, its flags gone); or, on Maildir, the kill came after
-    the new form's move into cur/ and before dovecot-uidlist was written
-    ("guid_lost": its line there gone, so the next sync adds the file
-    under a new uid and a GUID of Dovecot's). Returns the original's
-    uid"""
-    rc, _, _ = start_and_kill(inst, user, 5, "group")
-    assert rc == -signal.SIGKILL
-    journal = os.path.join(inst.dir, "encstate")
-    [name] = [n for n in os.listdir(journal) if n != "lock"]
-    journal = os.path.join(journal, name)
+def doveadm(inst, user, command, *args):
+    """The words doveadm COMMAND for USER prints"""
+    return subprocess.run(
+        ["doveadm", "-c", inst.conf, *command.split(), "-u", user.address,
+         *args], stdout=subprocess.PIPE, env=command_env(inst),
+        check=True).stdout.decode().split()
+
+
+def drop_last_stored_line(inst):
+    """Drop the last "stored the new form of ... (uid N)" line of the one
+    journal; N and the GUID its "storing the new form (guid G)" line
+    names"""
+    state = os.path.join(inst.dir, "encstate")
+    [journal] = [os.path.join(state, n) for n in os.listdir(state)
+                 if n != "lock"]
     with open(journal) as f:
         lines = f.readlines()
     last = max(i for i, line in enumerate(lines)
@@ -320,41 +317,63 @@ def kill_inside_a_replacement(inst, user, state):
         for line in lines) if m]
     with open(journal, "w") as f:
         f.writelines(lines)
-    def doveadm(command, *args):
-        return subprocess.run(
-            ["doveadm", "-c", inst.conf, *command.split(), "-u",
-             user.address, *args], stdout=subprocess.PIPE,
-            env=command_env(inst), check=True).stdout.split()
+    return int(uid), guid
+
+
+def expunge_new_form(inst, user, guid):
+    doveadm(inst, user, "expunge", "mailbox", "INBOX", "guid", guid)
+
+
+def bring_back_new_form(inst, user, guid):
+    """As an mdbox storage rebuild does: under a new uid, no flags"""
     new_form = ("mailbox", "INBOX", "guid", guid)
-    if state == "brought_back":
-        _, first = doveadm("search", *new_form)
-        doveadm("copy", "INBOX", *new_form)
-        doveadm("expunge", *new_form, "uid", first.decode())
-        doveadm("flags remove", " ".join(
-            re.findall(r"[^ ()]+", " ".join(FLAGS))), *new_form)
-    if state == "lost":
-        doveadm("expunge", *new_form)
-    if state == "guid_lost":
-        with open(os.path.join(user.home, "Maildir", "dovecot-uidlist"),
-                  "r+") as f:
-            lines = f.readlines()
-            kept = [line for line in lines if " G%s " % guid not in line]
-            assert len(kept) == len(lines) - 1
-            f.seek(0)
-            f.truncate()
-            f.writelines(kept)
-    return int(uid)
+    _, first = doveadm(inst, user, "search", *new_form)
+    doveadm(inst, user, "copy", "INBOX", *new_form)
+    doveadm(inst, user, "expunge", *new_form, "uid", first)
+    doveadm(inst, user, "flags remove",
+            " ".join(re.findall(r"[^ ()]+", " ".join(FLAGS))), *new_form)
+
+
+def lose_guid_of_new_form(inst, user, guid):
+    """Drop the new form's line from dovecot-uidlist"""
+    with open(os.path.join(user.home, "Maildir", "dovecot-uidlist"),
+              "r+") as f:
+        lines = f.readlines()
+        kept = [line for line in lines if " G%s " % guid not in line]
+        assert len(kept) == len(lines) - 1
+        f.seek(0)
+        f.truncate()
+        f.writelines(kept)
+
+
+# What a SIGKILL between the plugin's two lines about one new form
+# ("storing the new form (guid G) of ... (uid N)", "stored the new form
+# of ... (uid N)") leaves, besides the journal without the second line:
+# the kill came after the commit ("committed"); before it ("lost");
+# mdbox brought a new form written but not committed back at a storage
+# rebuild ("brought_back"); or, on Maildir, the kill came after the new
+# form's move into cur/ and before dovecot-uidlist was written
+# ("guid_lost": the next sync adds the file under a new uid and a GUID of
+# Dovecot's)
+KILLED_INSIDE = {
+    "committed": lambda inst, user, guid: None,
+    "lost": expunge_new_form,
+    "brought_back": bring_back_new_form,
+    "guid_lost": lose_guid_of_new_form,
+}
 
 
 @pytest.mark.parametrize("fmt, state", [
-    (fmt, state) for fmt in FORMATS
-    for state in ("committed", "lost", "brought_back", "guid_lost")
+    (fmt, state) for fmt in FORMATS for state in KILLED_INSIDE
     if state != "guid_lost" or fmt == "maildir"])
 def test_killed_inside_a_replacement(make_instance, fmt, state):
     """The next run learns from the new form's GUID whether it was stored:
     the original is expunged, or encrypted now; each message once"""
     inst, bob, messages, before = bob_with_marked(make_instance, fmt, 12)
-    uid = kill_inside_a_replacement(inst, bob, state)
+    rc, _, _ = start_and_kill(inst, bob, 5, "group")
+    assert rc == -signal.SIGKILL
+    uid, guid = drop_last_stored_line(inst)
+    KILLED_INSIDE[state](inst, bob, guid)
     mid = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
     assert uid in mid
     done = run(inst, "-u", bob.address)
