@@ -11,8 +11,10 @@ was under the same UID, and no file of the user's mail directory (mdbox:
 after the command's purge) holds a plaintext marker. The dry run changes
 nothing and counts; SIGKILL of sieve-filter, SIGTERM of the command (as
 Ctrl-C) and SIGKILL of both, mid-run, then a new run: nothing lost,
-nothing doubled. A user without a keyring: errors, nothing changed. On a
-terminal, the progress line."""
+nothing doubled. The copy Dovecot keeps of an mdbox file it repairs
+(m.N.broken, the originals in plaintext) is named, and removed with -B.
+A user without a keyring: errors, nothing changed. On a terminal, the
+progress line."""
 
 import os
 import re
@@ -283,7 +285,7 @@ def test_interrupted_then_finished(make_instance, fmt):
     rc, out, err = start_and_kill(inst, bob, 5, "group")
     assert rc == -signal.SIGKILL
     assert len(snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]) >= 45
-    done = run(inst, "-u", bob.address)
+    done = run(inst, "-B", "-u", bob.address)
     assert done.returncode == 0, done.stderr
     assert b"40 of 40 messages" in done.stdout
     check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
@@ -376,12 +378,52 @@ def test_killed_inside_a_replacement(make_instance, fmt, state):
     KILLED_INSIDE[state](inst, bob, guid)
     mid = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
     assert uid in mid
-    done = run(inst, "-u", bob.address)
+    done = run(inst, "-B", "-u", bob.address)
     assert done.returncode == 0, done.stderr
     assert b"12 of 12 messages" in done.stdout, done.stdout
     after = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
     assert uid not in after
     check_replaced(before, after, bob)
+    check_no_plaintext(bob, markers_of(messages))
+
+
+def break_storage_file(user):
+    """Half a message header at the end of bob's last mdbox storage file,
+    as a save killed half-way leaves it: the path of the copy Dovecot
+    keeps when it repairs the file"""
+    storage = os.path.join(user.home, "mdbox", "storage")
+    last = max((n for n in os.listdir(storage) if re.fullmatch(r"m\.\d+", n)),
+               key=lambda n: int(n[2:]))
+    with open(os.path.join(storage, last), "ab") as f:
+        f.write(b"\x01\x02N 00000000000002b1\n\x01\x02")
+    return os.path.join(storage, last + ".broken")
+
+
+def test_broken_dbox_copy_shown_then_removed(make_instance):
+    """Dovecot repairs a storage file with half a message at its end and
+    keeps the file as it was, the originals in plaintext, as m.N.broken:
+    the command names it and exits with 1; with -B it removes it"""
+    inst, bob, messages, before = bob_with_marked(make_instance, "mdbox", 4)
+    copy = break_storage_file(bob)
+    done = run(inst, "-u", bob.address)
+    assert done.returncode == 1
+    assert b"4 of 4 messages: 4 encrypted, 0 encrypted already, 0 failed" \
+        in done.stdout, done.stdout
+    assert ("%s: %s: Dovecot's copy of a broken dbox file, plaintext may "
+            "remain in it (-B removes it)\n" % (bob.address, copy)).encode() \
+        in done.stderr, done.stderr
+    with open(copy, "rb") as f:
+        data = f.read()
+    assert all(m in data for m in markers_of(messages))
+
+    done = run(inst, "-B", "-u", bob.address)
+    assert done.returncode == 0, done.stderr
+    assert ("%s: removed %s, Dovecot's copy of a broken dbox file\n"
+            % (bob.address, copy)).encode() in done.stdout, done.stdout
+    assert b"4 of 4 messages: 0 encrypted, 4 encrypted already" \
+        in done.stdout, done.stdout
+    check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
+                   bob)
     check_no_plaintext(bob, markers_of(messages))
 
 
