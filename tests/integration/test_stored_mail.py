@@ -405,7 +405,10 @@ def test_broken_dbox_copy_shown_then_removed(make_instance):
     the command names it and exits with 1; with -B it removes it"""
     inst, bob, messages, before = bob_with_marked(make_instance, "mdbox", 4)
     copy = break_storage_file(bob)
-    done = run(inst, "-u", bob.address)
+    # started where bob may not go, as in root's home
+    private = os.path.join(inst.dir, "private")
+    os.mkdir(private, 0o700)
+    done = run(inst, "-u", bob.address, cwd=private)
     assert done.returncode == 1
     assert b"4 of 4 messages: 4 encrypted, 0 encrypted already, 0 failed" \
         in done.stdout, done.stdout
@@ -416,7 +419,7 @@ def test_broken_dbox_copy_shown_then_removed(make_instance):
         data = f.read()
     assert all(m in data for m in markers_of(messages))
 
-    done = run(inst, "-B", "-u", bob.address)
+    done = run(inst, "-B", "-u", bob.address, cwd=private)
     assert done.returncode == 0, done.stderr
     assert ("%s: removed %s, Dovecot's copy of a broken dbox file\n"
             % (bob.address, copy)).encode() in done.stdout, done.stdout
