@@ -161,10 +161,10 @@ def status(returncode):
     return 128 - returncode if returncode < 0 else returncode
 
 
-def pipeline(*commands, stdin_bytes=None, stdin=None, output=None):
+def pipeline(*commands, stdin_bytes=None, stdin=None, into=None):
     """Run the COMMANDS ((argv, cwd) pairs) as a shell pipeline, the first
     one reading STDIN_BYTES if given, else the file STDIN, else this
-    program's stdin; OUTPUT: where the output and the errors go (a file,
+    program's stdin; INTO: where the output and the errors go (a file,
     subprocess.DEVNULL; None: ours). The status of the last one that
     failed (as with `set -o pipefail`)"""
     with signals.deferred():
@@ -175,8 +175,8 @@ def pipeline(*commands, stdin_bytes=None, stdin=None, output=None):
             last = len(procs) == len(commands) - 1
             try:
                 procs.append(subprocess.Popen(
-                    argv, cwd=cwd, stdin=stdin, stderr=output,
-                    stdout=output if last else subprocess.PIPE))
+                    argv, cwd=cwd, stdin=stdin, stderr=into,
+                    stdout=into if last else subprocess.PIPE))
             except OSError as e:
                 die("%s: %s" % (argv[0], e.strerror))
             signals.children.append(procs[-1])
@@ -203,10 +203,10 @@ def output(argv, cwd=None):
     return proc.stdout
 
 
-def call(argv, cwd=None, quiet=False, stdin=None, output=None):
+def call(argv, cwd=None, quiet=False, stdin=None, into=None):
     """Run ARGV (see pipeline()); QUIET: no output"""
     return pipeline((argv, cwd), stdin=stdin,
-                    output=subprocess.DEVNULL if quiet else output)
+                    into=subprocess.DEVNULL if quiet else into)
 
 
 def must(argv, cwd=None):
@@ -581,7 +581,7 @@ class Setup:
         failure shows its end and ends the program"""
         with open(path, "wb") as f:
             for argv in commands:
-                if call(argv, output=f) != 0:
+                if call(argv, into=f) != 0:
                     break
             else:
                 return
@@ -596,7 +596,7 @@ class Setup:
             return
         if shutil.which("debootstrap") is None and call(
                 [os.path.join(SCRIPT_DIR, "install-deps.sh"), "--with-24"],
-                output=sys.stderr) != 0:
+                into=sys.stderr) != 0:
             die("cannot install debootstrap")
         if not os.path.exists("/usr/share/debootstrap/scripts/" + SUITE):
             die("this debootstrap does not know " + SUITE)
@@ -694,7 +694,7 @@ class Setup:
         # the host's builder, fed to the chroot's bash
         with open(os.path.join(SCRIPT_DIR, "build-testsuite.sh"), "rb") as f:
             rc = call(self.in_chroot(["/bin/bash", "-s", "--", TESTSUITE_DIR,
-                                      TEST_USER]), stdin=f, output=sys.stderr)
+                                      TEST_USER]), stdin=f, into=sys.stderr)
         if rc != 0:
             sys.exit(rc)
         link = self.chroot.path("/usr/local/bin/testsuite")
