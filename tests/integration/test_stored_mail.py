@@ -135,19 +135,18 @@ def check_replaced(before, after, user):
 
 
 def check_no_plaintext(user, markers):
-    """No file of USER's mail directory holds a marker, and each is the
-    user's (sieve-filter ran as the user, not as root)"""
-    mail = os.path.join(user.home, "Maildir")
-    if not os.path.isdir(mail):
-        mail = os.path.join(user.home, "mdbox")
-    for root, _, files in os.walk(mail):
-        for name in files:
-            path = os.path.join(root, name)
-            assert os.stat(path).st_uid == user.uid, path
-            with open(path, "rb") as f:
-                data = f.read()
-            for marker in markers:
-                assert marker not in data, path
+    """No file of USER's mail directories (the alternate storage "alt"
+    included) holds a marker, and each is the user's (sieve-filter ran
+    as the user, not as root)"""
+    for mail in ("Maildir", "mdbox", "alt"):
+        for root, _, files in os.walk(os.path.join(user.home, mail)):
+            for name in files:
+                path = os.path.join(root, name)
+                assert os.stat(path).st_uid == user.uid, path
+                with open(path, "rb") as f:
+                    data = f.read()
+                for marker in markers:
+                    assert marker not in data, path
 
 
 def markers_of(messages):
@@ -391,11 +390,11 @@ def test_killed_inside_a_replacement(make_instance, fmt, state):
     check_no_plaintext(bob, markers_of(messages))
 
 
-def break_storage_file(user):
-    """Half a message header at the end of bob's last mdbox storage file,
-    as a save killed half-way leaves it: the path of the copy Dovecot
-    keeps when it repairs the file"""
-    storage = os.path.join(user.home, "mdbox", "storage")
+def break_storage_file(user, root="mdbox"):
+    """Half a message header at the end of USER's last mdbox storage file
+    (under ROOT in the home), as a save killed half-way leaves it: the
+    path of the copy Dovecot keeps when it repairs the file"""
+    storage = os.path.join(user.home, root, "storage")
     last = max((n for n in os.listdir(storage) if re.fullmatch(r"m\.\d+", n)),
                key=lambda n: int(n[2:]))
     with open(os.path.join(storage, last), "ab") as f:
@@ -429,6 +428,33 @@ def test_broken_dbox_copy_shown_then_removed(make_instance):
             % (bob.address, copy)).encode() in done.stdout, done.stdout
     assert b"4 of 4 messages: 0 encrypted, 4 encrypted already" \
         in done.stdout, done.stdout
+    check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
+                   bob)
+    check_no_plaintext(bob, markers_of(messages))
+
+
+def test_broken_copy_in_alternate_storage(make_instance):
+    """A copy Dovecot kept in the mdbox alternate storage is found there:
+    messages moved there (doveadm altmove), the file broken, repaired by a
+    resync (as any later access does); -B removes the copy"""
+    inst = make(make_instance, "mdbox")
+    inst.extra = {
+        "2.3": "mail_location = mdbox:~/mdbox:ALT=~/alt\n",
+        "2.4": "mail_driver = mdbox\nmail_path = ~/mdbox\n"
+               "mail_alt_path = ~/alt\n"}
+    bob = inst.add_user("bob", key="valid", password=PASSWORD)
+    inst.lmtp_start()
+    messages = [marked(i) for i in range(3)]
+    fill(inst, bob, "INBOX", messages)
+    before = snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"]
+    doveadm(inst, bob, "altmove", "mailbox", "INBOX", "all")
+    copy = break_storage_file(bob, "alt")
+    doveadm(inst, bob, "force-resync", "INBOX")
+    assert os.path.isfile(copy)
+    done = run(inst, "-B", "-u", bob.address)
+    assert done.returncode == 0, done.stderr
+    assert ("%s: removed %s, Dovecot's copy of a broken dbox file\n"
+            % (bob.address, copy)).encode() in done.stdout, done.stdout
     check_replaced(before, snapshot(inst, {bob: ["INBOX"]})["bob", "INBOX"],
                    bob)
     check_no_plaintext(bob, markers_of(messages))
